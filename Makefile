@@ -1,0 +1,45 @@
+# modcut: `make demo` runs the main job, `make test` runs every test (Rust and Python).
+# Both set up what they need first (Python packages, the native extension).
+PYTHON ?= python3
+PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+export PYO3_PYTHON := $(shell command -v $(PYTHON))
+# `cargo test` links libpython (pyo3 without the extension-module build); find it at run time.
+export LD_LIBRARY_PATH := $(PY_LIBDIR):$(LD_LIBRARY_PATH)
+DEMO_DIR ?= demo
+
+.PHONY: all setup develop test test-rust test-python lint bench demo clean
+
+all: test
+
+# Python dependencies (torch is pinned and installed once; pip skips what is already there).
+setup:
+	$(PYTHON) -m pip install -q --disable-pip-version-check "maturin>=1.9,<2"
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation -e ".[dev]"
+
+# Rebuild the native extension in place after changing Rust code.
+develop:
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	$(PYTHON) -m ruff check python tests benches
+	$(PYTHON) -m mypy
+
+test-rust:
+	cargo test --release
+
+test-python:
+	$(PYTHON) -m pytest tests
+
+test: setup lint test-rust test-python
+
+bench: setup
+	$(PYTHON) -m pytest benches --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds
+
+demo: setup
+	$(PYTHON) -m modcut demo --out $(DEMO_DIR)
+
+clean:
+	cargo clean
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis python/modcut/*.so

@@ -1,0 +1,5 @@
+import sys
+
+from modcut.cli import main
+
+sys.exit(main())

@@ -1,0 +1,33 @@
+//! modcut's Rust core.
+//!
+//! Data flows one way: a [`net::LayeredNet`] (the weight matrices) becomes a
+//! graph ([`graph`]), is partitioned ([`spectral`], [`kmeans`]), scored
+//! ([`cut`]), and compared against shuffled copies of itself ([`shuffle`],
+//! [`null`]). The `py_*` modules are the only places that know about Python.
+
+pub mod cut;
+pub mod error;
+pub mod graph;
+pub mod kmeans;
+pub mod net;
+pub mod rng;
+pub mod null;
+pub mod shuffle;
+pub mod spectral;
+
+mod py_graph;
+mod py_spectral;
+mod py_util;
+
+use pyo3::prelude::*;
+
+/// The native extension `modcut._core`. Every function validates its input and
+/// raises `ValueError` (bad input) or `RuntimeError` (numerical failure or an
+/// internal panic); none of them can abort the interpreter.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    py_graph::register(m)?;
+    py_spectral::register(m)?;
+    Ok(())
+}
