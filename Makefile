@@ -35,7 +35,9 @@ test-python:
 test: setup lint test-rust test-python
 
 bench: setup
-	$(PYTHON) -m pytest benches --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds
+	mkdir -p .benchmarks
+	$(PYTHON) -m pytest benches --benchmark-only --benchmark-json=.benchmarks/latest.json --benchmark-columns=min,median,mean,stddev,rounds
+	$(PYTHON) benches/summarize.py .benchmarks/latest.json
 
 demo: setup
 	$(PYTHON) -m modcut demo --out $(DEMO_DIR)

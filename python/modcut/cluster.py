@@ -1,0 +1,193 @@
+"""Normalized spectral clustering of a network's neurons (method.md §2).
+
+Each non-isolated neuron is embedded with the eigenvectors of the ``k``
+largest eigenvalues of ``D^-1/2 A D^-1/2``, rows divided by ``sqrt(degree)``
+as scikit-learn's ``spectral_embedding`` does, then clustered by k-means
+(k-means++, best of ``n_init`` runs). The graph is bipartite (even vs odd
+layers), so those eigenvectors are ``[u; v] / √2`` for the top singular
+triplets of the normalized odd-to-even block ``B``: a truncated SVD of ``B``
+gives the embedding with less work.
+
+Two eigensolvers give the embedding:
+
+* ``"lanczos"`` (default) — restarted Lanczos in Rust; the whole partition is
+  computed without the GIL, and it is what every null sample uses;
+* ``"arpack"`` — SciPy's ``svds`` (ARPACK), seeded start vector; k-means in
+  Rust. Slower; kept to cross-check the Rust solver.
+
+Small graphs (``k ≥ min(#even, #odd)`` nodes) use a dense eigendecomposition
+of the whole normalized adjacency instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import svds
+
+from modcut import _core
+from modcut._validate import Network, as_network, check_random_state
+
+__all__ = ["Embedding", "check_k", "cluster", "default_n_init", "spectral_embedding"]
+
+EIGEN_SOLVERS = ("lanczos", "arpack")
+_CLUSTER, _NULL_CLUSTER = 3, 2  # rng purposes, as rust/src/rng.rs
+
+
+def check_k(k: Any, n_active: int) -> int:
+    """Validate the number of clusters against the non-isolated neurons."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    if k < 2:
+        raise ValueError(f"k must be at least 2, got {k}")
+    if k > n_active:
+        raise ValueError(f"k={k} is larger than the number of non-isolated neurons ({n_active})")
+    return int(k)
+
+
+def default_n_init(n_active: int) -> int:
+    """The reference's k-means restarts: 25, or 100 for graphs of over 2,000 nodes."""
+    return 100 if n_active > 2000 else 25
+
+
+def _check_n_init(n_init: Any) -> int:
+    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise ValueError(f"n_init must be a positive int, got {n_init!r}")
+    return int(n_init)
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """Spectral embedding of a network's non-isolated neurons.
+
+    Attributes
+    ----------
+    node_ids: global ids (layer order) of the embedded neurons, shape ``(m,)``.
+    x: embedding rows, shape ``(m, k)``, already divided by ``sqrt(degree)``.
+    eigenvalues: the ``k`` largest eigenvalues of ``D^-1/2 A D^-1/2``, descending.
+    """
+
+    node_ids: np.ndarray
+    x: np.ndarray
+    eigenvalues: np.ndarray
+
+
+def _arpack_embedding(net: Network, k: int, seed: int, stream: int) -> Embedding:
+    even, odd, (nr, nc, indptr, indices, data) = _core.normalized_bipartite(net.to_core())
+    even = np.asarray(even)
+    odd = np.asarray(odd)
+    deg = np.asarray(_core.degrees(net.to_core()))
+    if k >= min(nr, nc):
+        return _dense_embedding(net, k)
+    block = sp.csr_array((data, indices, indptr), shape=(nr, nc))
+    v0 = np.random.default_rng([seed, _CLUSTER, stream]).uniform(-1.0, 1.0, min(nr, nc))
+    u, s, vt = svds(block, k=k, v0=v0, solver="arpack", tol=1e-10, maxiter=10_000)
+    order = np.argsort(-s)
+    s, u, v = s[order], u[:, order], vt[order].T
+    x = np.vstack([u / np.sqrt(deg[even])[:, None], v / np.sqrt(deg[odd])[:, None]])
+    return Embedding(np.concatenate([even, odd]), x / np.sqrt(2.0), s)
+
+
+def _dense_embedding(net: Network, k: int) -> Embedding:
+    from modcut.graph import build_graph
+
+    g = build_graph(net)
+    active = np.flatnonzero(g.degree > 0)
+    a = g.normalized_adjacency()[active][:, active].toarray()
+    w, vecs = np.linalg.eigh(a)
+    top = np.argsort(-w, kind="stable")[:k]
+    x = vecs[:, top] / np.sqrt(g.degree[active])[:, None]
+    return Embedding(active, x, w[top])
+
+
+def spectral_embedding(
+    network: Any, k: int = 12, *, random_state: Any = 0, eigen_solver: str = "arpack"
+) -> Embedding:
+    """The spectral embedding that :func:`cluster` runs k-means on.
+
+    ``eigen_solver="arpack"`` uses SciPy; ``"lanczos"`` the Rust solver.
+    """
+    net = as_network(network)
+    seed = check_random_state(random_state)
+    n_active = int(np.count_nonzero(np.asarray(_core.degrees(net.to_core()))))
+    k = check_k(k, n_active)
+    if eigen_solver == "arpack":
+        return _arpack_embedding(net, k, seed, 0)
+    if eigen_solver == "lanczos":
+        ids, x, s = _core.spectral_embedding(net.to_core(), k, seed, _CLUSTER, 0)
+        return Embedding(np.asarray(ids), np.asarray(x), np.asarray(s))
+    raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
+
+
+def spectral_partition(
+    net: Network,
+    *,
+    k: int,
+    n_init: int,
+    seed: int,
+    eigen_solver: str = "lanczos",
+    stream: int = 0,
+    null: bool = False,
+) -> np.ndarray:
+    """Labels of every neuron (``-1`` for isolated ones) of a validated network.
+
+    ``stream``/``null`` name the random stream (observed network: stream 0;
+    null sample ``i``: ``null=True, stream=i``), as in the Rust null pipeline.
+    """
+    purpose = _NULL_CLUSTER if null else _CLUSTER
+    if eigen_solver == "lanczos":
+        labels, _ = _core.spectral_labels(net.to_core(), k, n_init, seed, purpose, stream)
+        return np.asarray(labels, dtype=np.int64)
+    if eigen_solver != "arpack":
+        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
+    emb = _arpack_embedding(net, k, seed, stream + (1 << 32 if null else 0))
+    km_labels, _, _, _ = _core.kmeans(
+        np.ascontiguousarray(emb.x), k, n_init, 300, 1e-4, seed, stream + (1 << 32 if null else 0)
+    )
+    labels = np.full(net.n_nodes, -1, dtype=np.int64)
+    labels[emb.node_ids] = np.asarray(km_labels)
+    return labels
+
+
+def cluster(
+    network: Any,
+    k: int = 12,
+    *,
+    n_init: int | None = None,
+    random_state: Any = 0,
+    eigen_solver: str = "lanczos",
+) -> np.ndarray:
+    """Partition a network's neurons by normalized spectral clustering.
+
+    Parameters
+    ----------
+    network:
+        Weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)`` (NumPy float32/64
+        or SciPy sparse), a ``torch.nn.Module`` of Linear layers, or a checkpoint.
+    k:
+        Number of clusters, ``2 ≤ k ≤`` number of non-isolated neurons.
+    n_init:
+        k-means restarts (best inertia kept); default 25, or 100 for graphs of
+        over 2,000 non-isolated neurons.
+    random_state:
+        Seed (int); the same seed gives the same labels.
+    eigen_solver:
+        ``"lanczos"`` (Rust) or ``"arpack"`` (SciPy).
+
+    Returns
+    -------
+    labels : ndarray of int64, shape ``(n_nodes,)``
+        Cluster of every neuron in layer order (input neurons first), in
+        ``0 … k-1``; ``-1`` for isolated neurons.
+    """
+    net = as_network(network)
+    seed = check_random_state(random_state)
+    n_active = int(np.count_nonzero(np.asarray(_core.degrees(net.to_core()))))
+    k = check_k(k, n_active)
+    n_init = default_n_init(n_active) if n_init is None else _check_n_init(n_init)
+    if eigen_solver not in EIGEN_SOLVERS:
+        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
+    return spectral_partition(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)

@@ -1,0 +1,66 @@
+"""Normalized cut of a partition of a network's neurons (method.md §3).
+
+For clusters ``X_1 … X_k``: ``ncut = Σ_c cut(X_c) / (vol(X_c) + eps)`` where
+``cut(X_c)`` is the total ``|w|`` of edges leaving ``X_c`` (edges to
+unlabelled neurons included) and ``vol(X_c)`` the sum of its neurons'
+degrees. Neurons labelled ``-1`` form no cluster. ``0 ≤ ncut ≤`` number of
+non-empty clusters; lower is more modular.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modcut import _core
+from modcut._validate import as_network, check_labels
+
+__all__ = ["NcutParts", "ncut", "ncut_parts"]
+
+EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class NcutParts:
+    """The n-cut and its terms.
+
+    Attributes
+    ----------
+    ncut: the normalized cut.
+    cluster_ids: the non-empty cluster labels, ascending, shape ``(c,)``.
+    cut: weight leaving each cluster, shape ``(c,)``.
+    volume: degree sum of each cluster, shape ``(c,)``.
+    """
+
+    ncut: float
+    cluster_ids: np.ndarray
+    cut: np.ndarray
+    volume: np.ndarray
+
+
+def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
+    """n-cut of ``labels`` on ``network`` with the per-cluster cut and volume.
+
+    Parameters
+    ----------
+    network:
+        Weight matrices ``(n_{l-1}, n_l)`` or anything :func:`modcut.as_network` takes.
+    labels:
+        Integer cluster label per neuron, shape ``(n_nodes,)`` in layer order
+        (inputs first); ``-1`` marks neurons outside every cluster.
+    eps:
+        Added to every volume (reference: 1e-8).
+    """
+    net = as_network(network)
+    lab = check_labels(labels, net.n_nodes)
+    if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be a finite number ≥ 0, got {eps!r}")
+    value, ids, cut, vol = _core.ncut(net.to_core(), lab, float(eps))
+    return NcutParts(float(value), np.asarray(ids), np.asarray(cut), np.asarray(vol))
+
+
+def ncut(network: Any, labels: Any, *, eps: float = EPS) -> float:
+    """The normalized cut of ``labels`` on ``network`` (see :func:`ncut_parts`)."""
+    return ncut_parts(network, labels, eps=eps).ncut

@@ -1,0 +1,269 @@
+"""From a trained model or a checkpoint to the weight matrices modcut's core takes.
+
+:func:`extract_weights` returns ``[W1, …, WL]``, ``Wl`` float64 of shape
+``(n_{l-1}, n_l)`` (rows = inputs, columns = outputs), for a feed-forward chain
+of ``nn.Linear`` and ``nn.Conv2d`` layers, found in registration order (the order
+``model.named_modules()`` lists them, which is the forward order for an
+``nn.Sequential`` and for modcut's models):
+
+* ``Linear``: its weight transposed, ``weight.T`` (signed; the graph uses ``|W|``).
+* ``Conv2d`` ("filters as units", method.md section 1): one node per channel; the
+  edge from input channel ``a`` to output channel ``b`` weighs the norm of the
+  kernel slice ``K[b, a, :, :]`` — L1 (the reference's default) or L2
+  (``conv_norm``). Grouped convolutions get zero edges between groups. The first
+  layer's nodes are then the input channels (1 for MNIST, 3 for CIFAR-10).
+* The flatten from the last conv into the first ``Linear``: its ``in_features``
+  must be ``C · P`` for the ``C`` channels of the last conv; the edge from channel
+  ``c`` to dense neuron ``j`` weighs the norm of ``weight[j, c·P:(c+1)·P]`` (PyTorch
+  flattens ``(N, C, H, W)`` channel-major, as ``nn.Flatten`` does).
+* ``BatchNorm1d``/``BatchNorm2d`` right after a mapped layer are folded in (each
+  output column scaled by ``|γ| / sqrt(running_var + eps)``), unless
+  ``fold_batchnorm=False``.
+
+Parameter-free modules (activations, pooling, dropout, flatten, identity) are
+taken to act element-wise or per channel and are skipped. Anything else that holds
+parameters (``LSTM``, ``Conv1d``, ``Embedding``, ``LayerNorm``, attention, …), a
+``Conv2d`` after a ``Linear``, or widths that do not chain raises ``ValueError``
+naming the layer. Residual connections or other non-chain wiring cannot be seen
+from the modules and are not supported.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["extract_weights", "layer_modules", "layer_names"]
+
+_MAPPED = (nn.Linear, nn.Conv2d)
+_BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
+_HINTS: list[tuple[tuple[type[nn.Module], ...], str]] = [
+    ((nn.Conv1d, nn.Conv3d), "only 2-D convolutions (nn.Conv2d) are supported"),
+    (
+        (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d),
+        "transposed convolutions are not supported",
+    ),
+    ((nn.RNNBase,), "recurrent layers do not form a layered feed-forward graph"),
+    (
+        (
+            nn.MultiheadAttention,
+            nn.Transformer,
+            nn.TransformerEncoderLayer,
+            nn.TransformerDecoderLayer,
+        ),
+        "attention layers do not form a layered feed-forward graph",
+    ),
+    (
+        (nn.Embedding, nn.EmbeddingBag),
+        "embeddings are lookups, not weight matrices between neurons",
+    ),
+    (
+        (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d),
+        "normalisation that mixes features cannot be folded into a weight matrix",
+    ),
+    ((nn.Bilinear,), "bilinear layers have two inputs"),
+]
+
+
+def _label(name: str, module: nn.Module) -> str:
+    return f"layer '{name or '<root>'}' ({type(module).__name__})"
+
+
+def _unmappable(name: str, module: nn.Module) -> ValueError:
+    hint = "modules with parameters other than Linear, Conv2d and BatchNorm cannot be mapped"
+    for types, text in _HINTS:
+        if isinstance(module, types):
+            hint = text
+            break
+    return ValueError(
+        f"cannot map {_label(name, module)} to a weight matrix: {hint}. modcut extracts "
+        "feed-forward chains of nn.Linear and nn.Conv2d layers (BatchNorm after them is folded in)"
+    )
+
+
+def _walk(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Mapped modules (Linear, Conv2d, BatchNorm) in registration order; errors on others."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    found: list[tuple[str, nn.Module]] = []
+
+    def visit(name: str, module: nn.Module) -> None:
+        if isinstance(module, _MAPPED + _BATCHNORM):
+            weight = getattr(module, "weight", None)
+            if isinstance(weight, nn.parameter.UninitializedParameter):
+                raise ValueError(
+                    f"{_label(name, module)} is not initialised yet (lazy module): run one forward "
+                    "pass before extracting its weights"
+                )
+            found.append((name, module))
+            return
+        own = [p for p in module._parameters.values() if p is not None]
+        if own or any(isinstance(module, types) for types, _ in _HINTS):
+            raise _unmappable(name, module)
+        for child_name, child in module.named_children():
+            visit(f"{name}.{child_name}" if name else child_name, child)
+
+    visit("", model)
+    if not any(isinstance(m, _MAPPED) for _, m in found):
+        raise ValueError(
+            f"{type(model).__name__} has no nn.Linear or nn.Conv2d layers: nothing to extract"
+        )
+    return found
+
+
+def layer_modules(model: nn.Module) -> list[nn.Module]:
+    """The ``Linear``/``Conv2d`` modules of ``model`` in graph order.
+
+    The ``i``-th matrix of :func:`extract_weights` belongs to the ``i``-th module;
+    neuron layer ``l + 1`` of the graph is the outputs (units or channels) of module
+    ``l``. Raises ``ValueError`` (naming the layer) for modules that cannot be mapped.
+    """
+    return [m for _, m in _walk(model) if isinstance(m, _MAPPED)]
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Qualified names (as in ``named_modules``) of :func:`layer_modules`."""
+    return [n for n, m in _walk(model) if isinstance(m, _MAPPED)]
+
+
+def _norm(t: torch.Tensor, dims: tuple[int, ...], norm: str) -> torch.Tensor:
+    if norm == "l1":
+        return t.abs().sum(dim=dims)
+    return t.pow(2).sum(dim=dims).sqrt()
+
+
+def _conv_matrix(conv: nn.Conv2d, norm: str) -> np.ndarray:
+    w = conv.weight.detach().to("cpu", torch.float64)  # (out, in/groups, kh, kw)
+    slices = _norm(w, (2, 3), norm)  # (out, in/groups)
+    groups = int(conv.groups)
+    c_in, c_out = int(conv.in_channels), int(conv.out_channels)
+    if groups == 1:
+        return slices.T.numpy().copy()
+    full = np.zeros((c_in, c_out))
+    gi, go = c_in // groups, c_out // groups
+    s = slices.numpy()
+    for g in range(groups):
+        full[g * gi : (g + 1) * gi, g * go : (g + 1) * go] = s[g * go : (g + 1) * go, :].T
+    return full
+
+
+def _as_model(obj: Any) -> nn.Module:
+    if isinstance(obj, nn.Module):
+        return obj
+    from modcut.harness.train import Checkpoint, checkpoint_from_dict, load_checkpoint
+
+    if isinstance(obj, Checkpoint):
+        return obj.model
+    if isinstance(obj, (str, bytes)) or hasattr(obj, "__fspath__"):
+        path = os.fsdecode(obj) if isinstance(obj, bytes) else os.fspath(obj)
+        return load_checkpoint(path).model
+    if isinstance(obj, dict):
+        return checkpoint_from_dict(obj).model
+    raise TypeError(
+        "extract_weights takes a torch.nn.Module, a modcut checkpoint (path, dict or Checkpoint), "
+        f"got {type(obj).__name__}"
+    )
+
+
+def extract_weights(
+    model_or_checkpoint: Any, *, conv_norm: str = "l1", fold_batchnorm: bool = True
+) -> list[np.ndarray]:
+    """The weight matrices of a model, inputs × outputs each (see the module docstring).
+
+    Parameters
+    ----------
+    model_or_checkpoint:
+        An ``nn.Module``; a checkpoint path (file, or run directory holding
+        ``checkpoint.pt``); a checkpoint dict; or a loaded
+        :class:`~modcut.harness.train.Checkpoint`.
+    conv_norm:
+        ``"l1"`` (default, as the reference) or ``"l2"``: the norm of a kernel slice
+        (and of a channel's flattened weights into a dense neuron).
+    fold_batchnorm:
+        Scale outputs by BatchNorm's ``|γ| / sqrt(var + eps)`` (True) or ignore BatchNorm.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        float64, ``W[l].shape == (n_l, n_{l+1})``; consecutive shapes chain.
+
+    Raises
+    ------
+    ValueError
+        A layer that cannot be mapped (named in the message), widths that do not
+        chain, a bad ``conv_norm``, or a file that is not a modcut checkpoint.
+    TypeError
+        An unsupported object.
+    FileNotFoundError
+        A checkpoint path that does not exist.
+    """
+    norm = {"l1": "l1", "1": "l1", "l2": "l2", "2": "l2"}.get(str(conv_norm).lower())
+    if norm is None:
+        raise ValueError(f"conv_norm must be 'l1' or 'l2', got {conv_norm!r}")
+    model = _as_model(model_or_checkpoint)
+    mats: list[np.ndarray] = []
+    prev: tuple[str, nn.Module] | None = None  # last mapped Linear/Conv2d
+    prev_kind = ""
+    width = 0  # nodes in the current last layer
+    after_bn = False
+    for name, m in _walk(model):
+        if isinstance(m, _BATCHNORM):
+            if prev is None or after_bn or m.num_features != width:
+                raise ValueError(
+                    f"cannot fold {_label(name, m)}: BatchNorm must directly follow a Linear or "
+                    f"Conv2d layer with {m.num_features} outputs"
+                )
+            if fold_batchnorm:
+                var = m.running_var
+                if var is None:
+                    raise ValueError(
+                        f"cannot fold {_label(name, m)}: it keeps no running statistics"
+                    )
+                scale = 1.0 / torch.sqrt(var.detach().to("cpu", torch.float64) + m.eps)
+                if m.weight is not None:
+                    scale = scale * m.weight.detach().to("cpu", torch.float64).abs()
+                mats[-1] = mats[-1] * scale.numpy()[None, :]
+            after_bn = True
+            continue
+        after_bn = False
+        if isinstance(m, nn.Conv2d):
+            if prev_kind == "linear":
+                assert prev is not None
+                raise ValueError(
+                    f"{_label(name, m)} follows {_label(*prev)}: modcut's channel graph needs every "
+                    "Conv2d before the dense layers"
+                )
+            if prev is not None and m.in_channels != width:
+                raise ValueError(
+                    f"{_label(name, m)} takes {m.in_channels} channels but {_label(*prev)} gives "
+                    f"{width}: the layers do not form a chain"
+                )
+            mats.append(_conv_matrix(m, norm))
+            width, prev_kind = int(m.out_channels), "conv"
+        else:
+            assert isinstance(m, nn.Linear)
+            w = m.weight.detach().to("cpu", torch.float64)  # (out, in)
+            if prev_kind == "conv":
+                assert prev is not None
+                if m.in_features % width:
+                    raise ValueError(
+                        f"{_label(name, m)} takes {m.in_features} inputs, not a multiple of the "
+                        f"{width} channels of {_label(*prev)}: cannot map the flatten to channels"
+                    )
+                positions = m.in_features // width
+                per_channel = _norm(w.reshape(m.out_features, width, positions), (2,), norm)
+                mats.append(per_channel.T.numpy().copy())
+            else:
+                if prev is not None and m.in_features != width:
+                    raise ValueError(
+                        f"{_label(name, m)} takes {m.in_features} inputs but {_label(*prev)} gives "
+                        f"{width}: the layers do not form a chain"
+                    )
+                mats.append(w.T.numpy().copy())
+            width, prev_kind = int(m.out_features), "linear"
+        prev = (name, m)
+    return [np.ascontiguousarray(x, dtype=np.float64) for x in mats]

@@ -1,0 +1,867 @@
+"""Training, pruning, evaluation and checkpoints (method.md section 5), and ``modcut train``.
+
+:func:`train` runs the reference recipe: Adam (lr 1e-3), batch 128, cross-entropy
+(mean squared error for ``poly``), ``epochs`` epochs of training, then
+``prune_epochs`` epochs of fine-tuning with a fresh Adam while magnitude pruning
+follows a polynomial-decay schedule from ``initial_sparsity`` to ``sparsity``,
+masks updated every ``prune_every`` steps (:mod:`modcut.harness.prune`).
+``prune_epochs = 0`` or ``sparsity = 0`` trains an unpruned network.
+
+Data are whole tensors on the device; each epoch visits a permutation of the
+training set drawn from a ``torch.Generator`` seeded with ``seed`` (the last batch
+may be smaller, as in Keras). The model's initial weights and dropout use the
+global torch RNG, seeded with ``seed``; deterministic algorithms are switched on
+for the run (and restored after), so a run is bit-for-bit reproducible on the same
+machine and thread count. The device is the GPU when one is present
+(``device="auto"``), else the CPU.
+
+The checkpoint ``out_dir/checkpoint.pt`` is a ``torch.save`` of a dict of plain
+Python values and CPU tensors only, loadable with ``torch.load(...,
+weights_only=True)``::
+
+    format_version  1
+    modcut_version  str
+    state_dict      the weights, pruned entries exactly 0 (no masks or hooks)
+    architecture    dict for models.model_from_architecture
+    config          dataclasses.asdict(TrainConfig)
+    dataset         {name, base, train_size, test_size, input_shape, n_outputs, task, source}
+    metrics         {train_accuracy, test_accuracy, train_loss, test_loss,
+                     per_class_test_accuracy, sparsity, layer_sparsity, epochs,
+                     prune_epochs, steps, seconds, device}
+    history         one dict per epoch {phase, epoch, loss, accuracy, test_accuracy,
+                     test_loss, sparsity, seconds}
+
+Accuracies are ``None`` for the regression set ``poly``. ``out_dir/metrics.json``
+repeats everything but the weights, for people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from modcut.harness.data import (
+    DATASET_NAMES,
+    ImageData,
+    canonical_name,
+    load_splits,
+)
+from modcut.harness.models import build_model, model_from_architecture
+from modcut.harness.prune import MagnitudePruner, PolynomialDecay, prunable_weights, weight_sparsity
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "TrainConfig",
+    "add_train_parser",
+    "checkpoint_from_dict",
+    "config_from_args",
+    "evaluate",
+    "evaluate_loss",
+    "load_checkpoint",
+    "model_defaults",
+    "resolve_device",
+    "train",
+]
+
+FORMAT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the checkpoint).
+
+    Attributes
+    ----------
+    dataset:
+        Data set name (see :data:`modcut.harness.data.DATASET_NAMES`).
+    model:
+        ``"mlp"`` or ``"cnn"``.
+    hidden:
+        MLP hidden widths.
+    epochs, prune_epochs:
+        Epochs of plain training, then of fine-tuning while pruning (0: unpruned).
+    sparsity, initial_sparsity:
+        Final and initial sparsity of the pruning schedule (the initial one is
+        capped at the final one).
+    prune_every:
+        Steps between mask updates.
+    prune_scope:
+        ``"layer"`` (every weight matrix to the same sparsity, TF's default) or ``"global"``.
+    batch_size, lr:
+        Adam's batch size and learning rate.
+    dropout, conv_dropout:
+        Dropout after dense hidden layers / after CNN conv blocks.
+    l1, l2:
+        Weight penalties on weight matrices (not biases), ``l1·Σ|w| + l2·Σw²``; the
+        reference's rate is 5e-5. 0 disables.
+    clusterable_init, init_modules:
+        Plant ``init_modules`` modules in the initial weights (:func:`~modcut.harness.models.clusterable_init_`).
+    seed:
+        Seeds weights, dropout, batch order and derived data sets.
+    data_root:
+        Directory searched first for data files.
+    device:
+        ``"auto"`` (GPU if present), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …
+    base:
+        Image set derived sets are built from (default MNIST).
+    n_train, n_test:
+        Use a seeded subset (image sets) or generate this many examples (derived sets).
+    download:
+        Allow downloading image sets (None: unless ``MODCUT_OFFLINE`` is set).
+    channels, pool_after, dense:
+        CNN conv channels, max-pool flags and dense widths.
+    """
+
+    dataset: str = "fashion"
+    model: str = "mlp"
+    hidden: tuple[int, ...] = (256, 256, 256, 256)
+    epochs: int = 20
+    prune_epochs: int = 20
+    sparsity: float = 0.9
+    initial_sparsity: float = 0.5
+    prune_every: int = 10
+    prune_scope: str = "layer"
+    batch_size: int = 128
+    lr: float = 1e-3
+    dropout: float = 0.0
+    conv_dropout: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    clusterable_init: bool = False
+    init_modules: int = 4
+    seed: int = 0
+    data_root: str | None = None
+    device: str = "auto"
+    base: str | None = None
+    n_train: int | None = None
+    n_test: int | None = None
+    download: bool | None = None
+    channels: tuple[int, ...] = (64, 64, 64)
+    pool_after: tuple[bool, ...] = (False, True, True)
+    dense: tuple[int, ...] = (128,)
+
+    def __post_init__(self) -> None:
+        self.dataset = canonical_name(self.dataset)
+        if self.base is not None:
+            self.base = canonical_name(self.base)
+        self.model = str(self.model).lower()
+        if self.model not in ("mlp", "cnn"):
+            raise ValueError(f"unknown model {self.model!r} (expected 'mlp' or 'cnn')")
+        self.hidden = tuple(int(h) for h in self.hidden)
+        self.channels = tuple(int(c) for c in self.channels)
+        self.pool_after = tuple(bool(p) for p in self.pool_after)
+        self.dense = tuple(int(d) for d in self.dense)
+        if self.data_root is not None:
+            self.data_root = str(self.data_root)
+        for name in ("epochs", "prune_epochs"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        if self.epochs + self.prune_epochs < 1:
+            raise ValueError("nothing to train: epochs + prune_epochs must be ≥ 1")
+        for name in ("batch_size", "prune_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        for name in ("sparsity", "initial_sparsity", "dropout", "conv_dropout"):
+            v = float(getattr(self, name))
+            if not 0.0 <= v < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {v}")
+        if self.prune_scope not in ("layer", "global"):
+            raise ValueError(f"prune_scope must be 'layer' or 'global', got {self.prune_scope!r}")
+        if self.lr <= 0 or not math.isfinite(self.lr):
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.l1 < 0 or self.l2 < 0:
+            raise ValueError("l1 and l2 must be ≥ 0")
+        if self.clusterable_init and self.init_modules < 2:
+            raise ValueError("clusterable_init needs init_modules ≥ 2")
+        if self.seed < 0:
+            raise ValueError(f"seed must be ≥ 0, got {self.seed}")
+        for name in ("n_train", "n_test"):
+            v = getattr(self, name)
+            if v is not None and int(v) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {v}")
+        if self.dataset == "poly" and self.model == "cnn":
+            raise ValueError("the poly data set is not images: use model='mlp'")
+
+    @property
+    def pruned(self) -> bool:
+        """Whether the run prunes (``prune_epochs > 0`` and ``sparsity > 0``)."""
+        return self.prune_epochs > 0 and self.sparsity > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """``dataclasses.asdict(self)``: plain Python values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def model_defaults(model: str) -> dict[str, Any]:
+    """Reference settings that differ by model: the CNN trains 10 + 10 epochs, batch 64,
+    dropout 0.25 after convs and 0.5 in dense layers; the MLP 20 + 20 epochs, batch 128, no dropout."""
+    if model == "cnn":
+        return {
+            "epochs": 10,
+            "prune_epochs": 10,
+            "batch_size": 64,
+            "dropout": 0.5,
+            "conv_dropout": 0.25,
+        }
+    return {
+        "epochs": 20,
+        "prune_epochs": 20,
+        "batch_size": 128,
+        "dropout": 0.0,
+        "conv_dropout": 0.0,
+    }
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint.
+
+    ``model`` is a plain ``nn.Module`` in eval mode on the CPU (pruned weights are
+    exactly 0); ``config`` the :class:`TrainConfig`; ``metrics``, ``dataset_info``,
+    ``architecture`` and ``history`` as stored (see the module docstring);
+    ``dataset`` the data set's name.
+    """
+
+    model: nn.Module
+    config: TrainConfig
+    metrics: dict[str, Any]
+    dataset: str
+    dataset_info: dict[str, Any] = field(default_factory=dict)
+    architecture: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    path: Path | None = None
+    format_version: int = FORMAT_VERSION
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → ``cuda`` when available, else ``cpu``; other values as ``torch.device``.
+
+    Raises ``ValueError`` for a CUDA device when CUDA is not available.
+    """
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+@contextlib.contextmanager
+def _deterministic() -> Iterator[None]:
+    prev = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    prev_bench = torch.backends.cudnn.benchmark
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+        torch.backends.cudnn.benchmark = prev_bench
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    device = _model_device(model)
+    outs = [model(x[i : i + batch_size].to(device)) for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model: nn.Module, data: ImageData, batch_size: int = 1024) -> tuple[float, np.ndarray]:
+    """Accuracy of ``model`` on a classification set, overall and per class.
+
+    Returns ``(accuracy, per_class_accuracy)``, the latter float64 ``(n_classes,)``
+    (NaN for a class with no examples). The model is evaluated in eval mode
+    (dropout off) and left in the mode it was in.
+
+    Raises ``ValueError`` for a regression set (use :func:`evaluate_loss`).
+    """
+    if data.task != "classification":
+        raise ValueError(
+            f"{data.name} is a regression set: accuracy is undefined; use evaluate_loss"
+        )
+    with _eval_mode(model):
+        pred = _predict(model, data.x, batch_size).argmax(dim=1).cpu()
+    y = data.y.cpu()
+    correct = (pred == y).to(torch.float64)
+    counts = torch.bincount(y, minlength=data.n_classes).to(torch.float64)
+    hits = torch.bincount(y, weights=correct, minlength=data.n_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = (hits / counts).numpy()
+    acc = float(correct.mean().item()) if len(y) else float("nan")
+    return acc, per_class
+
+
+def _loss_fn(data: ImageData) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    return nn.functional.cross_entropy if data.task == "classification" else nn.functional.mse_loss
+
+
+def evaluate_loss(model: nn.Module, data: ImageData, batch_size: int = 1024) -> float:
+    """Mean loss of ``model`` on ``data``: cross-entropy, or mean squared error for regression."""
+    with _eval_mode(model):
+        out = _predict(model, data.x, batch_size).cpu()
+    y = data.y.cpu()
+    if data.task == "classification":
+        return float(nn.functional.cross_entropy(out.float(), y).item())
+    return float(nn.functional.mse_loss(out.float(), y.float()).item())
+
+
+def _penalty(weights: Sequence[torch.Tensor], l1: float, l2: float) -> torch.Tensor | None:
+    if not l1 and not l2:
+        return None
+    total = torch.zeros((), device=weights[0].device)
+    for w in weights:
+        if l1:
+            total = total + l1 * w.abs().sum()
+        if l2:
+            total = total + l2 * w.pow(2).sum()
+    return total
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return bool(progress)
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _fit_phase(
+    *,
+    phase: str,
+    model: nn.Module,
+    data: ImageData,
+    test: ImageData,
+    epochs: int,
+    config: TrainConfig,
+    generator: torch.Generator,
+    pruner: MagnitudePruner | None,
+    schedule: PolynomialDecay | None,
+    show: bool,
+    verbose: bool,
+    history: list[dict[str, Any]],
+    t_start: float,
+) -> None:
+    from tqdm.auto import tqdm
+
+    device = data.x.device
+    n = len(data)
+    bs = config.batch_size
+    steps_per_epoch = math.ceil(n / bs)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    loss_fn = _loss_fn(data)
+    classify = data.task == "classification"
+    pen_weights = [w for _, w in prunable_weights(model)]
+    step = 0
+    bar = tqdm(
+        total=epochs * steps_per_epoch,
+        desc=phase,
+        disable=not show,
+        leave=False,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
+    try:
+        for epoch in range(epochs):
+            model.train()
+            perm = torch.randperm(n, generator=generator).to(device)
+            loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+            correct = torch.zeros((), device=device, dtype=torch.int64)
+            seen = 0
+            t_epoch = time.perf_counter()
+            for b in range(steps_per_epoch):
+                idx = perm[b * bs : (b + 1) * bs]
+                xb, yb = data.x[idx], data.y[idx]
+                if pruner is not None and schedule is not None and schedule.is_update_step(step):
+                    pruner.set_sparsity(schedule.sparsity(step))
+                out = model(xb)
+                loss = loss_fn(out, yb)
+                pen = _penalty(pen_weights, config.l1, config.l2)
+                total = loss if pen is None else loss + pen
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                if pruner is not None:
+                    pruner.mask_grads_()
+                opt.step()
+                if pruner is not None:
+                    pruner.apply_()
+                step += 1
+                loss_sum += loss.detach().double() * len(idx)
+                if classify:
+                    correct += (out.detach().argmax(dim=1) == yb).sum()
+                seen += len(idx)
+                if show and (b % 25 == 0 or b == steps_per_epoch - 1):
+                    post = {"ep": f"{epoch + 1}/{epochs}", "loss": f"{loss_sum.item() / seen:.4f}"}
+                    if classify:
+                        post["acc"] = f"{correct.item() / seen:.4f}"
+                    if pruner is not None:
+                        post["sparsity"] = f"{pruner.sparsity():.3f}"
+                    bar.set_postfix(post, refresh=False)
+                bar.update(1)
+            record: dict[str, Any] = {
+                "phase": phase,
+                "epoch": epoch + 1,
+                "loss": loss_sum.item() / seen,
+                "accuracy": (correct.item() / seen) if classify else None,
+                "sparsity": pruner.sparsity() if pruner is not None else 0.0,
+                "seconds": time.perf_counter() - t_epoch,
+            }
+            if classify:
+                record["test_accuracy"] = evaluate(model, test)[0]
+            record["test_loss"] = evaluate_loss(model, test)
+            history.append(record)
+            if verbose:
+                msg = (
+                    f"[{phase}] epoch {epoch + 1}/{epochs}  loss {record['loss']:.4f}"
+                    + (
+                        f"  acc {record['accuracy']:.4f}  test acc {record['test_accuracy']:.4f}"
+                        if classify
+                        else f"  test mse {record['test_loss']:.4f}"
+                    )
+                    + (f"  sparsity {record['sparsity']:.3f}" if pruner is not None else "")
+                    + f"  ({record['seconds']:.1f} s, total {time.perf_counter() - t_start:.0f} s)"
+                )
+                tqdm.write(msg, file=sys.stderr)
+    finally:
+        bar.close()
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy scalars/arrays and tuples into plain Python values for weights_only loading."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    progress: bool | None = None,
+    verbose: bool = False,
+) -> Path:
+    """Train (and prune) the network ``config`` describes; write ``out_dir/checkpoint.pt``.
+
+    ``progress``: tqdm bars with loss/accuracy (None: only when stderr is a
+    terminal). ``verbose``: one line per epoch on stderr. Returns the
+    checkpoint's path. See the module docstring for the recipe and the file.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    show = _show_progress(progress)
+    history: list[dict[str, Any]] = []
+    with _deterministic():
+        torch.manual_seed(config.seed)
+        train_data, test_data = load_splits(
+            config.dataset,
+            config.data_root,
+            seed=config.seed,
+            n_train=config.n_train,
+            n_test=config.n_test,
+            base=config.base,
+            download=config.download,
+        )
+        train_data, test_data = train_data.to(device), test_data.to(device)
+        model = build_model(config, train_data.input_shape, train_data.n_outputs).to(device)
+        generator = torch.Generator().manual_seed(config.seed)
+
+        def fit(
+            phase: str,
+            epochs: int,
+            pruner: MagnitudePruner | None = None,
+            schedule: PolynomialDecay | None = None,
+        ) -> None:
+            _fit_phase(
+                phase=phase,
+                model=model,
+                data=train_data,
+                test=test_data,
+                epochs=epochs,
+                config=config,
+                generator=generator,
+                pruner=pruner,
+                schedule=schedule,
+                show=show,
+                verbose=verbose,
+                history=history,
+                t_start=t_start,
+            )
+
+        if config.epochs > 0:
+            fit("train", config.epochs)
+        if config.pruned:
+            steps = config.prune_epochs * math.ceil(len(train_data) / config.batch_size)
+            schedule = PolynomialDecay.for_steps(
+                steps,
+                min(config.initial_sparsity, config.sparsity),
+                config.sparsity,
+                config.prune_every,
+            )
+            pruner = MagnitudePruner(model, scope=config.prune_scope)
+            fit("prune", config.prune_epochs, pruner, schedule)
+        elif config.prune_epochs > 0:  # sparsity 0: fine-tune without pruning
+            fit("finetune", config.prune_epochs)
+        model.eval()
+        classify = train_data.task == "classification"
+        train_acc = evaluate(model, train_data)[0] if classify else None
+        test_acc, per_class = evaluate(model, test_data) if classify else (None, None)
+        train_loss = evaluate_loss(model, train_data)
+        test_loss = evaluate_loss(model, test_data)
+    sparsity, layers = weight_sparsity(model)
+    seconds = time.perf_counter() - t_start
+    metrics = {
+        "train_accuracy": train_acc,
+        "test_accuracy": test_acc,
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "per_class_test_accuracy": per_class,
+        "sparsity": sparsity,
+        "layer_sparsity": [layer["sparsity"] for layer in layers],
+        "layers": layers,
+        "epochs": config.epochs,
+        "prune_epochs": config.prune_epochs,
+        "steps": (config.epochs + config.prune_epochs)
+        * math.ceil(len(train_data) / config.batch_size),
+        "seconds": seconds,
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+    }
+    from modcut import __version__ as modcut_version
+
+    dataset_info = {
+        "name": config.dataset,
+        "base": train_data.info.get("base"),
+        "train_size": len(train_data),
+        "test_size": len(test_data),
+        "input_shape": list(train_data.input_shape),
+        "n_outputs": train_data.n_outputs,
+        "task": train_data.task,
+        "source": train_data.source,
+    }
+    arch_fn = getattr(model, "architecture", None)
+    arch = arch_fn() if callable(arch_fn) else {}
+    ckpt = {
+        "format_version": FORMAT_VERSION,
+        "modcut_version": str(modcut_version),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "architecture": _plain(arch),
+        "config": _plain(config.to_dict()),
+        "dataset": _plain(dataset_info),
+        "metrics": _plain(metrics),
+        "history": _plain(history),
+    }
+    path = out / CHECKPOINT_NAME
+    tmp = out / (CHECKPOINT_NAME + ".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+    summary = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return path
+
+
+def _checkpoint_file(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        p = p / CHECKPOINT_NAME
+    if not p.is_file():
+        raise FileNotFoundError(f"no checkpoint at {p}")
+    return p
+
+
+def checkpoint_from_dict(raw: dict[str, Any], path: Path | None = None) -> Checkpoint:
+    """Build a :class:`Checkpoint` from a checkpoint dict (as :func:`torch.load` returns it).
+
+    Raises ``ValueError`` when the dict is not a modcut checkpoint.
+    """
+    where = f" {path}" if path is not None else ""
+    if not isinstance(raw, dict) or "state_dict" not in raw or "architecture" not in raw:
+        raise ValueError(
+            f"checkpoint{where} is not a modcut checkpoint (no 'state_dict'/'architecture'); "
+            "modcut reads the files that `modcut train` writes"
+        )
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"checkpoint{where} has format_version {version!r}; this modcut reads {FORMAT_VERSION}"
+        )
+    model = model_from_architecture(dict(raw["architecture"]))
+    try:
+        model.load_state_dict(raw["state_dict"], strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"checkpoint{where}: weights do not fit the architecture: {exc}") from exc
+    model.eval()
+    config = TrainConfig.from_dict(dict(raw.get("config", {})))
+    dataset_info = dict(raw.get("dataset", {}))
+    return Checkpoint(
+        model=model,
+        config=config,
+        metrics=dict(raw.get("metrics", {})),
+        dataset=str(dataset_info.get("name", config.dataset)),
+        dataset_info=dataset_info,
+        architecture=dict(raw["architecture"]),
+        history=list(raw.get("history", [])),
+        path=path,
+        format_version=int(version),
+    )
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Load ``path`` (a checkpoint file, or a run directory holding ``checkpoint.pt``).
+
+    Loads with ``weights_only=True`` onto the CPU. Raises ``FileNotFoundError`` for a
+    missing file and ``ValueError`` for a file that is not a modcut checkpoint.
+    """
+    p = _checkpoint_file(path)
+    try:
+        raw = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"cannot read checkpoint {p}: {exc}") from exc
+    return checkpoint_from_dict(raw, p)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _widths(text: str) -> list[int]:
+    """Parse ``256``, ``256,128`` or ``256x4`` into widths."""
+    out: list[int] = []
+    for part in str(text).replace(" ", "").split(","):
+        if not part:
+            continue
+        if "x" in part:
+            w, _, times = part.partition("x")
+            out += [int(w)] * int(times)
+        else:
+            out.append(int(part))
+    if not out or any(v < 1 for v in out):
+        raise argparse.ArgumentTypeError(f"invalid widths {text!r}")
+    return out
+
+
+def _flat(values: Sequence[Sequence[int]] | None) -> tuple[int, ...] | None:
+    if values is None:
+        return None
+    return tuple(v for group in values for v in group)
+
+
+def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``modcut train`` on an ``argparse`` sub-parsers object; returns its parser."""
+    p = subparsers.add_parser(
+        "train",
+        help="train (and prune) a network and write a checkpoint",
+        description=(
+            "Train an MLP or small CNN as in the paper: Adam, then fine-tuning with magnitude "
+            "pruning on a polynomial schedule. Writes OUT/checkpoint.pt and OUT/metrics.json."
+        ),
+    )
+    p.add_argument(
+        "--dataset", default="fashion", help=f"one of {', '.join(DATASET_NAMES)} (default fashion)"
+    )
+    p.add_argument(
+        "--base", default=None, help="image set that halves/stacked are built from (default mnist)"
+    )
+    p.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
+    p.add_argument(
+        "--hidden",
+        type=_widths,
+        nargs="+",
+        default=None,
+        metavar="W",
+        help="MLP hidden widths: '256 256', '256,256' or '256x4' (default 256x4)",
+    )
+    p.add_argument(
+        "--channels",
+        type=_widths,
+        nargs="+",
+        default=None,
+        metavar="C",
+        help="CNN conv channels (default 64x3)",
+    )
+    p.add_argument(
+        "--dense",
+        type=_widths,
+        nargs="+",
+        default=None,
+        metavar="W",
+        help="CNN dense hidden widths (default 128)",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (mlp 20, cnn 10)")
+    p.add_argument(
+        "--prune-epochs",
+        type=int,
+        default=None,
+        help="fine-tuning epochs while pruning (mlp 20, cnn 10; 0 = unpruned)",
+    )
+    p.add_argument("--sparsity", type=float, default=0.9, help="final sparsity (default 0.9)")
+    p.add_argument(
+        "--initial-sparsity", type=float, default=0.5, help="initial sparsity (default 0.5)"
+    )
+    p.add_argument(
+        "--prune-every", type=int, default=10, help="steps between mask updates (default 10)"
+    )
+    p.add_argument(
+        "--prune-scope",
+        choices=["layer", "global"],
+        default="layer",
+        help="prune each weight matrix to the sparsity (default) or all together",
+    )
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (mlp 128, cnn 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument(
+        "--dropout",
+        type=float,
+        default=None,
+        help="dropout after dense hidden layers (mlp 0, cnn 0.5)",
+    )
+    p.add_argument(
+        "--conv-dropout", type=float, default=None, help="dropout after conv blocks (cnn 0.25)"
+    )
+    p.add_argument(
+        "--l1",
+        type=float,
+        nargs="?",
+        const=5e-5,
+        default=0.0,
+        metavar="RATE",
+        help="L1 weight penalty (flag alone: 5e-5)",
+    )
+    p.add_argument(
+        "--l2",
+        type=float,
+        nargs="?",
+        const=5e-5,
+        default=0.0,
+        metavar="RATE",
+        help="L2 weight penalty (flag alone: 5e-5)",
+    )
+    p.add_argument(
+        "--clusterable-init",
+        type=int,
+        nargs="?",
+        const=4,
+        default=0,
+        metavar="K",
+        help="plant K modules in the initial weights (flag alone: 4)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--n-train", type=int, default=None, help="use/generate this many training examples"
+    )
+    p.add_argument("--n-test", type=int, default=None, help="use/generate this many test examples")
+    p.add_argument("--data-dir", default=None, help="directory searched first for data files")
+    p.add_argument("--no-download", action="store_true", help="never download data sets")
+    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--out", required=True, help="run directory (checkpoint goes to OUT/checkpoint.pt)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.set_defaults(func=_run_train)
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` for parsed ``modcut train`` arguments."""
+    defaults = model_defaults(args.model)
+
+    def pick(value: Any, key: str) -> Any:
+        return defaults[key] if value is None else value
+
+    kwargs: dict[str, Any] = {
+        "dataset": args.dataset,
+        "base": args.base,
+        "model": args.model,
+        "epochs": pick(args.epochs, "epochs"),
+        "prune_epochs": pick(args.prune_epochs, "prune_epochs"),
+        "sparsity": args.sparsity,
+        "initial_sparsity": args.initial_sparsity,
+        "prune_every": args.prune_every,
+        "prune_scope": args.prune_scope,
+        "batch_size": pick(args.batch_size, "batch_size"),
+        "lr": args.lr,
+        "dropout": pick(args.dropout, "dropout"),
+        "conv_dropout": pick(args.conv_dropout, "conv_dropout"),
+        "l1": args.l1,
+        "l2": args.l2,
+        "clusterable_init": args.clusterable_init > 0,
+        "init_modules": args.clusterable_init if args.clusterable_init > 0 else 4,
+        "seed": args.seed,
+        "n_train": args.n_train,
+        "n_test": args.n_test,
+        "data_root": args.data_dir,
+        "download": False if args.no_download else None,
+        "device": args.device,
+    }
+    for key in ("hidden", "channels", "dense"):
+        value = _flat(getattr(args, key))
+        if value is not None:
+            kwargs[key] = value
+    return TrainConfig(**kwargs)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    path = train(
+        config, args.out, progress=False if args.no_progress else None, verbose=not args.quiet
+    )
+    ckpt = load_checkpoint(path)
+    m = ckpt.metrics
+    if m.get("test_accuracy") is not None:
+        result = f"train accuracy {m['train_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f}"
+    else:
+        result = f"train mse {m['train_loss']:.4f}, test mse {m['test_loss']:.4f}"
+    print(
+        f"{config.model} on {ckpt.dataset}: {result}, sparsity {m['sparsity']:.3f}, "
+        f"{m['seconds']:.0f} s on {m['device']}"
+    )
+    print(f"checkpoint: {path}")
+    return 0

@@ -1,0 +1,800 @@
+"""Figures, tables and a self-contained HTML page for a modcut analysis.
+
+Every plotting function takes plain results (a
+:class:`~modcut.ClusterabilityResult`, weight matrices, lesion results), writes
+one PNG with matplotlib's Agg backend and returns its path. :func:`write_html`
+puts whatever figures and tables exist into a single page whose images are
+embedded as base64 ``data:`` URIs: it opens offline, from anywhere, with no
+scripts, fonts or style sheets fetched.
+
+File names inside an output folder are fixed (:data:`FIGURES`), so a later
+step (``modcut lesion`` after ``modcut analyze``) can add its figures and
+regenerate the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.colors import ListedColormap, PowerNorm, TwoSlopeNorm
+
+if TYPE_CHECKING:
+    from modcut.lesion import DoubleLesionResult, SingleLesionResult
+    from modcut.null import ClusterabilityResult
+
+__all__ = [
+    "FIGURES",
+    "cluster_colors",
+    "cluster_size_table",
+    "clusterability_rows",
+    "html_table",
+    "markdown_table",
+    "plot_double_lesion",
+    "plot_lesion_classes",
+    "plot_lesion_importance",
+    "plot_network",
+    "plot_null_histogram",
+    "plot_weight_blocks",
+    "png_ok",
+    "within_cluster_share",
+    "write_csv",
+    "write_html",
+    "write_markdown",
+]
+
+#: Figure file names in an output folder → caption, in page order.
+FIGURES: dict[str, str] = {
+    "null_histogram.png": (
+        "n-cut of the observed network (red line) against the n-cuts of its shuffled copies. "
+        "Lower n-cut = more modular; a line left of the histogram means more clusterable than chance."
+    ),
+    "network.png": (
+        "The network layer by layer, neurons coloured by cluster (grey: isolated). Each layer's "
+        "neurons are sorted by cluster; bands between layers carry the total |weight| between "
+        "two clusters (coloured when both ends are in the same cluster)."
+    ),
+    "weights.png": (
+        "Each weight matrix |W| (rows: inputs, columns: outputs) with neurons reordered by cluster; "
+        "lines mark cluster boundaries. Modularity shows as weight concentrated in diagonal blocks."
+    ),
+    "lesion_importance.png": (
+        "Accuracy drop when each sub-module (layer L, cluster C) is lesioned (dots) against random "
+        "lesions of the same size in the same layer (boxes: quartiles, whiskers: 5–95%). "
+        "* : p < 0.05, ** : p < 0.01."
+    ),
+    "lesion_classes.png": (
+        "Per-class accuracy drop for each sub-module's lesion (left) and the same minus the mean "
+        "per-class drop of the random lesions (right)."
+    ),
+    "lesion_double.png": (
+        "Pairs of sub-modules in different layers lesioned together: joint accuracy drop (left) and "
+        "interaction = joint drop − (sum of the single drops) (right)."
+    ),
+}
+
+_GREY = (0.82, 0.82, 0.82, 1.0)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def cluster_colors(n: int) -> np.ndarray:
+    """RGBA colours for cluster labels ``0 … n-1``, shape ``(n, 4)`` (tab10/tab20, then hsv)."""
+    if n <= 10:
+        return np.asarray(plt.get_cmap("tab10")(np.arange(max(n, 1))))[:n]
+    if n <= 20:
+        return np.asarray(plt.get_cmap("tab20")(np.arange(n)))
+    return np.asarray(plt.get_cmap("hsv")(np.linspace(0, 1, n, endpoint=False)))
+
+
+def _label_colors(labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """RGBA per label, grey for -1; shape ``labels.shape + (4,)``."""
+    pal = np.vstack([cluster_colors(n_clusters), [_GREY]])
+    idx = np.where(labels >= 0, labels, n_clusters)
+    return np.asarray(pal[idx])
+
+
+def _split(labels: Any, widths: Sequence[int]) -> list[np.ndarray]:
+    lab = np.asarray(labels, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(widths)])
+    if lab.shape != (int(offsets[-1]),):
+        raise ValueError(f"labels has shape {lab.shape}, expected ({int(offsets[-1])},)")
+    return [lab[offsets[i] : offsets[i + 1]] for i in range(len(widths))]
+
+
+def _cluster_order(lab: np.ndarray) -> np.ndarray:
+    """Indices sorting neurons by cluster label, isolated (-1) last, stable."""
+    key = np.where(lab < 0, np.iinfo(np.int64).max, lab)
+    return np.argsort(key, kind="stable")
+
+
+def _dense(w: Any) -> np.ndarray:
+    if hasattr(w, "toarray"):
+        return np.asarray(w.toarray(), dtype=np.float64)
+    if hasattr(w, "detach"):
+        w = w.detach().cpu().numpy()
+    return np.asarray(w, dtype=np.float64)
+
+
+def _n_clusters(labels: np.ndarray) -> int:
+    return int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return p
+
+
+def _input_grid_shape(width: int, input_shape: Sequence[int] | None) -> tuple[int, int, int] | None:
+    """``(channels, H, W)`` to draw the input layer as images, or None."""
+    if input_shape is not None:
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) == 3 and math.prod(shape) == width:
+            return shape[0], shape[1], shape[2]
+        if len(shape) == 2 and math.prod(shape) == width:
+            return 1, shape[0], shape[1]
+    for c in (1, 3):
+        side = math.isqrt(width // c) if width % c == 0 else 0
+        if side >= 8 and c * side * side == width:
+            return c, side, side
+    return None
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_null_histogram(result: ClusterabilityResult, path: str | os.PathLike[str]) -> Path:
+    """Histogram of ``result.null_ncuts`` with the observed n-cut marked."""
+    null = np.asarray(result.null_ncuts, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    lo = min(float(null.min()), result.ncut)
+    hi = max(float(null.max()), result.ncut)
+    pad = 0.05 * (hi - lo or 1.0)
+    bins = np.linspace(lo - pad, hi + pad, min(60, max(10, null.size // 10)) + 1)
+    ax.hist(
+        null,
+        bins=list(bins),
+        color="#7a9cc6",
+        edgecolor="white",
+        label=f"null ({null.size} shuffles)",
+    )
+    ax.axvline(result.ncut, color="#c0392b", lw=2.5, label=f"observed n-cut = {result.ncut:.3f}")
+    ax.axvline(
+        result.null_mean,
+        color="#2c3e50",
+        lw=1,
+        ls="--",
+        label=f"null mean = {result.null_mean:.3f}",
+    )
+    s = result.settings
+    ax.set_xlabel("normalized cut (lower = more modular)")
+    ax.set_ylabel("null networks")
+    ax.set_title(
+        f"k = {s.get('k')}, shuffle '{s.get('shuffle')}': z = {result.z_score:.2f}, "
+        f"p = {result.p_value:.3g}"
+    )
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def plot_network(
+    labels: Any,
+    widths: Sequence[int],
+    path: str | os.PathLike[str],
+    *,
+    weights: Sequence[Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+    max_graph_nodes: int = 300,
+    max_edges: int = 3000,
+) -> Path:
+    """Draw the network layer by layer with neurons coloured by cluster.
+
+    Parameters
+    ----------
+    labels:
+        Cluster label per neuron, shape ``(sum(widths),)``, ``-1`` = isolated.
+    widths:
+        Neurons per layer.
+    weights:
+        The weight matrices ``(n_{l-1}, n_l)``; used to draw edges (small
+        networks) or cluster-to-cluster weight bands (large ones).
+    input_shape:
+        ``(C, H, W)`` or ``(H, W)`` of the inputs; when given (or guessed from a
+        square input width) the input layer is also drawn as an image of
+        pixel labels.
+    max_graph_nodes:
+        Up to this many neurons, every neuron is a dot and the strongest
+        ``max_edges`` edges are drawn; above it each layer is a strip of
+        neurons sorted by cluster and only cluster-to-cluster bands are drawn.
+    """
+    widths = [int(w) for w in widths]
+    per_layer = _split(labels, widths)
+    all_lab = np.concatenate(per_layer)
+    k = _n_clusters(all_lab)
+    mats = [np.abs(_dense(w)) for w in weights] if weights is not None else None
+    grid = _input_grid_shape(widths[0], input_shape) if sum(widths) > max_graph_nodes else None
+
+    n_cols = 1 + (grid[0] if grid else 0)
+    fig = plt.figure(figsize=(3.2 * (n_cols - 1) + max(6.0, 1.6 * len(widths)), 5.5))
+    gs = fig.add_gridspec(
+        1, n_cols, width_ratios=[1.0] * (n_cols - 1) + [max(2.0, 0.6 * len(widths))]
+    )
+    if grid is not None:
+        c, h, w = grid
+        pix = _label_colors(per_layer[0], k).reshape(c, h, w, 4)
+        for ch in range(c):
+            ax_in = fig.add_subplot(gs[0, ch])
+            ax_in.imshow(pix[ch], interpolation="nearest")
+            ax_in.set_title(f"input pixels{f' (channel {ch})' if c > 1 else ''}", fontsize=9)
+            ax_in.set_xticks([])
+            ax_in.set_yticks([])
+    ax = fig.add_subplot(gs[0, n_cols - 1])
+
+    orders = [_cluster_order(lab) for lab in per_layer]
+    # y position in [0, 1] of every neuron (rank within its layer, sorted by cluster)
+    ypos = []
+    for lab, order in zip(per_layer, orders, strict=True):
+        y = np.empty(lab.shape[0])
+        y[order] = (np.arange(lab.shape[0]) + 0.5) / lab.shape[0]
+        ypos.append(1.0 - y)
+    if sum(widths) <= max_graph_nodes:
+        if mats is not None:
+            segs: list[list[tuple[float, float]]] = []
+            vals: list[float] = []
+            for li, m in enumerate(mats):
+                nz_r, nz_c = np.nonzero(m)
+                for i, j in zip(nz_r.tolist(), nz_c.tolist(), strict=True):
+                    segs.append([(li, float(ypos[li][i])), (li + 1, float(ypos[li + 1][j]))])
+                    vals.append(float(m[i, j]))
+            if segs:
+                v = np.asarray(vals)
+                keep = np.argsort(-v)[:max_edges]
+                v = v[keep] / v.max()
+                lc = LineCollection(
+                    [segs[i] for i in keep],
+                    colors=[(0.3, 0.3, 0.3, 0.05 + 0.5 * a) for a in v],
+                    linewidths=0.3 + 1.2 * v,
+                    zorder=1,
+                )
+                ax.add_collection(lc)
+        for li, lab in enumerate(per_layer):
+            ax.scatter(
+                np.full(lab.shape[0], li),
+                ypos[li],
+                c=_label_colors(lab, k),
+                s=max(6.0, min(60.0, 3000.0 / max(widths))),
+                edgecolors="k",
+                linewidths=0.3,
+                zorder=2,
+            )
+    else:
+        half = 0.12
+        for li, (lab, order) in enumerate(zip(per_layer, orders, strict=True)):
+            strip = _label_colors(lab[order], k)[:, None, :]
+            ax.imshow(
+                strip,
+                extent=(li - half, li + half, 0, 1),
+                aspect="auto",
+                interpolation="nearest",
+                zorder=2,
+            )
+        if mats is not None:
+            bands: list[list[tuple[float, float]]] = []
+            masses: list[float] = []
+            cols: list[int] = []
+            for li, m in enumerate(mats):
+                a_lab, b_lab = per_layer[li], per_layer[li + 1]
+                start = len(masses)
+                for a in np.unique(a_lab[a_lab >= 0]).tolist():
+                    ra = np.flatnonzero(a_lab == a)
+                    ya = float(ypos[li][ra].mean())
+                    sub = m[ra]
+                    for b in np.unique(b_lab[b_lab >= 0]).tolist():
+                        cb = np.flatnonzero(b_lab == b)
+                        mass = float(sub[:, cb].sum())
+                        if mass > 0:
+                            yb = float(ypos[li + 1][cb].mean())
+                            bands.append([(li + half, ya), (li + 1 - half, yb)])
+                            masses.append(mass)
+                            cols.append(a if a == b else -1)
+                # widths relative to the strongest band of the same weight matrix
+                top = max(masses[start:], default=0.0)
+                for i in range(start, len(masses)):
+                    masses[i] /= top
+            if bands:
+                v = np.asarray(masses)
+                show = np.flatnonzero(v >= 0.03)
+                pal = np.vstack([cluster_colors(max(k, 1)), [(0.45, 0.45, 0.45, 1.0)]])
+                colors = [
+                    (*pal[cols[i] if cols[i] >= 0 else len(pal) - 1][:3], 0.2 + 0.5 * float(v[i]))
+                    for i in show
+                ]
+                lc = LineCollection(
+                    [bands[i] for i in show],
+                    colors=colors,
+                    linewidths=0.4 + 6.0 * v[show],
+                    zorder=1,
+                )
+                ax.add_collection(lc)
+    ax.set_xlim(-0.6, len(widths) - 0.4)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xticks(range(len(widths)))
+    names = ["input"] + [f"hidden {i}" for i in range(1, len(widths) - 1)] + ["output"]
+    ax.set_xticklabels([f"{n}\n({w})" for n, w in zip(names, widths, strict=True)], fontsize=8)
+    ax.set_yticks([])
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(f"{k} clusters, neurons sorted by cluster within each layer", fontsize=10)
+    if k:
+        handles = [
+            plt.Line2D([], [], marker="s", ls="", color=cluster_colors(k)[c], label=f"C{c}")
+            for c in range(k)
+        ]
+        handles.append(plt.Line2D([], [], marker="s", ls="", color=_GREY, label="isolated"))
+        ax.legend(
+            handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False
+        )
+    return _save(fig, path)
+
+
+def plot_weight_blocks(
+    weights: Sequence[Any],
+    labels: Any,
+    widths: Sequence[int],
+    path: str | os.PathLike[str],
+    *,
+    gamma: float = 0.5,
+) -> Path:
+    """Each |W| with rows and columns reordered by cluster, cluster boundaries drawn.
+
+    Parameters
+    ----------
+    weights:
+        Weight matrices ``W_l`` of shape ``(n_{l-1}, n_l)``.
+    labels, widths:
+        The clustering (one label per neuron of all layers) and layer widths.
+    gamma:
+        Power-law colour scaling of |W| (0.5 brings small weights up).
+    """
+    mats = [np.abs(_dense(w)) for w in weights]
+    per_layer = _split(labels, widths)
+    k = _n_clusters(np.concatenate(per_layer))
+    n = len(mats)
+    ncols = min(n, 3)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4.4 * nrows), squeeze=False)
+    pal = _label_colors(np.arange(-1, k), k)
+    for li, m in enumerate(mats):
+        ax = axes[li // ncols][li % ncols]
+        ro, co = _cluster_order(per_layer[li]), _cluster_order(per_layer[li + 1])
+        block = m[np.ix_(ro, co)]
+        vmax = float(block.max()) or 1.0
+        ax.imshow(
+            block,
+            aspect="auto",
+            interpolation="nearest",
+            cmap="Greys",
+            norm=PowerNorm(gamma, vmin=0.0, vmax=vmax),
+        )
+        for lab, order, axis in ((per_layer[li], ro, "row"), (per_layer[li + 1], co, "col")):
+            sorted_lab = lab[order]
+            cuts = np.flatnonzero(np.diff(sorted_lab)) + 0.5
+            for c in cuts:
+                if axis == "row":
+                    ax.axhline(c, color="#c0392b", lw=0.5, alpha=0.7)
+                else:
+                    ax.axvline(c, color="#c0392b", lw=0.5, alpha=0.7)
+        # colour bars along the edges: which cluster each row / column belongs to
+        rl = per_layer[li][ro]
+        cl = per_layer[li + 1][co]
+        cmap = ListedColormap(pal)
+        ax.imshow(
+            (rl + 1)[:, None],
+            extent=(-0.03 * m.shape[1] - 0.5, -0.5, m.shape[0] - 0.5, -0.5),
+            aspect="auto",
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=k + 0.5,
+            interpolation="nearest",
+        )
+        ax.imshow(
+            (cl + 1)[None, :],
+            extent=(-0.5, m.shape[1] - 0.5, -0.5, -0.03 * m.shape[0] - 0.5),
+            aspect="auto",
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=k + 0.5,
+            interpolation="nearest",
+        )
+        ax.set_xlim(-0.03 * m.shape[1] - 0.5, m.shape[1] - 0.5)
+        ax.set_ylim(m.shape[0] - 0.5, -0.03 * m.shape[0] - 0.5)
+        ax.set_title(f"|W{li + 1}|  {m.shape[0]}×{m.shape[1]}", fontsize=10)
+        ax.set_xlabel(f"layer {li + 1} neurons (by cluster)", fontsize=8)
+        ax.set_ylabel(f"layer {li} neurons (by cluster)", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for j in range(n, nrows * ncols):
+        axes[j // ncols][j % ncols].axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_lesion_importance(single: SingleLesionResult, path: str | os.PathLike[str]) -> Path:
+    """Per sub-module: the lesion's accuracy drop against its random-lesion null."""
+    les = single.lesions
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.38 * len(les) + 2), 4.5))
+    if les:
+        k = max(s.cluster for s in les) + 1
+        pal = cluster_colors(k)
+        pos = np.arange(len(les))
+        ax.boxplot(
+            [s.null_drops for s in les],
+            positions=pos,
+            widths=0.6,
+            whis=(5, 95),
+            showfliers=False,
+            patch_artist=True,
+            boxprops={"facecolor": "#dfe6ee", "edgecolor": "#7f8c8d"},
+            medianprops={"color": "#7f8c8d"},
+        )
+        ax.scatter(
+            pos,
+            [s.drop for s in les],
+            c=[pal[s.cluster] for s in les],
+            s=45,
+            edgecolors="k",
+            zorder=3,
+            label="sub-module lesion",
+        )
+        top = max(max(s.drop for s in les), max(float(np.max(s.null_drops)) for s in les))
+        for i, s in enumerate(les):
+            star = "**" if s.p_value < 0.01 else "*" if s.p_value < 0.05 else ""
+            if star:
+                ax.text(i, s.drop + 0.03 * (top or 1), star, ha="center", fontsize=10)
+        ax.set_xticks(pos)
+        ax.set_xticklabels([f"{s.name}\n({s.size})" for s in les], rotation=90, fontsize=7)
+        # separate layers
+        for i in range(1, len(les)):
+            if les[i].layer != les[i - 1].layer:
+                ax.axvline(i - 0.5, color="k", lw=0.5, alpha=0.4)
+    else:
+        ax.text(
+            0.5, 0.5, "no sub-module large enough to lesion", ha="center", transform=ax.transAxes
+        )
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_ylabel("test accuracy drop")
+    ax.set_title(
+        f"Single lesions (intact accuracy {single.base_accuracy:.3f}; "
+        f"{single.settings.get('n_random', '?')} random lesions each)",
+        fontsize=10,
+    )
+    return _save(fig, path)
+
+
+def plot_lesion_classes(
+    single: SingleLesionResult,
+    path: str | os.PathLike[str],
+    *,
+    class_names: Sequence[str] | None = None,
+) -> Path:
+    """Heatmaps sub-module × class of per-class accuracy drops (raw and minus the null mean)."""
+    les = single.lesions
+    raw = single.per_class_drop_matrix()
+    rel = raw - (np.stack([s.null_per_class_drop for s in les]) if les else raw)
+    n_classes = single.n_classes
+    names = list(class_names) if class_names is not None else [str(c) for c in range(n_classes)]
+    fig, axes = plt.subplots(
+        1, 2, figsize=(2 * max(4.0, 0.45 * n_classes + 2), max(3.0, 0.28 * len(les) + 1.5))
+    )
+    for ax, mat, title in (
+        (axes[0], raw, "per-class drop"),
+        (axes[1], rel, "drop − random-lesion mean"),
+    ):
+        finite = mat[np.isfinite(mat)]
+        lim = float(np.max(np.abs(finite))) if finite.size else 1.0
+        lim = lim or 1.0
+        im = ax.imshow(
+            np.nan_to_num(mat),
+            aspect="auto",
+            cmap="RdBu_r",
+            norm=TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim),
+            interpolation="nearest",
+        )
+        ax.set_xticks(range(n_classes))
+        ax.set_xticklabels(names, rotation=90 if max(len(n) for n in names) > 2 else 0, fontsize=7)
+        ax.set_yticks(range(len(les)))
+        ax.set_yticklabels([s.name for s in les], fontsize=7)
+        ax.set_title(title, fontsize=10)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_double_lesion(double: DoubleLesionResult, path: str | os.PathLike[str]) -> Path:
+    """Sub-module × sub-module matrices of joint drop and interaction."""
+    names = double.submodules
+    fig, axes = plt.subplots(
+        1, 2, figsize=(2 * max(4.5, 0.35 * len(names) + 2), max(4.0, 0.3 * len(names) + 1.5))
+    )
+    for ax, key, cmap in ((axes[0], "joint_drop", "Reds"), (axes[1], "interaction", "RdBu_r")):
+        mat = double.matrix(key)
+        finite = mat[np.isfinite(mat)]
+        if key == "interaction":
+            lim = float(np.max(np.abs(finite))) if finite.size else 1.0
+            norm: Any = TwoSlopeNorm(vcenter=0.0, vmin=-(lim or 1.0), vmax=lim or 1.0)
+        else:
+            norm = None
+        masked = np.ma.masked_invalid(mat)
+        im = ax.imshow(masked, cmap=cmap, norm=norm, interpolation="nearest")
+        ax.set_facecolor("#eeeeee")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels(names, fontsize=7)
+        ax.set_title(key.replace("_", " "), fontsize=10)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.suptitle(f"Double lesions ({len(double.pairs)} pairs; grey: same layer)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def within_cluster_share(
+    weights: Sequence[Any], labels: Any, widths: Sequence[int]
+) -> dict[str, float]:
+    """Fraction of total |W| on edges whose two ends share a cluster.
+
+    Returns ``{"observed": share, "expected": share expected if weight ignored
+    clusters}``, where the expectation is ``Σ_l Σ_c rows_c · cols_c · mean|W_l|``
+    over the total — the share of a uniform matrix with the same cluster sizes.
+    """
+    per_layer = _split(labels, widths)
+    within = expected = total = 0.0
+    for li, w in enumerate(weights):
+        m = np.abs(_dense(w))
+        a, b = per_layer[li], per_layer[li + 1]
+        tot = float(m.sum())
+        total += tot
+        same = (a[:, None] == b[None, :]) & (a[:, None] >= 0)
+        within += float(m[same].sum())
+        expected += tot * float(same.mean())
+    return {
+        "observed": within / total if total else float("nan"),
+        "expected": expected / total if total else float("nan"),
+    }
+
+
+def cluster_size_table(labels: Any, widths: Sequence[int]) -> list[dict[str, Any]]:
+    """One row per cluster (and one for isolated neurons): neurons per layer and in total."""
+    per_layer = _split(labels, widths)
+    k = _n_clusters(np.concatenate(per_layer))
+    rows = []
+    for c in [*range(k), -1]:
+        row: dict[str, Any] = {"cluster": f"C{c}" if c >= 0 else "isolated"}
+        for li, lab in enumerate(per_layer):
+            row[f"layer {li}"] = int(np.count_nonzero(lab == c))
+        row["total"] = sum(v for key, v in row.items() if key.startswith("layer"))
+        rows.append(row)
+    return rows
+
+
+def clusterability_rows(result: ClusterabilityResult) -> list[dict[str, Any]]:
+    """Key / value rows of a clusterability result and its settings."""
+    s = result.settings
+    rows: list[tuple[str, Any]] = [
+        ("n-cut (observed)", f"{result.ncut:.4f}"),
+        ("null mean", f"{result.null_mean:.4f}"),
+        ("null std", f"{result.null_std:.4f}"),
+        ("z-score", f"{result.z_score:.2f}"),
+        ("p-value (one-sided)", f"{result.p_value:.4g}"),
+        ("percentile", f"{result.percentile:.1f}%"),
+        ("clusters k", s.get("k")),
+        ("shuffle method", s.get("shuffle")),
+        ("null samples", result.n_shuffles),
+        ("k-means restarts", s.get("n_init")),
+        ("eigen solver", s.get("eigen_solver")),
+        ("seed", s.get("random_state")),
+        ("isolated neurons", s.get("n_isolated")),
+        ("layer widths", " × ".join(str(w) for w in result.widths)),
+    ]
+    t = result.timings
+    if t:
+        rows.append(("time: observed clustering", f"{t.get('observed', float('nan')):.2f} s"))
+        rows.append(("time: null distribution", f"{t.get('null', float('nan')):.2f} s"))
+    return [{"quantity": a, "value": b} for a, b in rows]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if not math.isfinite(f):
+            return str(f)
+        return f"{f:.4g}" if abs(f) >= 1e-3 or f == 0 else f"{f:.2e}"
+    return str(v)
+
+
+def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Rows (dicts with the same keys) as CSV."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with p.open("w", newline="") as f:
+        if rows:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+            w.writeheader()
+            for r in rows:
+                w.writerow(dict(r))
+    return p
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows (dicts with the same keys) as a GitHub-flavoured Markdown table."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r.get(k, "")) for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Rows as a Markdown table file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(markdown_table(rows))
+    return p
+
+
+def html_table(rows: Sequence[Mapping[str, Any]], *, max_rows: int | None = None) -> str:
+    """Rows as an escaped HTML ``<table>`` (at most ``max_rows``, with a note when cut)."""
+    if not rows:
+        return "<p><em>(empty)</em></p>"
+    keys = list(rows[0])
+    shown = rows if max_rows is None else rows[:max_rows]
+    out = ["<table><thead><tr>"]
+    out += [f"<th>{html.escape(str(k))}</th>" for k in keys]
+    out.append("</tr></thead><tbody>")
+    for r in shown:
+        out.append(
+            "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(k, '')))}</td>" for k in keys) + "</tr>"
+        )
+    out.append("</tbody></table>")
+    if len(shown) < len(rows):
+        out.append(
+            f"<p class='note'>first {len(shown)} of {len(rows)} rows; all in the CSV file.</p>"
+        )
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+pre{background:#f6f8fa;padding:.8em;border-radius:4px;white-space:pre-wrap}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f0f3f6}
+td:first-child,th:first-child{text-align:left}
+figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.9em;color:#555;margin-top:.3em}.note{font-size:.85em;color:#666}
+.scroll{max-height:28em;overflow:auto;display:inline-block}
+.verdict{font-size:1.1em;padding:.6em .8em;background:#eef6ee;border-left:4px solid #4a9a4a}
+.verdict.no{background:#f7f0e6;border-left-color:#c98a2b}
+"""
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def write_html(
+    out_dir: str | os.PathLike[str],
+    *,
+    title: str,
+    summary: str = "",
+    verdict: str | None = None,
+    significant: bool | None = None,
+    sections: Sequence[tuple[str, str]] = (),
+    appendix: Sequence[tuple[str, str]] = (),
+    settings: Mapping[str, Any] | None = None,
+    filename: str = "report.html",
+) -> Path:
+    """Write a self-contained HTML page into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir:
+        Folder holding the figures (names from :data:`FIGURES`; the ones that
+        exist are embedded as base64 images, in that order) and data files
+        (``*.json``, ``*.csv``, ``*.md``, ``*.txt``: listed with relative links).
+    title:
+        Page title.
+    summary:
+        Plain text shown in a preformatted block.
+    verdict, significant:
+        A one-line conclusion, highlighted green (significant) or amber.
+    sections, appendix:
+        ``(heading, html)`` sections placed before / after the figures (e.g.
+        tables from :func:`html_table`); ``html`` is inserted as is.
+    settings:
+        Key/value pairs shown in a table.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    if verdict:
+        cls = "verdict" if significant else "verdict no"
+        parts.append(f"<p class='{cls}'>{html.escape(verdict)}</p>")
+    if summary:
+        parts.append(f"<h2>Summary</h2><pre>{html.escape(summary)}</pre>")
+    for heading, body in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{body}")
+    figs = [(name, cap) for name, cap in FIGURES.items() if (out / name).is_file()]
+    if figs:
+        parts.append("<h2>Figures</h2>")
+        for name, cap in figs:
+            parts.append(
+                f"<figure>{_img(out / name)}<figcaption>{html.escape(cap)}</figcaption></figure>"
+            )
+    for heading, body in appendix:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{body}")
+    if settings:
+        parts.append("<h2>Settings</h2>")
+        parts.append(html_table([{"setting": k, "value": v} for k, v in settings.items()]))
+    files = sorted(
+        p.name
+        for p in out.iterdir()
+        if p.is_file() and p.suffix in {".json", ".csv", ".md", ".txt"}
+    )
+    if files:
+        parts.append("<h2>Data files</h2><ul>")
+        parts += [f"<li><a href='{html.escape(f)}'>{html.escape(f)}</a></li>" for f in files]
+        parts.append("</ul>")
+    parts.append(
+        "<p class='note'>Generated by modcut. Self-contained page: no external resources.</p>"
+    )
+    parts.append("</body></html>")
+    path = out / filename
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def png_ok(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a readable, non-empty PNG image."""
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size < 100:
+        return False
+    if p.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
+        return False
+    try:
+        img = plt.imread(io.BytesIO(p.read_bytes()), format="png")
+    except Exception:
+        return False
+    return bool(img.size > 0)

@@ -1,0 +1,1263 @@
+"""The study end to end: analyze a network, lesion its clusters, reproduce the table.
+
+* :func:`analyze` — clusterability of one network against its null
+  distribution, written as JSON, a text summary, figures and an HTML page.
+* :func:`lesion_study` — single and double lesion tests of a trained
+  checkpoint's sub-modules (method.md §6), added to the same page.
+* :func:`reproduce` — train the variants of method.md §5 over several seeds,
+  analyze each and write the study's table (CSV and Markdown); resumable.
+* :func:`demo` — one short pruned MLP on Fashion-MNIST, analyzed, lesioned
+  and reported, printing each step.
+
+:func:`add_study_parsers` registers the ``analyze``, ``lesion``,
+``reproduce`` and ``demo`` sub-commands of the ``modcut`` CLI.
+
+Output folder of an analysis (fixed names, so steps can be re-run and add to
+one another)::
+
+    clusterability.json   ClusterabilityResult (ClusterabilityResult.from_json reads it)
+    meta.json             source, dataset, test accuracy, widths, within-cluster weight share
+    summary.txt           the human-readable summary
+    clusters.csv          neurons per cluster and layer
+    null_histogram.png, network.png, weights.png
+    lesion_single.json/.csv, lesion_double.json/.csv, lesion_*.png   (after lesion tests)
+    report.html           everything above on one self-contained page
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "VARIANTS",
+    "LoadedNetwork",
+    "add_study_parsers",
+    "aggregate_runs",
+    "analyze",
+    "build_report",
+    "demo",
+    "lesion_study",
+    "load_network",
+    "reproduce",
+    "variant_config",
+]
+
+#: Training variants of method.md §5, as overrides of ``harness.train.TrainConfig``.
+#: ``control`` is the pruned baseline; every variant except ``unpruned`` is pruned.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "control": {},
+    "dropout": {"dropout": 0.5},
+    "unpruned": {"prune_epochs": 0},
+    "l1": {"l1": 5e-5},
+    "l2": {"l2": 5e-5},
+    "clusterable_init": {"clusterable_init": True},
+}
+
+Log = Callable[[str], None]
+
+
+def _print(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class LoadedNetwork:
+    """A network to analyze, with whatever is known about it.
+
+    Attributes
+    ----------
+    weights:
+        Weight matrices ``W_l`` of shape ``(n_{l-1}, n_l)`` (dense float64).
+    source:
+        Where it came from (path, or a description).
+    model:
+        The ``torch.nn.Module`` when known (checkpoint or module), else None.
+    dataset:
+        Data set name when known (checkpoint), else None.
+    metrics:
+        Training metrics from the checkpoint (``test_accuracy``, ``sparsity``, …).
+    config:
+        The checkpoint's training configuration as a dict.
+    data_root:
+        The checkpoint's data folder setting (None: the harness default).
+    """
+
+    weights: list[np.ndarray]
+    source: str
+    model: Any = None
+    dataset: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    data_root: str | None = None
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return (int(self.weights[0].shape[0]), *(int(w.shape[1]) for w in self.weights))
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if isinstance(config, dict):
+        d = dict(config)
+    else:
+        try:
+            d = asdict(config)
+        except TypeError:
+            d = dict(vars(config))
+    return json.loads(json.dumps(d, default=str))
+
+
+def load_network(source: Any) -> LoadedNetwork:
+    """Load what :func:`analyze` accepts.
+
+    Parameters
+    ----------
+    source:
+        A checkpoint path written by ``harness.train.train`` (``.pt``); a
+        ``.npz`` file of weight matrices ``(inputs × outputs)`` in layer order
+        (``np.savez(path, W1, W2, …)``); a ``torch.nn.Module``; or a sequence of
+        weight matrices.
+    """
+    from modcut._validate import as_network
+
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"no such file: {path}")
+        if path.suffix == ".npz":
+            with np.load(path) as z:
+                mats = [np.asarray(z[name], dtype=np.float64) for name in z.files]
+            net = as_network(mats)
+            return LoadedNetwork(net.to_dense(), str(path))
+        from modcut.harness import extract, train
+
+        ckpt = train.load_checkpoint(path)
+        config = _config_dict(getattr(ckpt, "config", None))
+        weights = [np.asarray(w, dtype=np.float64) for w in extract.extract_weights(ckpt.model)]
+        return LoadedNetwork(
+            weights=weights,
+            source=str(path),
+            model=ckpt.model,
+            dataset=getattr(ckpt, "dataset", None) or config.get("dataset"),
+            metrics=dict(getattr(ckpt, "metrics", {}) or {}),
+            config=config,
+            data_root=config.get("data_root"),
+        )
+    if hasattr(source, "parameters") and hasattr(source, "modules"):  # torch module
+        from modcut.harness import extract
+
+        weights = [np.asarray(w, dtype=np.float64) for w in extract.extract_weights(source)]
+        return LoadedNetwork(weights, type(source).__name__, model=source)
+    net = as_network(source)
+    return LoadedNetwork(net.to_dense(), "weight matrices")
+
+
+def _default_out(source: Any) -> Path:
+    if isinstance(source, (str, os.PathLike)):
+        p = Path(source)
+        return (
+            p.parent / "analysis" if p.stem == "checkpoint" else p.with_name(p.stem + "_analysis")
+        )
+    return Path("analysis")
+
+
+# --------------------------------------------------------------------------- analyze
+
+
+def _summary_text(
+    result: Any,
+    meta: dict[str, Any],
+    single: Any = None,
+    double: Any = None,
+) -> tuple[str, str, bool]:
+    """(summary text, one-line verdict, significant?)."""
+    s = result.settings
+    lines = [f"Network: {meta.get('source', '?')}"]
+    if meta.get("dataset"):
+        lines.append(f"Data set: {meta['dataset']}")
+    widths = " × ".join(str(w) for w in result.widths)
+    lines.append(f"Layer widths: {widths} ({sum(result.widths)} neurons)")
+    acc = meta.get("metrics", {}).get("test_accuracy")
+    if acc is not None:
+        lines.append(f"Test accuracy: {float(acc):.4f}")
+    sparsity = meta.get("metrics", {}).get("sparsity")
+    if sparsity is not None:
+        lines.append(f"Weight sparsity: {float(sparsity):.3f}")
+    lines.append(f"Isolated neurons (removed before clustering): {s.get('n_isolated', '?')}")
+    lines.append("")
+    lines.append(result.summary())
+    share = meta.get("within_cluster_share")
+    if share:
+        lines.append(
+            f"|W| inside clusters: {100 * share['observed']:.1f}% "
+            f"(cluster sizes alone would give {100 * share['expected']:.1f}%)"
+        )
+    significant = bool(result.p_value < 0.05)
+    if significant:
+        verdict = (
+            f"More clusterable than chance: n-cut {result.ncut:.3f} is below "
+            f"{100 - result.percentile:.1f}% of {result.n_shuffles} '{s.get('shuffle')}' shuffles "
+            f"(z = {result.z_score:.2f}, p = {result.p_value:.3g})."
+        )
+    else:
+        verdict = (
+            f"Not more clusterable than chance at p < 0.05: n-cut {result.ncut:.3f} vs null "
+            f"{result.null_mean:.3f} ± {result.null_std:.3f} (z = {result.z_score:.2f}, "
+            f"p = {result.p_value:.3g})."
+        )
+    if single is not None:
+        les = single.lesions
+        n_sig = sum(1 for x in les if x.p_value < 0.05)
+        lines.append("")
+        lines.append(
+            f"Single lesions: {len(les)} sub-modules, {n_sig} hurt accuracy more than "
+            f"{single.settings.get('n_random')} random same-size lesions (p < 0.05); "
+            f"intact accuracy {single.base_accuracy:.4f}."
+        )
+        if les:
+            worst = max(les, key=lambda x: x.drop)
+            lines.append(
+                f"Largest drop: {worst.name} ({worst.size} neurons) −{worst.drop:.4f} "
+                f"(random: {worst.null_mean:.4f} ± {worst.null_std:.4f}, p = {worst.p_value:.3g})."
+            )
+    if double is not None and double.pairs:
+        inter = np.array([p.interaction for p in double.pairs])
+        lines.append(
+            f"Double lesions: {len(double.pairs)} pairs; interaction (joint − sum of singles) "
+            f"mean {inter.mean():+.4f}, range {inter.min():+.4f} … {inter.max():+.4f}."
+        )
+    return "\n".join(lines) + "\n", verdict, significant
+
+
+def build_report(out_dir: str | os.PathLike[str], *, title: str | None = None) -> Path:
+    """(Re)write ``report.html`` and ``summary.txt`` in ``out_dir`` from the files there.
+
+    Uses ``clusterability.json`` and ``meta.json`` (from :func:`analyze`) and,
+    when present, ``lesion_single.json`` / ``lesion_double.json`` (from
+    :func:`lesion_study`); figures that exist are embedded.
+    """
+    from modcut import report
+    from modcut.lesion import DoubleLesionResult, SingleLesionResult
+    from modcut.null import ClusterabilityResult
+
+    out = Path(out_dir)
+    meta = json.loads((out / "meta.json").read_text()) if (out / "meta.json").exists() else {}
+    result = (
+        ClusterabilityResult.from_json(out / "clusterability.json")
+        if (out / "clusterability.json").exists()
+        else None
+    )
+    single = (
+        SingleLesionResult.from_json(out / "lesion_single.json")
+        if (out / "lesion_single.json").exists()
+        else None
+    )
+    double = (
+        DoubleLesionResult.from_json(out / "lesion_double.json")
+        if (out / "lesion_double.json").exists()
+        else None
+    )
+    sections: list[tuple[str, str]] = []
+    appendix: list[tuple[str, str]] = []
+    summary, verdict, significant = "", None, None
+    labels = widths = None
+    if result is not None:
+        summary, verdict, significant = _summary_text(result, meta, single, double)
+        (out / "summary.txt").write_text(summary)
+        sections.append(("Clusterability", report.html_table(report.clusterability_rows(result))))
+        labels, widths = result.labels, result.widths
+    elif meta.get("labels") is not None:
+        labels, widths = np.asarray(meta["labels"]), tuple(meta["widths"])
+    if labels is not None and widths is not None:
+        appendix.append(
+            (
+                "Neurons per cluster and layer",
+                "<div class='scroll'>"
+                + report.html_table(report.cluster_size_table(labels, widths))
+                + "</div>",
+            )
+        )
+    if single is not None:
+        rows = single.rows()
+        short = [{k: v for k, v in r.items() if not k.startswith("drop_class_")} for r in rows]
+        appendix.insert(
+            0,
+            (
+                "Single lesions",
+                f"<p>Intact test accuracy {single.base_accuracy:.4f}; "
+                f"{single.settings.get('n_random')} random lesions of the same size in the same "
+                "layer per sub-module; p-value = (#{random drop ≥ drop} + 1) / (n + 1). "
+                "Per-class drops in lesion_single.csv.</p>"
+                "<div class='scroll'>" + report.html_table(short) + "</div>",
+            ),
+        )
+    if double is not None:
+        rows = sorted(double.rows(), key=lambda r: -abs(float(r["interaction"])))
+        appendix.insert(
+            1 if single is not None else 0,
+            (
+                "Double lesions",
+                "<p>Pairs sorted by |interaction| = |joint drop − (drop a + drop b)|.</p>"
+                "<div class='scroll'>" + report.html_table(rows, max_rows=60) + "</div>",
+            ),
+        )
+    settings: dict[str, Any] = {}
+    if meta:
+        settings["source"] = meta.get("source")
+        if meta.get("dataset"):
+            settings["dataset"] = meta["dataset"]
+        for key, val in (meta.get("config") or {}).items():
+            settings[f"training: {key}"] = val
+        settings["modcut version"] = meta.get("modcut_version")
+    if result is not None:
+        for key, val in result.settings.items():
+            settings[f"analysis: {key}"] = val
+    if single is not None:
+        for key, val in single.settings.items():
+            settings[f"single lesions: {key}"] = val
+    if double is not None:
+        for key, val in double.settings.items():
+            settings[f"double lesions: {key}"] = val
+    name = title or f"modcut analysis — {Path(str(meta.get('source', out))).name}"
+    return report.write_html(
+        out,
+        title=name,
+        summary=summary,
+        verdict=verdict,
+        significant=significant,
+        sections=sections,
+        appendix=appendix,
+        settings=settings,
+    )
+
+
+def analyze(
+    network: Any,
+    out_dir: str | os.PathLike[str] | None = None,
+    k: int = 12,
+    n_shuffles: int = 1000,
+    shuffle: str = "layer_nonzero",
+    seed: int = 0,
+    n_jobs: int | None = -1,
+    *,
+    progress: bool | None = None,
+    log: Log | None = None,
+) -> dict[str, Path]:
+    """Clusterability of a network against its shuffles, with figures and a report.
+
+    Parameters
+    ----------
+    network:
+        Checkpoint path, ``.npz`` of weight matrices, ``torch.nn.Module`` or a
+        list of weight matrices (see :func:`load_network`).
+    out_dir:
+        Output folder (default: ``analysis/`` next to a ``checkpoint.pt``,
+        ``<stem>_analysis/`` next to another file, else ``./analysis``).
+    k, n_shuffles, shuffle, seed, n_jobs:
+        Passed to :func:`modcut.clusterability` (``seed`` is its ``random_state``).
+    progress:
+        Progress bar for the null distribution (default: when stderr is a terminal).
+    log:
+        Called with one line per step (default: silent).
+
+    Returns
+    -------
+    dict of written files: ``json``, ``meta``, ``summary``, ``clusters``,
+    ``null_histogram``, ``network``, ``weights``, ``report``.
+    """
+    import modcut
+    from modcut import report
+
+    say = log or (lambda _m: None)
+    out = Path(out_dir) if out_dir is not None else _default_out(network)
+    out.mkdir(parents=True, exist_ok=True)
+    net = network if isinstance(network, LoadedNetwork) else load_network(network)
+    say(
+        f"clustering {net.source} (k={k}) and {n_shuffles} '{shuffle}' shuffles "
+        f"(widths {' × '.join(map(str, net.widths))})"
+    )
+    t0 = time.perf_counter()
+    result = modcut.clusterability(
+        net.weights,
+        k=k,
+        n_shuffles=n_shuffles,
+        shuffle=shuffle,
+        random_state=seed,
+        n_jobs=n_jobs,
+        progress=progress,
+    )
+    say(f"  {result.summary().splitlines()[0]}  [{time.perf_counter() - t0:.1f} s]")
+    paths: dict[str, Path] = {}
+    paths["json"] = out / "clusterability.json"
+    result.to_json(paths["json"])
+    meta = {
+        "source": net.source,
+        "dataset": net.dataset,
+        "metrics": _jsonable(net.metrics),
+        "config": net.config,
+        "widths": list(net.widths),
+        "within_cluster_share": report.within_cluster_share(net.weights, result.labels, net.widths),
+        "modcut_version": modcut.__version__,
+    }
+    paths["meta"] = out / "meta.json"
+    paths["meta"].write_text(json.dumps(meta, indent=2))
+    paths["clusters"] = report.write_csv(
+        report.cluster_size_table(result.labels, net.widths), out / "clusters.csv"
+    )
+    say("  drawing figures")
+    paths["null_histogram"] = report.plot_null_histogram(result, out / "null_histogram.png")
+    paths["network"] = report.plot_network(
+        result.labels, net.widths, out / "network.png", weights=net.weights
+    )
+    paths["weights"] = report.plot_weight_blocks(
+        net.weights, result.labels, net.widths, out / "weights.png"
+    )
+    paths["report"] = build_report(out)
+    paths["summary"] = out / "summary.txt"
+    return paths
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(json.dumps(d, default=_json_default))
+    return out
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.integer, np.floating)):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)
+
+
+# --------------------------------------------------------------------------- lesion
+
+
+def lesion_study(
+    checkpoint: Any,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    k: int = 12,
+    seed: int = 0,
+    n_random: int = 100,
+    double: bool = True,
+    max_submodules: int | None = 16,
+    n_random_double: int = 0,
+    min_size: int | None = None,
+    min_fraction: float | None = None,
+    batch_size: int = 8192,
+    data: Any = None,
+    progress: bool | None = None,
+    log: Log | None = None,
+) -> dict[str, Path]:
+    """Single (and double) lesion tests of a trained network's sub-modules.
+
+    Parameters
+    ----------
+    checkpoint:
+        A checkpoint path (or a :class:`LoadedNetwork` with ``model`` and ``dataset``).
+    out_dir:
+        Output folder (default as for :func:`analyze`). When it holds a
+        ``clusterability.json`` of the same network with the same ``k``, its
+        clustering is reused; otherwise the network is clustered here
+        (:func:`modcut.cluster`, ``random_state=seed``).
+    k, seed:
+        Clusters, and the seed of the clustering and of the random lesions.
+    n_random:
+        Random same-size lesions per sub-module.
+    double, max_submodules, n_random_double:
+        Run the double-lesion test over the ``max_submodules`` most damaging
+        sub-modules (``None``: all), with ``n_random_double`` random pairs each.
+    min_size, min_fraction:
+        Skip tiny sub-modules (defaults: :data:`modcut.lesion.MIN_SIZE`,
+        :data:`modcut.lesion.MIN_FRACTION`).
+    data:
+        Evaluation set (an object with ``.x``, ``.y``, ``.n_classes``); default:
+        the checkpoint's data set, test split.
+
+    Returns
+    -------
+    dict of written files: ``single_json``, ``single_csv``, ``lesion_importance``,
+    ``lesion_classes`` (and ``double_json``, ``double_csv``, ``lesion_double``), ``report``.
+    """
+    import modcut
+    from modcut import lesion as les
+    from modcut import report
+    from modcut.null import ClusterabilityResult
+
+    say = log or (lambda _m: None)
+    net = checkpoint if isinstance(checkpoint, LoadedNetwork) else load_network(checkpoint)
+    if net.model is None:
+        raise ValueError("lesion tests need a trained model: pass a checkpoint, not bare weights")
+    out = Path(out_dir) if out_dir is not None else _default_out(checkpoint)
+    out.mkdir(parents=True, exist_ok=True)
+
+    labels = None
+    cpath = out / "clusterability.json"
+    if cpath.exists():
+        prev = ClusterabilityResult.from_json(cpath)
+        if prev.settings.get("k") == k and tuple(prev.widths) == net.widths:
+            labels = prev.labels
+            say(f"using the clustering in {cpath}")
+    if labels is None:
+        say(f"clustering {net.source} (k={k})")
+        labels = np.asarray(modcut.cluster(net.weights, k=k, random_state=seed), dtype=np.int64)
+        if not (out / "meta.json").exists():
+            meta = {
+                "source": net.source,
+                "dataset": net.dataset,
+                "metrics": _jsonable(net.metrics),
+                "config": net.config,
+                "widths": list(net.widths),
+                "labels": labels.tolist(),
+                "modcut_version": modcut.__version__,
+            }
+            (out / "meta.json").write_text(json.dumps(meta, indent=2))
+
+    if data is None:
+        if not net.dataset:
+            raise ValueError("the checkpoint does not name its data set; pass data=")
+        from modcut.harness import data as hdata
+
+        cfg = net.config
+        say(f"loading the {net.dataset} test set")
+        data = hdata.load_dataset(
+            net.dataset,
+            net.data_root,
+            train=False,
+            seed=int(cfg.get("seed") or 0),
+            n=cfg.get("n_test"),
+            base=cfg.get("base"),
+            download=cfg.get("download"),
+        )
+    if getattr(data, "n_classes", None) == 0:
+        raise ValueError("lesion tests measure classification accuracy; this is a regression task")
+    n_classes = getattr(data, "n_classes", None) or None
+    kw: dict[str, Any] = {}
+    if min_size is not None:
+        kw["min_size"] = min_size
+    if min_fraction is not None:
+        kw["min_fraction"] = min_fraction
+    ev = les.LesionEvaluator(net.model, data.x, data.y, n_classes=n_classes, batch_size=batch_size)
+    paths: dict[str, Path] = {}
+    try:
+        subs = les.submodules(labels, net.widths, **kw)
+        say(
+            f"single lesions: {len(subs)} sub-modules × {n_random} random lesions "
+            f"on {ev.y_np.shape[0]} test samples"
+            + ("" if ev.fast else " (no cached fast path: full forward passes)")
+        )
+        t0 = time.perf_counter()
+        single = les.single_lesion_test(
+            ev,
+            None,
+            None,
+            labels,
+            net.widths,
+            n_random=n_random,
+            seed=seed,
+            modules=subs,
+            progress=progress,
+        )
+        n_sig = sum(1 for x in single.lesions if x.p_value < 0.05)
+        say(
+            f"  {n_sig}/{len(single.lesions)} sub-modules matter more than random lesions (p < 0.05)  [{time.perf_counter() - t0:.1f} s]"
+        )
+        paths["single_json"] = out / "lesion_single.json"
+        single.to_json(paths["single_json"])
+        paths["single_csv"] = out / "lesion_single.csv"
+        single.to_csv(paths["single_csv"])
+        paths["lesion_importance"] = report.plot_lesion_importance(
+            single, out / "lesion_importance.png"
+        )
+        paths["lesion_classes"] = report.plot_lesion_classes(
+            single,
+            out / "lesion_classes.png",
+            class_names=_class_names(net.dataset, single.n_classes),
+        )
+        if double:
+            t0 = time.perf_counter()
+            say(f"double lesions over the {max_submodules or 'all'} most damaging sub-modules")
+            dres = les.double_lesion_test(
+                ev,
+                None,
+                None,
+                labels,
+                net.widths,
+                single=single,
+                max_submodules=max_submodules,
+                n_random=n_random_double,
+                seed=seed,
+                progress=progress,
+            )
+            say(f"  {len(dres.pairs)} pairs  [{time.perf_counter() - t0:.1f} s]")
+            paths["double_json"] = out / "lesion_double.json"
+            dres.to_json(paths["double_json"])
+            paths["double_csv"] = out / "lesion_double.csv"
+            dres.to_csv(paths["double_csv"])
+            paths["lesion_double"] = report.plot_double_lesion(dres, out / "lesion_double.png")
+    finally:
+        ev.close()
+    paths["report"] = build_report(out)
+    return paths
+
+
+_CLASS_NAMES = {
+    "fashion": [
+        "T-shirt",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Boot",
+    ],
+    "cifar10": ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+}
+
+
+def _class_names(dataset: str | None, n: int) -> list[str] | None:
+    names = _CLASS_NAMES.get(dataset or "")
+    return names if names is not None and len(names) == n else None
+
+
+# --------------------------------------------------------------------------- reproduce
+
+
+def variant_config(variant: str, dataset: str, seed: int, **overrides: Any) -> Any:
+    """The ``harness.train.TrainConfig`` of a study variant (see :data:`VARIANTS`)."""
+    from modcut.harness import train
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    kw: dict[str, Any] = {"dataset": dataset, "seed": int(seed)}
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    kw.update(VARIANTS[variant])
+    return train.TrainConfig(**kw)
+
+
+def _same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return json.loads(json.dumps(a, default=str)) == json.loads(json.dumps(b, default=str))
+
+
+def _ensure_trained(config: Any, run_dir: Path, say: Log, progress: bool | None) -> Path:
+    """Train unless ``run_dir`` already holds a finished run of the same config."""
+    from modcut.harness import train
+
+    ckpt = run_dir / "checkpoint.pt"
+    marker = run_dir / "run_config.json"
+    want = _config_dict(config)
+    if ckpt.exists() and marker.exists():
+        if _same_config(json.loads(marker.read_text()), want):
+            say(f"  reusing {ckpt}")
+            return ckpt
+        say(f"  {run_dir} was trained with other settings: training again")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    path = Path(train.train(config, run_dir, progress=progress))
+    marker.write_text(json.dumps(want, indent=2))  # written last: marks the run finished
+    say(f"  trained in {time.perf_counter() - t0:.0f} s → {path}")
+    return path
+
+
+def _analysis_done(
+    adir: Path, ckpt: Path, k: int, n_shuffles: int, shuffle: str, seed: int
+) -> bool:
+    cpath, mpath = adir / "clusterability.json", adir / "meta.json"
+    if not (cpath.exists() and mpath.exists() and (adir / "report.html").exists()):
+        return False
+    if cpath.stat().st_mtime < ckpt.stat().st_mtime:
+        return False
+    s = json.loads(cpath.read_text()).get("settings", {})
+    return bool(
+        s.get("k") == k
+        and s.get("n_shuffles") == n_shuffles
+        and s.get("shuffle") == shuffle
+        and s.get("random_state") == seed
+    )
+
+
+RUN_COLUMNS = (
+    "variant",
+    "seed",
+    "ncut",
+    "null_mean",
+    "null_std",
+    "z_score",
+    "p_value",
+    "percentile",
+    "test_accuracy",
+    "sparsity",
+)
+
+
+def _run_row(variant: str, seed: int, adir: Path) -> dict[str, Any]:
+    res = json.loads((adir / "clusterability.json").read_text())
+    meta = json.loads((adir / "meta.json").read_text())
+    metrics = meta.get("metrics") or {}
+    return {
+        "variant": variant,
+        "seed": seed,
+        "ncut": res["ncut"],
+        "null_mean": res["null_mean"],
+        "null_std": res["null_std"],
+        "z_score": res["z_score"],
+        "p_value": res["p_value"],
+        "percentile": res["percentile"],
+        "test_accuracy": metrics.get("test_accuracy"),
+        "sparsity": metrics.get("sparsity"),
+    }
+
+
+def _mean(values: Sequence[Any]) -> float:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def aggregate_runs(
+    rows: Sequence[dict[str, Any]], variants: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The study's table: per variant, means over seeds.
+
+    Parameters
+    ----------
+    rows:
+        One dict per finished run with :data:`RUN_COLUMNS`.
+    variants:
+        Row order (default: order of first appearance).
+
+    Returns
+    -------
+    One row per variant with ``seeds`` (runs aggregated), the means of
+    ``ncut``, ``null_mean``, ``null_std``, ``z_score``, ``p_value`` and
+    ``test_accuracy``, and ``ncut_sd`` (standard deviation of the n-cut over
+    seeds, ddof=1; ``nan`` for one seed).
+    """
+    order = (
+        list(variants) if variants is not None else list(dict.fromkeys(r["variant"] for r in rows))
+    )
+    table = []
+    for v in order:
+        rs = [r for r in rows if r["variant"] == v]
+        if not rs:
+            continue
+        ncuts = np.array([float(r["ncut"]) for r in rs])
+        table.append(
+            {
+                "variant": v,
+                "seeds": len(rs),
+                "ncut": float(ncuts.mean()),
+                "ncut_sd": float(ncuts.std(ddof=1)) if len(rs) > 1 else float("nan"),
+                "null_mean": _mean([r["null_mean"] for r in rs]),
+                "null_std": _mean([r["null_std"] for r in rs]),
+                "z_score": _mean([r["z_score"] for r in rs]),
+                "p_value": _mean([r["p_value"] for r in rs]),
+                "test_accuracy": _mean([r.get("test_accuracy") for r in rs]),
+            }
+        )
+    return table
+
+
+def _rounded(rows: Sequence[dict[str, Any]], digits: int = 4) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        out.append(
+            {
+                k: (round(v, digits) if isinstance(v, float) and math.isfinite(v) else v)
+                for k, v in r.items()
+            }
+        )
+    return out
+
+
+def _write_tables(
+    out: Path,
+    rows: list[dict[str, Any]],
+    variants: Sequence[str],
+    header: str,
+) -> dict[str, Path]:
+    from modcut import report
+
+    table = _rounded(aggregate_runs(rows, variants))
+    paths = {
+        "runs_csv": report.write_csv(_rounded(rows), out / "runs.csv"),
+        "table_csv": report.write_csv(table, out / "table.csv"),
+        "table_md": out / "table.md",
+    }
+    paths["table_md"].write_text(header + "\n" + report.markdown_table(table))
+    return paths
+
+
+def reproduce(
+    dataset: str = "fashion",
+    seeds: int | Sequence[int] = 2,
+    variants: Sequence[str] = ("control", "dropout"),
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    epochs: int | None = None,
+    prune_epochs: int | None = None,
+    k: int = 12,
+    n_shuffles: int = 1000,
+    shuffle: str = "layer_nonzero",
+    n_jobs: int | None = -1,
+    data_root: str | None = None,
+    train_overrides: dict[str, Any] | None = None,
+    progress: bool | None = None,
+    log: Log | None = _print,
+    command: str | None = None,
+) -> dict[str, Path]:
+    """Train every variant × seed, analyze each, and write the study's table.
+
+    Parameters
+    ----------
+    dataset:
+        Data set name for ``harness.data.load_dataset`` (``"fashion"``, ``"mnist"``, …).
+    seeds:
+        Number of seeds (``0 … seeds-1``) or the seeds themselves; the seed is
+        used for training and for the analysis.
+    variants:
+        Names from :data:`VARIANTS`.
+    out_dir:
+        Study folder (default ``runs/reproduce-<dataset>``): runs go to
+        ``<variant>/seed<seed>/`` (``checkpoint.pt``, ``run_config.json``,
+        ``analysis/``), tables to ``runs.csv``, ``table.csv``, ``table.md``.
+    epochs, prune_epochs:
+        Override the training lengths (default: ``TrainConfig``'s, method.md §5).
+    k, n_shuffles, shuffle, n_jobs:
+        Analysis settings (:func:`analyze`).
+    train_overrides:
+        Further ``TrainConfig`` fields for every run (e.g. ``hidden``,
+        ``n_train``); the variant's own settings still win.
+    command:
+        The command line to record in ``table.md``.
+
+    Resuming: a run whose ``run_config.json`` matches is not retrained; an
+    analysis whose JSON is newer than the checkpoint and has the same settings
+    is not redone. The tables are rewritten after every run, so an interrupted
+    study leaves a partial table.
+
+    Returns
+    -------
+    dict with ``runs_csv``, ``table_csv``, ``table_md``.
+    """
+    say = log or (lambda _m: None)
+    seed_list = (
+        list(range(int(seeds))) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    )
+    if not seed_list:
+        raise ValueError("need at least one seed")
+    variants = list(variants)
+    for v in variants:
+        if v not in VARIANTS:
+            raise ValueError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
+    out = Path(out_dir) if out_dir is not None else Path("runs") / f"reproduce-{dataset}"
+    out.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"Clusterability of {dataset} networks: means over seeds {seed_list}; "
+        f"k = {k}, {n_shuffles} '{shuffle}' shuffles per network.\n"
+        + (f"Command: `{command}`\n" if command else "")
+    )
+    rows: list[dict[str, Any]] = []
+    total = len(variants) * len(seed_list)
+    i = 0
+    paths: dict[str, Path] = {}
+    for v in variants:
+        for s in seed_list:
+            i += 1
+            run_dir = out / v / f"seed{s}"
+            say(f"[{i}/{total}] {v}, seed {s}")
+            # variant settings win over the overrides (``unpruned`` keeps prune_epochs=0)
+            config = variant_config(
+                v,
+                dataset,
+                s,
+                epochs=epochs,
+                prune_epochs=prune_epochs,
+                data_root=data_root,
+                **(train_overrides or {}),
+            )
+            ckpt = _ensure_trained(config, run_dir, say, progress)
+            adir = run_dir / "analysis"
+            if _analysis_done(adir, ckpt, k, n_shuffles, shuffle, s):
+                say(f"  reusing {adir / 'clusterability.json'}")
+            else:
+                analyze(
+                    ckpt,
+                    adir,
+                    k=k,
+                    n_shuffles=n_shuffles,
+                    shuffle=shuffle,
+                    seed=s,
+                    n_jobs=n_jobs,
+                    progress=progress,
+                    log=lambda m: say("  " + m),
+                )
+            rows.append(_run_row(v, s, adir))
+            paths = _write_tables(out, rows, variants, header)
+    say(f"table: {paths['table_md']}")
+    say((out / "table.md").read_text())
+    return paths
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def demo(
+    out_dir: str | os.PathLike[str] = "demo",
+    *,
+    epochs: int = 2,
+    prune_epochs: int = 2,
+    n_shuffles: int = 1000,
+    shuffle: str = "layer_nonzero",
+    n_random: int = 50,
+    k: int = 12,
+    n_jobs: int | None = -1,
+    seed: int = 0,
+    data_root: str | None = None,
+    train_overrides: dict[str, Any] | None = None,
+    progress: bool | None = None,
+    log: Log | None = _print,
+) -> dict[str, Path]:
+    """Train one pruned MLP on Fashion-MNIST with short settings, analyze, lesion, report.
+
+    Writes ``<out_dir>/run/checkpoint.pt`` and ``<out_dir>/analysis/`` (see the
+    module docstring); re-running reuses a finished training run and analysis.
+    ``train_overrides``: further ``TrainConfig`` fields (tests use a smaller network).
+
+    Returns
+    -------
+    The files written by :func:`analyze` and :func:`lesion_study`.
+    """
+    say = log or (lambda _m: None)
+    out = Path(out_dir)
+    t_all = time.perf_counter()
+    say(f"modcut demo: output in {out.resolve()}")
+    config = variant_config(
+        "control",
+        "fashion",
+        seed,
+        epochs=epochs,
+        prune_epochs=prune_epochs,
+        data_root=data_root,
+        **(train_overrides or {}),
+    )
+    hidden = "-".join(str(h) for h in config.hidden)
+    say(
+        f"[1/3] training a pruned MLP ({hidden} hidden units) on Fashion-MNIST "
+        f"({config.epochs} epochs + {config.prune_epochs} pruning epochs, seed {seed})"
+    )
+    ckpt = _ensure_trained(config, out / "run", say, progress)
+    adir = out / "analysis"
+    say(f"[2/3] clusterability with {n_shuffles} '{shuffle}' shuffles")
+    if _analysis_done(adir, ckpt, k, n_shuffles, shuffle, seed):
+        say(f"  reusing {adir / 'clusterability.json'}")
+        paths: dict[str, Path] = {"report": adir / "report.html"}
+    else:
+        paths = analyze(
+            ckpt,
+            adir,
+            k=k,
+            n_shuffles=n_shuffles,
+            shuffle=shuffle,
+            seed=seed,
+            n_jobs=n_jobs,
+            progress=progress,
+            log=lambda m: say("  " + m),
+        )
+    say(f"[3/3] lesion tests ({n_random} random lesions per sub-module)")
+    paths.update(
+        lesion_study(
+            ckpt,
+            adir,
+            k=k,
+            seed=seed,
+            n_random=n_random,
+            progress=progress,
+            log=lambda m: say("  " + m),
+        )
+    )
+    say((adir / "summary.txt").read_text().rstrip())
+    say(f"done in {time.perf_counter() - t_all:.0f} s")
+    say(f"report: {paths['report'].resolve()}")
+    say(
+        f"open it with: xdg-open {paths['report'].resolve()}  (or file://{paths['report'].resolve()})"
+    )
+    return paths
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _shuffle_choices() -> list[str]:
+    try:
+        from modcut.shuffle import SHUFFLE_METHODS
+
+        return list(SHUFFLE_METHODS)
+    except ImportError:  # pragma: no cover - the core is always there in a build
+        return ["layer", "layer_nonzero", "layer_nonzero_distribution", "layer_all_distribution"]
+
+
+def _variants_arg(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if names == ["all"]:
+        return list(VARIANTS)
+    bad = [v for v in names if v not in VARIANTS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown variant(s) {', '.join(bad) or '(none)'}; choose from {', '.join(VARIANTS)} or 'all'"
+        )
+    return names
+
+
+def _seeds_arg(text: str) -> int | list[int]:
+    try:
+        if "," in text:
+            return [int(s) for s in text.split(",") if s.strip()]
+        n = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected a count or a comma list of seeds, got {text!r}"
+        ) from exc
+    if n < 1:
+        raise argparse.ArgumentTypeError("need at least one seed")
+    return n
+
+
+def _add_analysis_options(p: argparse.ArgumentParser, *, shuffles: int = 1000) -> None:
+    p.add_argument("--k", type=int, default=12, help="number of clusters (default 12)")
+    p.add_argument(
+        "--shuffles", type=int, default=shuffles, help=f"null networks (default {shuffles})"
+    )
+    p.add_argument(
+        "--shuffle",
+        default="layer_nonzero",
+        choices=_shuffle_choices(),
+        help="shuffle method of the null (default layer_nonzero)",
+    )
+    p.add_argument("--jobs", type=int, default=-1, help="threads (default -1: all cores)")
+
+
+def _progress_flag(args: argparse.Namespace) -> bool | None:
+    return False if getattr(args, "quiet", False) else None
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    paths = analyze(
+        args.network,
+        args.out,
+        k=args.k,
+        n_shuffles=args.shuffles,
+        shuffle=args.shuffle,
+        seed=args.seed,
+        n_jobs=args.jobs,
+        progress=_progress_flag(args),
+        log=_print,
+    )
+    if args.lesion:
+        paths.update(
+            lesion_study(
+                args.network,
+                paths["report"].parent,
+                k=args.k,
+                seed=args.seed,
+                n_random=args.random,
+                progress=_progress_flag(args),
+                log=_print,
+            )
+        )
+    print(paths["summary"].read_text().rstrip())
+    print(f"report: {paths['report']}")
+    return 0
+
+
+def _cmd_lesion(args: argparse.Namespace) -> int:
+    paths = lesion_study(
+        args.checkpoint,
+        args.out,
+        k=args.k,
+        seed=args.seed,
+        n_random=args.random,
+        double=not args.no_double,
+        max_submodules=args.max_submodules or None,
+        n_random_double=args.double_random,
+        min_size=args.min_size,
+        min_fraction=args.min_fraction,
+        batch_size=args.batch_size,
+        progress=_progress_flag(args),
+        log=_print,
+    )
+    print(
+        f"tables: {paths['single_csv']}"
+        + (f", {paths['double_csv']}" if "double_csv" in paths else "")
+    )
+    print(f"report: {paths['report']}")
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    command = "modcut " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else None
+    reproduce(
+        args.dataset,
+        args.seeds,
+        args.variants,
+        args.out,
+        epochs=args.epochs,
+        prune_epochs=args.prune_epochs,
+        k=args.k,
+        n_shuffles=args.shuffles,
+        shuffle=args.shuffle,
+        n_jobs=args.jobs,
+        data_root=args.data_root,
+        progress=_progress_flag(args),
+        log=_print,
+        command=command,
+    )
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    demo(
+        args.out,
+        epochs=args.epochs,
+        prune_epochs=args.prune_epochs,
+        n_shuffles=args.shuffles,
+        shuffle=args.shuffle,
+        n_random=args.random,
+        k=args.k,
+        n_jobs=args.jobs,
+        seed=args.seed,
+        data_root=args.data_root,
+        progress=_progress_flag(args),
+        log=_print,
+    )
+    return 0
+
+
+def add_study_parsers(sub: Any) -> None:
+    """Register ``analyze``, ``lesion``, ``reproduce`` and ``demo`` on ``sub``
+    (the ``add_subparsers`` object of the ``modcut`` parser)."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    p = sub.add_parser(
+        "analyze",
+        help="clusterability of a network vs its shuffles, with figures and report",
+        description="Cluster a network, compare its n-cut with shuffled networks, and write "
+        "clusterability.json, summary.txt, figures and report.html.",
+        formatter_class=fmt,
+    )
+    p.add_argument("network", help="checkpoint (.pt from modcut train) or .npz of weight matrices")
+    _add_analysis_options(p)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the analysis")
+    p.add_argument("--out", default=None, help="output folder (default: next to the input)")
+    p.add_argument("--lesion", action="store_true", help="also run the lesion tests (checkpoints)")
+    p.add_argument(
+        "--random", type=int, default=100, help="random lesions per sub-module (--lesion)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser(
+        "lesion",
+        help="lesion tests of a checkpoint's sub-modules",
+        description="Lesion every sub-module (one cluster in one hidden layer) of a trained "
+        "network, compare with random same-size lesions, then lesion pairs of sub-modules.",
+        formatter_class=fmt,
+    )
+    p.add_argument("checkpoint", help="checkpoint (.pt) written by modcut train")
+    p.add_argument(
+        "--k",
+        type=int,
+        default=12,
+        help="clusters (reuses --out's clusterability.json when k matches)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the clustering and the random lesions"
+    )
+    p.add_argument("--random", type=int, default=100, help="random lesions per sub-module")
+    p.add_argument(
+        "--min-size", type=int, default=None, help="smallest sub-module (default 3 neurons)"
+    )
+    p.add_argument(
+        "--min-fraction",
+        type=float,
+        default=None,
+        help="smallest sub-module as a fraction of its layer (default 0.05)",
+    )
+    p.add_argument("--no-double", action="store_true", help="skip the double-lesion test")
+    p.add_argument(
+        "--max-submodules",
+        type=int,
+        default=16,
+        help="pair the N most damaging sub-modules (0: all)",
+    )
+    p.add_argument(
+        "--double-random", type=int, default=0, help="random pairs per double lesion (null)"
+    )
+    p.add_argument("--batch-size", type=int, default=8192, help="evaluation batch size")
+    p.add_argument(
+        "--out", default=None, help="output folder (default: analysis/ next to the checkpoint)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_lesion)
+
+    p = sub.add_parser(
+        "reproduce",
+        help="train the study's variants over seeds, analyze them, write the table",
+        description="Train each variant × seed (resuming finished runs), analyze each network "
+        "and write runs.csv, table.csv and table.md.",
+        formatter_class=fmt,
+    )
+    p.add_argument("--dataset", default="fashion", help="data set (fashion, mnist, cifar10, …)")
+    p.add_argument("--seeds", type=_seeds_arg, default=2, help="number of seeds, or a comma list")
+    p.add_argument(
+        "--variants",
+        type=_variants_arg,
+        default=["control", "dropout"],
+        help=f"comma list of {','.join(VARIANTS)} or 'all'",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 20)")
+    p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (default 20)")
+    _add_analysis_options(p)
+    p.add_argument("--data-root", default=None, help="data folder (default: the harness's)")
+    p.add_argument("--out", default=None, help="study folder (default runs/reproduce-<dataset>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_reproduce)
+
+    p = sub.add_parser(
+        "demo",
+        help="train, analyze and lesion one short pruned MLP on Fashion-MNIST",
+        description="The whole pipeline in a few minutes on a laptop: train a pruned MLP "
+        "(short settings), test its clusterability against 1,000 shuffles, run the lesion "
+        "tests, and write an HTML report.",
+        formatter_class=fmt,
+    )
+    p.add_argument("--out", default="demo", help="output folder")
+    p.add_argument("--epochs", type=int, default=2, help="training epochs")
+    p.add_argument("--prune-epochs", type=int, default=2, help="pruning epochs")
+    _add_analysis_options(p)
+    p.add_argument("--random", type=int, default=50, help="random lesions per sub-module")
+    p.add_argument("--seed", type=int, default=0, help="seed")
+    p.add_argument("--data-root", default=None, help="data folder (default: the harness's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_demo)
