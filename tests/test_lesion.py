@@ -26,6 +26,15 @@ from modcut.lesion import (  # noqa: E402
 # --------------------------------------------------------------------------- fixtures
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny tensors: torch's thread pool only adds contention on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def random_mlp(widths=(12, 10, 8, 6, 4), seed=0) -> nn.Sequential:
     torch.manual_seed(seed)
     layers: list[nn.Module] = [nn.Flatten()]
@@ -87,7 +96,10 @@ def planted_network() -> tuple[nn.Sequential, np.ndarray, tuple[int, ...]]:
     for j in range(n_hidden):
         w3[j // PER_CLASS, j] = 1.0 / PER_CLASS
     net = nn.Sequential(
-        nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_hidden), nn.ReLU(),
+        nn.Linear(n_in, n_hidden),
+        nn.ReLU(),
+        nn.Linear(n_hidden, n_hidden),
+        nn.ReLU(),
         nn.Linear(n_hidden, n_out),
     )
     with torch.no_grad():
@@ -128,7 +140,10 @@ def test_submodules_split_hidden_layers_and_skip_tiny():
     )
     subs = submodules(labels, widths, min_size=2, min_fraction=0.0)
     assert [(s.layer, s.cluster, s.size) for s in subs] == [
-        (1, 0, 4), (1, 1, 3), (2, 1, 4), (2, 2, 2)
+        (1, 0, 4),
+        (1, 1, 3),
+        (2, 1, 4),
+        (2, 2, 2),
     ]
     np.testing.assert_array_equal(subs[1].neurons, [4, 5, 6])
     assert subs[0].name == "L1:C0"
@@ -320,7 +335,14 @@ def test_planted_module_lesion_hurts_its_own_classes():
     np.testing.assert_array_equal(again.lesions[0].null_drops, res.lesions[0].null_drops)
     # a sub-module's null does not depend on which other sub-modules are tested
     only = single_lesion_test(
-        net, x, y, labels, widths, n_random=40, seed=3, modules=[submodules(labels, widths)[4]],
+        net,
+        x,
+        y,
+        labels,
+        widths,
+        n_random=40,
+        seed=3,
+        modules=[submodules(labels, widths)[4]],
         progress=False,
     )
     np.testing.assert_array_equal(only.lesions[0].null_drops, res.lesions[4].null_drops)
@@ -385,7 +407,7 @@ def test_results_round_trip_json_and_csv(tmp_path):
 
 
 def test_widths_must_match_model():
-    net, labels, widths = planted_network()
+    net, _labels, widths = planted_network()
     x, y = planted_data(100)
     with pytest.raises(ValueError, match="widths"):
         single_lesion_test(net, x, y, np.zeros(sum(widths) + 1, int), (11, 30, 30, 10))

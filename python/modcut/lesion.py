@@ -345,7 +345,9 @@ class LesionEvaluator:
         self.model = model
         self._was_training = model.training
         model.eval()
-        self.x = torch.as_tensor(x)
+        param = next(iter(model.parameters()), None)
+        device = param.device if param is not None else torch.device("cpu")
+        self.x = torch.as_tensor(x).to(device)
         self.y_np = np.asarray(torch.as_tensor(y).cpu().numpy(), dtype=np.int64)
         if self.y_np.ndim != 1 or self.y_np.shape[0] != self.x.shape[0]:
             raise ValueError(f"y must have shape ({self.x.shape[0]},), got {self.y_np.shape}")
@@ -399,27 +401,41 @@ class LesionEvaluator:
                 return
             if ref.shape != got.shape or not torch.allclose(ref, got, rtol=1e-4, atol=1e-5):
                 return
+            # size of the cache, from the probe's per-sample sizes
+            per_sample = sum(
+                (a[0].numel() + b[0].numel()) * b.element_size()
+                for a, b in zip(*self._run_caching(leaves, pos, probe), strict=True)
+            )
+            if per_sample * self.x.shape[0] > limit:
+                return
             cache_in: list[list[torch.Tensor]] = [[] for _ in self.modules]
             cache_out: list[list[torch.Tensor]] = [[] for _ in self.modules]
-            total = 0
             for s in self._starts:
-                h = self.x[s : s + self.batch_size]
-                j = 0
-                for i, leaf in enumerate(leaves):
-                    if isinstance(leaf, nn.Linear) and h.ndim > 2:
-                        h = h.flatten(1)
-                    if j < len(pos) and i == pos[j]:
-                        cache_in[j].append(h)
-                        h = leaf(h)
-                        cache_out[j].append(h)
-                        total += (cache_in[j][-1].numel() + h.numel()) * h.element_size()
-                        j += 1
-                    else:
-                        h = leaf(h)
-                if total > limit:
-                    return
+                ins, outs = self._run_caching(leaves, pos, self.x[s : s + self.batch_size])
+                for j in range(len(pos)):
+                    cache_in[j].append(ins[j])
+                    cache_out[j].append(outs[j])
         self._cache_in, self._cache_out = cache_in, cache_out
         self._after = [leaves[p + 1 :] for p in pos]
+
+    @staticmethod
+    def _run_caching(
+        leaves: Sequence[nn.Module], pos: Sequence[int], x: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Run ``x`` through ``leaves``; return the input and output of the leaves at ``pos``."""
+        ins: list[torch.Tensor] = []
+        outs: list[torch.Tensor] = []
+        h = x
+        for i, leaf in enumerate(leaves):
+            if isinstance(leaf, nn.Linear) and h.ndim > 2:
+                h = h.flatten(1)
+            if len(ins) < len(pos) and i == pos[len(ins)]:
+                ins.append(h)
+                h = leaf(h)
+                outs.append(h)
+            else:
+                h = leaf(h)
+        return ins, outs
 
     def close(self) -> None:
         """Drop the cache and restore the model's train/eval mode."""

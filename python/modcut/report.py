@@ -497,8 +497,10 @@ def plot_lesion_classes(
 ) -> Path:
     """Heatmaps sub-module × class of per-class accuracy drops (raw and minus the null mean)."""
     les = single.lesions
+    if not les:
+        return _empty_figure("no sub-module large enough to lesion", path)
     raw = single.per_class_drop_matrix()
-    rel = raw - (np.stack([s.null_per_class_drop for s in les]) if les else raw)
+    rel = raw - np.stack([s.null_per_class_drop for s in les])
     n_classes = single.n_classes
     names = list(class_names) if class_names is not None else [str(c) for c in range(n_classes)]
     fig, axes = plt.subplots(
@@ -528,23 +530,28 @@ def plot_lesion_classes(
     return _save(fig, path)
 
 
+def _empty_figure(text: str, path: str | os.PathLike[str]) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.axis("off")
+    return _save(fig, path)
+
+
 def plot_double_lesion(double: DoubleLesionResult, path: str | os.PathLike[str]) -> Path:
     """Sub-module × sub-module matrices of joint drop and interaction."""
     names = double.submodules
+    if not double.pairs:
+        return _empty_figure("no pairs of sub-modules in different layers", path)
     fig, axes = plt.subplots(
         1, 2, figsize=(2 * max(4.5, 0.35 * len(names) + 2), max(4.0, 0.3 * len(names) + 1.5))
     )
-    for ax, key, cmap in ((axes[0], "joint_drop", "Reds"), (axes[1], "interaction", "RdBu_r")):
+    for ax, key in ((axes[0], "joint_drop"), (axes[1], "interaction")):
         mat = double.matrix(key)
         finite = mat[np.isfinite(mat)]
-        if key == "interaction":
-            lim = float(np.max(np.abs(finite))) if finite.size else 1.0
-            norm: Any = TwoSlopeNorm(vcenter=0.0, vmin=-(lim or 1.0), vmax=lim or 1.0)
-        else:
-            norm = None
-        masked = np.ma.masked_invalid(mat)
-        im = ax.imshow(masked, cmap=cmap, norm=norm, interpolation="nearest")
-        ax.set_facecolor("#eeeeee")
+        lim = float(np.max(np.abs(finite))) if finite.size else 1.0
+        norm = TwoSlopeNorm(vcenter=0.0, vmin=-(lim or 1.0), vmax=lim or 1.0)
+        im = ax.imshow(np.ma.masked_invalid(mat), cmap="RdBu_r", norm=norm, interpolation="nearest")
+        ax.set_facecolor("#dddddd")
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=90, fontsize=7)
         ax.set_yticks(range(len(names)))

@@ -27,6 +27,7 @@ one another)::
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import math
 import os
@@ -223,12 +224,18 @@ def _summary_text(
     if single is not None:
         les = single.lesions
         n_sig = sum(1 for x in les if x.p_value < 0.05)
+        n_random = int(single.settings.get("n_random") or 0)
         lines.append("")
         lines.append(
             f"Single lesions: {len(les)} sub-modules, {n_sig} hurt accuracy more than "
-            f"{single.settings.get('n_random')} random same-size lesions (p < 0.05); "
+            f"{n_random} random same-size lesions (p < 0.05); "
             f"intact accuracy {single.base_accuracy:.4f}."
         )
+        if n_random and 1 / (n_random + 1) >= 0.05:
+            lines.append(
+                f"(With {n_random} random lesions no p-value can go below "
+                f"1/{n_random + 1} = {1 / (n_random + 1):.3f}: use at least 19 for p < 0.05.)"
+            )
         if les:
             worst = max(les, key=lambda x: x.drop)
             lines.append(
@@ -278,7 +285,7 @@ def build_report(out_dir: str | os.PathLike[str], *, title: str | None = None) -
     labels = widths = None
     if result is not None:
         summary, verdict, significant = _summary_text(result, meta, single, double)
-        (out / "summary.txt").write_text(summary)
+        (out / "summary.txt").write_text(verdict + "\n\n" + summary)
         sections.append(("Clusterability", report.html_table(report.clusterability_rows(result))))
         labels, widths = result.labels, result.widths
     elif meta.get("labels") is not None:
@@ -475,9 +482,9 @@ def lesion_study(
         A checkpoint path (or a :class:`LoadedNetwork` with ``model`` and ``dataset``).
     out_dir:
         Output folder (default as for :func:`analyze`). When it holds a
-        ``clusterability.json`` of the same network with the same ``k``, its
-        clustering is reused; otherwise the network is clustered here
-        (:func:`modcut.cluster`, ``random_state=seed``).
+        ``clusterability.json`` (from :func:`analyze`), its clustering is used
+        (``ValueError`` if its ``k`` or widths differ); otherwise the network
+        is clustered here (:func:`modcut.cluster`, ``random_state=seed``).
     k, seed:
         Clusters, and the seed of the clustering and of the random lesions.
     n_random:
@@ -509,27 +516,31 @@ def lesion_study(
     out = Path(out_dir) if out_dir is not None else _default_out(checkpoint)
     out.mkdir(parents=True, exist_ok=True)
 
-    labels = None
     cpath = out / "clusterability.json"
     if cpath.exists():
         prev = ClusterabilityResult.from_json(cpath)
-        if prev.settings.get("k") == k and tuple(prev.widths) == net.widths:
-            labels = prev.labels
-            say(f"using the clustering in {cpath}")
-    if labels is None:
+        if prev.settings.get("k") != k or tuple(prev.widths) != net.widths:
+            raise ValueError(
+                f"{cpath} holds an analysis with k={prev.settings.get('k')} of a network of widths "
+                f"{tuple(prev.widths)}; lesion tests with k={k} of widths {net.widths} would not "
+                "match it: use the same --k or another --out"
+            )
+        labels = prev.labels
+        say(f"using the clustering in {cpath}")
+    else:
         say(f"clustering {net.source} (k={k})")
         labels = np.asarray(modcut.cluster(net.weights, k=k, random_state=seed), dtype=np.int64)
-        if not (out / "meta.json").exists():
-            meta = {
-                "source": net.source,
-                "dataset": net.dataset,
-                "metrics": _jsonable(net.metrics),
-                "config": net.config,
-                "widths": list(net.widths),
-                "labels": labels.tolist(),
-                "modcut_version": modcut.__version__,
-            }
-            (out / "meta.json").write_text(json.dumps(meta, indent=2))
+        meta = {
+            "source": net.source,
+            "dataset": net.dataset,
+            "metrics": _jsonable(net.metrics),
+            "config": net.config,
+            "widths": list(net.widths),
+            "labels": labels.tolist(),
+            "k": k,
+            "modcut_version": modcut.__version__,
+        }
+        (out / "meta.json").write_text(json.dumps(meta, indent=2))
 
     if data is None:
         if not net.dataset:
@@ -592,6 +603,8 @@ def lesion_study(
             out / "lesion_classes.png",
             class_names=_class_names(net.dataset, single.n_classes),
         )
+        for name in ("lesion_double.json", "lesion_double.csv", "lesion_double.png"):
+            (out / name).unlink(missing_ok=True)  # never report a stale double-lesion test
         if double:
             t0 = time.perf_counter()
             say(f"double lesions over the {max_submodules or 'all'} most damaging sub-modules")
@@ -696,6 +709,17 @@ def _analysis_done(
         and s.get("shuffle") == shuffle
         and s.get("random_state") == seed
     )
+
+
+def _lesion_done(adir: Path, n_random: int, seed: int) -> bool:
+    single, double = adir / "lesion_single.json", adir / "lesion_double.json"
+    cpath = adir / "clusterability.json"
+    if not (single.exists() and double.exists() and cpath.exists()):
+        return False
+    if single.stat().st_mtime < cpath.stat().st_mtime:
+        return False
+    s = json.loads(single.read_text()).get("settings", {})
+    return bool(s.get("n_random") == n_random and s.get("seed") == seed)
 
 
 RUN_COLUMNS = (
@@ -806,6 +830,20 @@ def _write_tables(
         "table_md": out / "table.md",
     }
     paths["table_md"].write_text(header + "\n" + report.markdown_table(table))
+    links = "".join(
+        f"<li><a href='{html.escape(link)}'>{html.escape(r['variant'])}, seed {r['seed']}</a></li>"
+        for r in rows
+        for link in [f"{r['variant']}/seed{r['seed']}/analysis/report.html"]
+    )
+    paths["report"] = report.write_html(
+        out,
+        title=f"modcut study — {out.name}",
+        summary=header,
+        sections=[
+            ("Means over seeds", report.html_table(table)),
+            ("Runs", report.html_table(_rounded(rows)) + f"<ul>{links}</ul>"),
+        ],
+    )
     return paths
 
 
@@ -859,7 +897,8 @@ def reproduce(
 
     Returns
     -------
-    dict with ``runs_csv``, ``table_csv``, ``table_md``.
+    dict with ``runs_csv``, ``table_csv``, ``table_md`` and ``report`` (an HTML
+    page with the tables and links to every run's report).
     """
     say = log or (lambda _m: None)
     seed_list = (
@@ -873,8 +912,19 @@ def reproduce(
             raise ValueError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
     out = Path(out_dir) if out_dir is not None else Path("runs") / f"reproduce-{dataset}"
     out.mkdir(parents=True, exist_ok=True)
+    base = variant_config(
+        "control",
+        dataset,
+        seed_list[0],
+        epochs=epochs,
+        prune_epochs=prune_epochs,
+        data_root=data_root,
+        **(train_overrides or {}),
+    )
     header = (
-        f"Clusterability of {dataset} networks: means over seeds {seed_list}; "
+        f"Clusterability of {dataset} networks ({base.model.upper()}, hidden "
+        f"{'-'.join(str(h) for h in base.hidden)}; {base.epochs} epochs + {base.prune_epochs} "
+        f"pruning epochs to {base.sparsity:.0%} sparsity): means over seeds {seed_list}; "
         f"k = {k}, {n_shuffles} '{shuffle}' shuffles per network.\n"
         + (f"Command: `{command}`\n" if command else "")
     )
@@ -986,17 +1036,21 @@ def demo(
             log=lambda m: say("  " + m),
         )
     say(f"[3/3] lesion tests ({n_random} random lesions per sub-module)")
-    paths.update(
-        lesion_study(
-            ckpt,
-            adir,
-            k=k,
-            seed=seed,
-            n_random=n_random,
-            progress=progress,
-            log=lambda m: say("  " + m),
+    if _lesion_done(adir, n_random, seed):
+        say(f"  reusing {adir / 'lesion_single.json'}")
+        build_report(adir)
+    else:
+        paths.update(
+            lesion_study(
+                ckpt,
+                adir,
+                k=k,
+                seed=seed,
+                n_random=n_random,
+                progress=progress,
+                log=lambda m: say("  " + m),
+            )
         )
-    )
     say((adir / "summary.txt").read_text().rstrip())
     say(f"done in {time.perf_counter() - t_all:.0f} s")
     say(f"report: {paths['report'].resolve()}")
@@ -1157,22 +1211,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def add_study_parsers(sub: Any) -> None:
     """Register ``analyze``, ``lesion``, ``reproduce`` and ``demo`` on ``sub``
     (the ``add_subparsers`` object of the ``modcut`` parser)."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-
     p = sub.add_parser(
         "analyze",
         help="clusterability of a network vs its shuffles, with figures and report",
         description="Cluster a network, compare its n-cut with shuffled networks, and write "
         "clusterability.json, summary.txt, figures and report.html.",
-        formatter_class=fmt,
     )
     p.add_argument("network", help="checkpoint (.pt from modcut train) or .npz of weight matrices")
     _add_analysis_options(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed of the analysis")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the analysis (default 0)")
     p.add_argument("--out", default=None, help="output folder (default: next to the input)")
     p.add_argument("--lesion", action="store_true", help="also run the lesion tests (checkpoints)")
     p.add_argument(
-        "--random", type=int, default=100, help="random lesions per sub-module (--lesion)"
+        "--random",
+        type=int,
+        default=100,
+        help="random lesions per sub-module with --lesion (default 100)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_analyze)
@@ -1182,19 +1236,23 @@ def add_study_parsers(sub: Any) -> None:
         help="lesion tests of a checkpoint's sub-modules",
         description="Lesion every sub-module (one cluster in one hidden layer) of a trained "
         "network, compare with random same-size lesions, then lesion pairs of sub-modules.",
-        formatter_class=fmt,
     )
     p.add_argument("checkpoint", help="checkpoint (.pt) written by modcut train")
     p.add_argument(
         "--k",
         type=int,
         default=12,
-        help="clusters (reuses --out's clusterability.json when k matches)",
+        help="clusters (default 12; reuses clusterability.json in --out when k matches)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the clustering and the random lesions"
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the clustering and the random lesions (default 0)",
     )
-    p.add_argument("--random", type=int, default=100, help="random lesions per sub-module")
+    p.add_argument(
+        "--random", type=int, default=100, help="random lesions per sub-module (default 100)"
+    )
     p.add_argument(
         "--min-size", type=int, default=None, help="smallest sub-module (default 3 neurons)"
     )
@@ -1209,12 +1267,17 @@ def add_study_parsers(sub: Any) -> None:
         "--max-submodules",
         type=int,
         default=16,
-        help="pair the N most damaging sub-modules (0: all)",
+        help="pair the N most damaging sub-modules (default 16; 0: all)",
     )
     p.add_argument(
-        "--double-random", type=int, default=0, help="random pairs per double lesion (null)"
+        "--double-random",
+        type=int,
+        default=0,
+        help="random pairs per double lesion, for a null (default 0: none)",
     )
-    p.add_argument("--batch-size", type=int, default=8192, help="evaluation batch size")
+    p.add_argument(
+        "--batch-size", type=int, default=8192, help="evaluation batch size (default 8192)"
+    )
     p.add_argument(
         "--out", default=None, help="output folder (default: analysis/ next to the checkpoint)"
     )
@@ -1226,15 +1289,23 @@ def add_study_parsers(sub: Any) -> None:
         help="train the study's variants over seeds, analyze them, write the table",
         description="Train each variant × seed (resuming finished runs), analyze each network "
         "and write runs.csv, table.csv and table.md.",
-        formatter_class=fmt,
     )
-    p.add_argument("--dataset", default="fashion", help="data set (fashion, mnist, cifar10, …)")
-    p.add_argument("--seeds", type=_seeds_arg, default=2, help="number of seeds, or a comma list")
+    p.add_argument(
+        "--dataset",
+        default="fashion",
+        help="data set: fashion (default), mnist, cifar10, halves, …",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_seeds_arg,
+        default=2,
+        help="number of seeds (default 2: seeds 0 and 1), or a comma list of seeds",
+    )
     p.add_argument(
         "--variants",
         type=_variants_arg,
         default=["control", "dropout"],
-        help=f"comma list of {','.join(VARIANTS)} or 'all'",
+        help=f"comma list of {','.join(VARIANTS)}, or 'all' (default control,dropout)",
     )
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 20)")
     p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (default 20)")
@@ -1250,14 +1321,15 @@ def add_study_parsers(sub: Any) -> None:
         description="The whole pipeline in a few minutes on a laptop: train a pruned MLP "
         "(short settings), test its clusterability against 1,000 shuffles, run the lesion "
         "tests, and write an HTML report.",
-        formatter_class=fmt,
     )
-    p.add_argument("--out", default="demo", help="output folder")
-    p.add_argument("--epochs", type=int, default=2, help="training epochs")
-    p.add_argument("--prune-epochs", type=int, default=2, help="pruning epochs")
+    p.add_argument("--out", default="demo", help="output folder (default demo)")
+    p.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
+    p.add_argument("--prune-epochs", type=int, default=2, help="pruning epochs (default 2)")
     _add_analysis_options(p)
-    p.add_argument("--random", type=int, default=50, help="random lesions per sub-module")
-    p.add_argument("--seed", type=int, default=0, help="seed")
+    p.add_argument(
+        "--random", type=int, default=50, help="random lesions per sub-module (default 50)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of training and analysis (default 0)")
     p.add_argument("--data-root", default=None, help="data folder (default: the harness's)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)

@@ -10,9 +10,11 @@ in order:
 4. system copies: Debian's ``/usr/share/datasets/fashion-mnist`` (package
    ``dataset-fashion-mnist``) for Fashion-MNIST.
 
-In each of these directories the files may lie directly in it, in torchvision's
-layout (``DIR/MNIST/raw``, ``DIR/FashionMNIST/raw``, ``DIR/cifar-10-batches-py``),
-or in a folder named after the set (``DIR/mnist``, ``DIR/fashion-mnist``, …).
+In each of these directories the files may lie in torchvision's layout
+(``DIR/MNIST/raw``, ``DIR/FashionMNIST/raw``, ``DIR/cifar-10-batches-py``), in a
+folder named after the set (``DIR/mnist``, ``DIR/fashion-mnist``, …), or directly
+in ``DIR`` (searched last, so a folder holding both MNIST and Fashion-MNIST in
+named subfolders never hands out the wrong one).
 MNIST-style files are IDX files, gzipped or not; CIFAR-10 is the "python version"
 (pickled batches). A download goes to ``root`` if given, else ``MODCUT_DATA``,
 else the cache; set ``MODCUT_OFFLINE=1`` (or pass ``download=False``) to forbid it.
@@ -394,7 +396,8 @@ def _idx_file(directory: Path, stem: str) -> Path | None:
 
 
 def _layouts(name: str, directory: Path) -> list[Path]:
-    return [directory, *(directory / sub for sub in _BASE_INFO[name].subdirs)]
+    # Named subfolders first: a folder holding both sets must not hand MNIST out as Fashion-MNIST.
+    return [*(directory / sub for sub in _BASE_INFO[name].subdirs), directory]
 
 
 def find_dataset(

@@ -207,10 +207,21 @@ class MagnitudePruner:
 
     @staticmethod
     def _mask_from(scores: torch.Tensor, k: int) -> torch.Tensor:
-        mask = torch.ones(scores.numel(), dtype=torch.bool, device=scores.device)
-        if k > 0:
-            order = torch.argsort(scores, stable=True)
-            mask[order[:k]] = False
+        """Keep-mask masking the ``k`` smallest scores; ties broken by position (lowest first).
+
+        Same result as a stable argsort, in O(n) with ``kthvalue``.
+        """
+        n = scores.numel()
+        if k <= 0:
+            return torch.ones(n, dtype=torch.bool, device=scores.device)
+        if k >= n:
+            return torch.zeros(n, dtype=torch.bool, device=scores.device)
+        threshold = torch.kthvalue(scores, k).values
+        mask = scores > threshold
+        below = int((scores < threshold).sum().item())
+        tied = torch.nonzero(scores == threshold).flatten()
+        need = k - below  # how many tied entries to mask, first by position
+        mask[tied[need:]] = True
         return mask
 
     @torch.no_grad()
