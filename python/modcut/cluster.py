@@ -145,7 +145,7 @@ def spectral_partition(
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
     emb = _arpack_embedding(net, k, seed, stream + (1 << 32 if null else 0))
     km_labels, _, _, _ = _core.kmeans(
-        np.ascontiguousarray(emb.x), k, n_init, 300, 1e-4, seed, stream + (1 << 32 if null else 0)
+        np.ascontiguousarray(emb.x), k, n_init, seed=seed, stream=stream + (1 << 32 if null else 0)
     )
     labels = np.full(net.n_nodes, -1, dtype=np.int64)
     labels[emb.node_ids] = np.asarray(km_labels)

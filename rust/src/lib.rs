@@ -16,6 +16,7 @@ pub mod shuffle;
 pub mod spectral;
 
 mod py_graph;
+mod py_null;
 mod py_spectral;
 mod py_util;
 
@@ -29,5 +30,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     py_graph::register(m)?;
     py_spectral::register(m)?;
+    py_null::register(m)?;
     Ok(())
 }

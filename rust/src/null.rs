@@ -1,1 +1,162 @@
-//! (being written)
+//! The partition of one network and the null pipeline over many shuffles.
+//!
+//! [`spectral_labels`] is the whole clustering of method.md §2 for one network:
+//! normalized bipartite block → top-k singular triplets → embedding → k-means.
+//! [`null_ncuts`] runs shuffle → [`spectral_labels`] → n-cut for a range of null
+//! sample indices in parallel; sample `i` draws from the streams
+//! `(seed, SHUFFLE, i)` and `(seed, NULL_CLUSTER, i)` only, so the results do not
+//! depend on the thread count, the order of execution or the chunking.
+
+use rand::Rng;
+use rayon::prelude::*;
+
+use crate::cut;
+use crate::error::{Error, Result};
+use crate::graph::{self, Bipartite};
+use crate::kmeans;
+use crate::net::LayeredNet;
+use crate::rng::{rng_for, NULL_CLUSTER, SHUFFLE};
+use crate::shuffle::{self, ShuffleMethod};
+use crate::spectral;
+
+/// k-means settings of the reference (scikit-learn's defaults).
+pub const KMEANS_MAX_ITER: usize = 300;
+pub const KMEANS_TOL: f64 = 1e-4;
+/// The reference's epsilon added to every cluster volume.
+pub const NCUT_EPS: f64 = 1e-8;
+
+/// Spectral embedding of the non-isolated nodes of a network.
+pub struct Embedding {
+    /// Global node ids of the embedded rows.
+    pub node_ids: Vec<usize>,
+    /// Row-major `node_ids.len() × k` embedding (rows divided by sqrt(degree)).
+    pub x: Vec<f64>,
+    /// The k largest eigenvalues of D^-1/2 A D^-1/2, descending.
+    pub eigenvalues: Vec<f64>,
+}
+
+/// A partition of every node of a network.
+pub struct Partition {
+    /// Cluster of every node (global ids), -1 for isolated nodes.
+    pub labels: Vec<i64>,
+    /// The eigenvalues of the embedding.
+    pub eigenvalues: Vec<f64>,
+}
+
+fn side_degrees(bp: &Bipartite) -> (Vec<f64>, Vec<f64>) {
+    (
+        bp.even.iter().map(|&i| bp.degree[i]).collect(),
+        bp.odd.iter().map(|&i| bp.degree[i]).collect(),
+    )
+}
+
+/// Dense eigendecomposition of the whole normalized adjacency of the active
+/// nodes: for graphs too small for the truncated SVD (`k ≥ min(#even, #odd)`).
+fn dense_embedding(bp: &Bipartite, k: usize) -> Result<Embedding> {
+    let m = bp.even.len();
+    let n = m + bp.odd.len();
+    let mut a = faer::Mat::<f64>::zeros(n, n);
+    let b = &bp.block;
+    for r in 0..b.nrows {
+        for p in b.indptr[r]..b.indptr[r + 1] {
+            let c = m + b.indices[p] as usize;
+            a[(r, c)] = b.data[p];
+            a[(c, r)] = b.data[p];
+        }
+    }
+    let eig = a
+        .self_adjoint_eigen(faer::Side::Lower)
+        .map_err(|e| Error::Numerical(format!("dense eigendecomposition failed: {e:?}")))?;
+    let s = eig.S().column_vector();
+    let u = eig.U();
+    // eigenvalues come ascending; take the k largest, descending
+    let cols: Vec<usize> = (0..n).rev().take(k).collect();
+    let ids: Vec<usize> = bp.even.iter().chain(bp.odd.iter()).copied().collect();
+    let mut x = vec![0.0; n * k];
+    for (row, &node) in ids.iter().enumerate() {
+        let scale = 1.0 / bp.degree[node].sqrt();
+        for (j, &c) in cols.iter().enumerate() {
+            x[row * k + j] = u[(row, c)] * scale;
+        }
+    }
+    Ok(Embedding { node_ids: ids, x, eigenvalues: cols.iter().map(|&c| s[c]).collect() })
+}
+
+/// The spectral embedding of `net` (method.md §2), rows in the order
+/// even-layer nodes then odd-layer nodes (ascending global ids within each).
+pub fn embedding<R: Rng>(net: &LayeredNet, k: usize, rng: &mut R) -> Result<Embedding> {
+    let bp = graph::normalized_bipartite(net)?;
+    embedding_of(&bp, k, rng)
+}
+
+fn embedding_of<R: Rng>(bp: &Bipartite, k: usize, rng: &mut R) -> Result<Embedding> {
+    let n_active = bp.even.len() + bp.odd.len();
+    if k == 0 || k > n_active {
+        return Err(Error::Value(format!(
+            "k={k} must be between 1 and the number of non-isolated neurons ({n_active})"
+        )));
+    }
+    if k >= bp.block.nrows.min(bp.block.ncols) {
+        return dense_embedding(bp, k);
+    }
+    let (d_even, d_odd) = side_degrees(bp);
+    let (x, s) = spectral::embed(&bp.block, &d_even, &d_odd, k, rng)?;
+    Ok(Embedding {
+        node_ids: bp.even.iter().chain(bp.odd.iter()).copied().collect(),
+        x,
+        eigenvalues: s,
+    })
+}
+
+/// Cluster every node of `net` into `k` clusters (isolated nodes get -1).
+pub fn spectral_labels<R: Rng>(
+    net: &LayeredNet,
+    k: usize,
+    n_init: usize,
+    rng: &mut R,
+) -> Result<Partition> {
+    let bp = graph::normalized_bipartite(net)?;
+    let emb = embedding_of(&bp, k, rng)?;
+    let rows = emb.node_ids.len();
+    let km = kmeans::kmeans(&emb.x, rows, k, k, n_init, KMEANS_MAX_ITER, KMEANS_TOL, rng)?;
+    let mut labels = vec![-1i64; net.n_nodes()];
+    for (row, &node) in emb.node_ids.iter().enumerate() {
+        labels[node] = km.labels[row] as i64;
+    }
+    Ok(Partition { labels, eigenvalues: emb.eigenvalues })
+}
+
+/// The n-cut of null sample `index`: shuffle, cluster, score.
+pub fn null_sample(
+    net: &LayeredNet,
+    method: ShuffleMethod,
+    k: usize,
+    n_init: usize,
+    seed: u64,
+    index: u64,
+) -> Result<f64> {
+    let shuffled = shuffle::shuffle_net(net, method, &mut rng_for(seed, SHUFFLE, index));
+    let part = spectral_labels(&shuffled, k, n_init, &mut rng_for(seed, NULL_CLUSTER, index))
+        .map_err(|e| match e {
+            Error::Value(msg) => Error::Value(format!("null sample {index}: {msg}")),
+            other => other,
+        })?;
+    cut::ncut_value(&shuffled, &part.labels, NCUT_EPS)
+}
+
+/// n-cuts of null samples `start .. start + count`, in index order, computed
+/// in parallel in the caller's rayon pool.
+pub fn null_ncuts(
+    net: &LayeredNet,
+    method: ShuffleMethod,
+    k: usize,
+    n_init: usize,
+    seed: u64,
+    start: u64,
+    count: usize,
+) -> Result<Vec<f64>> {
+    (0..count as u64)
+        .into_par_iter()
+        .map(|i| null_sample(net, method, k, n_init, seed, start + i))
+        .collect()
+}

@@ -1,1 +1,1551 @@
-//! (being written)
+//! The spectral embedding of a bipartite weight graph, from a truncated SVD.
+//!
+//! The graph is bipartite (even layers vs odd layers), so its normalized
+//! adjacency `N = D^-1/2 A D^-1/2 = [[0, B], [Bᵀ, 0]]` has eigenpairs
+//! `(±σ, [u; ±v]/√2)` for the singular triplets `(σ, u, v)` of the normalized
+//! odd-to-even block `B = D_e^-1/2 A_eo D_o^-1/2`. The top-k eigenvectors of
+//! `N` (scikit-learn's embedding) are therefore `[u_i; v_i]/√2` for the top-k
+//! singular triplets of `B`, which [`top_singular`] computes.
+//!
+//! # Solver
+//! [`top_singular`] first splits the graph into connected components: the
+//! spectrum of `B` is the union of its components' spectra, and a graph with
+//! `c` components has `σ = 1` exactly `c` times, a degeneracy that a Krylov
+//! method started from one vector cannot resolve (it sees a single copy). Each
+//! component is then solved on its own:
+//! - small ones (smaller side ≤ [`DENSE_MAX`] or about the Krylov basis size)
+//!   with a dense thin SVD (faer);
+//! - large ones with a thick-restart *block* Lanczos method with full
+//!   reorthogonalization on the smaller Gram side (`BᵀB` or `BBᵀ`). `Gx` is one
+//!   pass over the CSR rows of the tall orientation of `B` (`t = b_r·x`, then
+//!   `y += t b_r`), done for a whole block of vectors at once. The block size
+//!   ([`LANCZOS_BLOCK`]) also resolves accidental multiplicities up to that
+//!   size inside a connected component.
+//!
+//! The start block is drawn from the caller's rng, so results are
+//! deterministic for a seed. Failure to converge is an [`Error::Numerical`],
+//! never a silently wrong answer. A component whose top singular values reach
+//! zero (rank below k) falls back to a dense SVD of the whole block.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use std::borrow::Cow;
+
+use crate::error::{Error, Result};
+use crate::kmeans::kmeans;
+
+/// The normalized odd-to-even block (defined with the graph that builds it).
+pub use crate::graph::SparseBlock;
+
+/// The top singular triplets of a [`SparseBlock`], singular values descending.
+#[derive(Clone, Debug)]
+pub struct Svd {
+    /// Singular values, descending (length k).
+    pub s: Vec<f64>,
+    /// Left singular vectors, nrows × k, row-major (column i belongs to `s[i]`).
+    pub u: Vec<f64>,
+    /// Right singular vectors, ncols × k, row-major.
+    pub v: Vec<f64>,
+}
+
+/// Components whose smaller side has at most this many nodes use a dense SVD.
+pub const DENSE_MAX: usize = 64;
+/// Block size of the Lanczos method.
+pub const LANCZOS_BLOCK: usize = 2;
+/// Relative residual target: every returned triplet satisfies
+/// `‖Bᵀu − σv‖ ≤ TOL · σ_1` (and `Bv = σu` up to rounding).
+pub const TOL: f64 = 1e-9;
+/// Restart limit of the Lanczos method (a null network needs a handful).
+pub const MAX_RESTARTS: usize = 2000;
+
+/// Check a block's CSR structure and values.
+pub fn validate_block(b: &SparseBlock) -> Result<()> {
+    if b.indptr.len() != b.nrows + 1 {
+        return Err(Error::Shape(format!(
+            "block indptr has length {}, expected nrows + 1 = {}",
+            b.indptr.len(),
+            b.nrows + 1
+        )));
+    }
+    if b.indptr[0] != 0 {
+        return Err(Error::Shape("block indptr must start at 0".into()));
+    }
+    if b.indptr.windows(2).any(|w| w[1] < w[0]) {
+        return Err(Error::Shape("block indptr must be non-decreasing".into()));
+    }
+    let nnz = b.indptr[b.nrows];
+    if b.indices.len() != nnz || b.data.len() != nnz {
+        return Err(Error::Shape(format!(
+            "block has indptr[-1] = {nnz} but {} indices and {} values",
+            b.indices.len(),
+            b.data.len()
+        )));
+    }
+    if let Some(&c) = b.indices.iter().find(|&&c| c as usize >= b.ncols) {
+        return Err(Error::Shape(format!(
+            "block column index {c} out of range for {} columns",
+            b.ncols
+        )));
+    }
+    if b.data.iter().any(|x| !x.is_finite()) {
+        return Err(Error::Value("block has a non-finite value".into()));
+    }
+    Ok(())
+}
+
+/// The transpose of a CSR block (i.e. its CSC form), in CSR.
+fn transpose(b: &SparseBlock) -> SparseBlock {
+    let nnz = b.indices.len();
+    let mut indptr = vec![0usize; b.ncols + 1];
+    for &c in &b.indices {
+        indptr[c as usize + 1] += 1;
+    }
+    for j in 0..b.ncols {
+        indptr[j + 1] += indptr[j];
+    }
+    let mut next = indptr.clone();
+    let mut indices = vec![0u32; nnz];
+    let mut data = vec![0.0; nnz];
+    for r in 0..b.nrows {
+        for e in b.indptr[r]..b.indptr[r + 1] {
+            let c = b.indices[e] as usize;
+            indices[next[c]] = r as u32;
+            data[next[c]] = b.data[e];
+            next[c] += 1;
+        }
+    }
+    SparseBlock { nrows: b.ncols, ncols: b.nrows, indptr, indices, data }
+}
+
+/// `B` as a dense column-major matrix.
+fn to_dense(b: &SparseBlock) -> Mat<f64> {
+    let mut m = Mat::<f64>::zeros(b.nrows, b.ncols);
+    for r in 0..b.nrows {
+        for e in b.indptr[r]..b.indptr[r + 1] {
+            m[(r, b.indices[e] as usize)] += b.data[e];
+        }
+    }
+    m
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let p = parent[parent[x as usize] as usize];
+        parent[x as usize] = p;
+        x = p;
+    }
+    x
+}
+
+/// Connected components of the bipartite graph of `b` (rows are nodes
+/// `0..nrows`, columns `nrows..nrows+ncols`, an edge per non-zero entry).
+/// Returns `(count, label per row, label per column)`, labels numbered in order
+/// of first appearance (rows first).
+fn components(b: &SparseBlock) -> (usize, Vec<u32>, Vec<u32>) {
+    let nn = b.nrows + b.ncols;
+    let mut parent: Vec<u32> = (0..nn as u32).collect();
+    for r in 0..b.nrows {
+        for e in b.indptr[r]..b.indptr[r + 1] {
+            if b.data[e] == 0.0 {
+                continue;
+            }
+            let a = find(&mut parent, r as u32);
+            let c = find(&mut parent, (b.nrows + b.indices[e] as usize) as u32);
+            if a != c {
+                let (lo, hi) = if a < c { (a, c) } else { (c, a) };
+                parent[hi as usize] = lo;
+            }
+        }
+    }
+    let mut label = vec![u32::MAX; nn];
+    let mut count = 0usize;
+    for x in 0..nn {
+        let root = find(&mut parent, x as u32) as usize;
+        if label[root] == u32::MAX {
+            label[root] = count as u32;
+            count += 1;
+        }
+        label[x] = label[root];
+    }
+    let cols = label.split_off(b.nrows);
+    (count, label, cols)
+}
+
+/// The rows `rows` and columns `cols` of `b` (global indices, ascending) as a block.
+fn sub_block(b: &SparseBlock, rows: &[usize], col_local: &[u32]) -> SparseBlock {
+    let mut indptr = Vec::with_capacity(rows.len() + 1);
+    indptr.push(0);
+    let mut indices = Vec::new();
+    let mut data = Vec::new();
+    let mut ncols = 0usize;
+    for &r in rows {
+        for e in b.indptr[r]..b.indptr[r + 1] {
+            if b.data[e] == 0.0 {
+                continue;
+            }
+            let c = col_local[b.indices[e] as usize];
+            ncols = ncols.max(c as usize + 1);
+            indices.push(c);
+            data.push(b.data[e]);
+        }
+        indptr.push(indices.len());
+    }
+    SparseBlock { nrows: rows.len(), ncols, indptr, indices, data }
+}
+
+/// Triplets of one block: `u` is nrows × k and `v` ncols × k, column-major.
+struct Local {
+    s: Vec<f64>,
+    u: Mat<f64>,
+    v: Mat<f64>,
+}
+
+/// The `k` largest singular triplets of `b`, singular values descending, to a
+/// relative residual of about [`TOL`]: `‖B v_i − σ_i u_i‖` and
+/// `‖Bᵀ u_i − σ_i v_i‖` are at most ~`TOL · σ_1`. `u` and `v` have orthonormal
+/// columns, also for repeated singular values (e.g. `σ = 1` once per connected
+/// component). Deterministic given the rng (the Lanczos start blocks are drawn
+/// from it); single-threaded.
+pub fn top_singular<R: Rng + ?Sized>(b: &SparseBlock, k: usize, rng: &mut R) -> Result<Svd> {
+    validate_block(b)?;
+    if k == 0 {
+        return Err(Error::Value("k must be at least 1".into()));
+    }
+    if k > b.nrows.min(b.ncols) {
+        return Err(Error::Value(format!(
+            "k = {k} exceeds the smaller dimension of the {} × {} block",
+            b.nrows, b.ncols
+        )));
+    }
+    let (count, row_comp, col_comp) = components(b);
+    let locals: Vec<(Vec<usize>, Vec<usize>, Local)>;
+    if count == 1 {
+        let l = match solve_connected(b, k, rng)? {
+            Some(l) => l,
+            None => return dense_top(b, k),
+        };
+        locals = vec![((0..b.nrows).collect(), (0..b.ncols).collect(), l)];
+    } else {
+        let mut rows_of = vec![Vec::new(); count];
+        let mut cols_of = vec![Vec::new(); count];
+        for (r, &c) in row_comp.iter().enumerate() {
+            rows_of[c as usize].push(r);
+        }
+        let mut col_local = vec![0u32; b.ncols];
+        for (j, &c) in col_comp.iter().enumerate() {
+            col_local[j] = cols_of[c as usize].len() as u32;
+            cols_of[c as usize].push(j);
+        }
+        let mut out = Vec::new();
+        let mut available = 0usize;
+        for (rows, cols) in rows_of.into_iter().zip(cols_of) {
+            if rows.is_empty() || cols.is_empty() {
+                continue; // an isolated node: no singular value
+            }
+            let sub = sub_block(b, &rows, &col_local);
+            debug_assert_eq!(sub.ncols, cols.len());
+            let kc = k.min(rows.len()).min(cols.len());
+            let l = match solve_connected(&sub, kc, rng)? {
+                Some(l) => l,
+                None => return dense_top(b, k),
+            };
+            available += l.s.len();
+            out.push((rows, cols, l));
+        }
+        if available < k {
+            // fewer non-trivial singular values than k: the rest are zeros whose
+            // vectors live partly on isolated nodes; the dense SVD has them all.
+            return dense_top(b, k);
+        }
+        locals = out;
+    }
+    // merge the components' triplets: σ descending, ties by component then index
+    let mut cand: Vec<(f64, usize, usize)> = Vec::new();
+    for (ci, (_, _, l)) in locals.iter().enumerate() {
+        for (i, &s) in l.s.iter().enumerate() {
+            cand.push((s, ci, i));
+        }
+    }
+    cand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    cand.truncate(k);
+    let mut out = Svd { s: vec![0.0; k], u: vec![0.0; b.nrows * k], v: vec![0.0; b.ncols * k] };
+    for (j, &(s, ci, i)) in cand.iter().enumerate() {
+        out.s[j] = s;
+        let (rows, cols, l) = &locals[ci];
+        for (a, &r) in rows.iter().enumerate() {
+            out.u[r * k + j] = l.u[(a, i)];
+        }
+        for (a, &c) in cols.iter().enumerate() {
+            out.v[c * k + j] = l.v[(a, i)];
+        }
+    }
+    sign_flip(&mut out, b.nrows, b.ncols, k);
+    Ok(out)
+}
+
+/// Make each singular pair's largest-magnitude entry (over `[u; v]`) positive,
+/// as scikit-learn's `_deterministic_vector_sign_flip` does for the embedding.
+fn sign_flip(out: &mut Svd, nrows: usize, ncols: usize, k: usize) {
+    for j in 0..k {
+        let mut best = 0.0f64;
+        let mut sign = 1.0;
+        for r in 0..nrows {
+            let x = out.u[r * k + j];
+            if x.abs() > best {
+                best = x.abs();
+                sign = x.signum();
+            }
+        }
+        for c in 0..ncols {
+            let x = out.v[c * k + j];
+            if x.abs() > best {
+                best = x.abs();
+                sign = x.signum();
+            }
+        }
+        if sign < 0.0 {
+            for r in 0..nrows {
+                out.u[r * k + j] = -out.u[r * k + j];
+            }
+            for c in 0..ncols {
+                out.v[c * k + j] = -out.v[c * k + j];
+            }
+        }
+    }
+}
+
+/// Dense thin SVD of the whole block (fallback for rank-deficient blocks).
+fn dense_top(b: &SparseBlock, k: usize) -> Result<Svd> {
+    let l = dense_local(b, k)?;
+    let mut out = Svd { s: l.s, u: vec![0.0; b.nrows * k], v: vec![0.0; b.ncols * k] };
+    for r in 0..b.nrows {
+        for j in 0..k {
+            out.u[r * k + j] = l.u[(r, j)];
+        }
+    }
+    for c in 0..b.ncols {
+        for j in 0..k {
+            out.v[c * k + j] = l.v[(c, j)];
+        }
+    }
+    sign_flip(&mut out, b.nrows, b.ncols, k);
+    Ok(out)
+}
+
+fn dense_local(b: &SparseBlock, k: usize) -> Result<Local> {
+    let svd = to_dense(b)
+        .thin_svd()
+        .map_err(|e| Error::Numerical(format!("dense SVD did not converge: {e:?}")))?;
+    let s: Vec<f64> = (0..k).map(|i| svd.S()[i]).collect();
+    let u = svd.U().get(.., 0..k).to_owned();
+    let v = svd.V().get(.., 0..k).to_owned();
+    Ok(Local { s, u, v })
+}
+
+/// Top `k` triplets of a connected block (`k ≤ min(nrows, ncols)`), or `None`
+/// when a wanted singular value is (numerically) zero and the caller should
+/// use the dense SVD of the whole block.
+fn solve_connected<R: Rng + ?Sized>(
+    b: &SparseBlock,
+    k: usize,
+    rng: &mut R,
+) -> Result<Option<Local>> {
+    let small = b.nrows.min(b.ncols);
+    let opts = LanczosOpts::for_problem(small, k);
+    if small <= DENSE_MAX || small < opts.max_dim + 3 * opts.block {
+        return dense_local(b, k).map(Some);
+    }
+    // the tall orientation M (rows ≥ cols): Gram side = columns of M
+    let tall: Cow<'_, SparseBlock> =
+        if b.nrows >= b.ncols { Cow::Borrowed(b) } else { Cow::Owned(transpose(b)) };
+    let m = tall.as_ref();
+    let (theta, x, _) = lanczos_gram(m, k, &opts, rng)?;
+    // the other side: y_i = M x_i / ‖M x_i‖, σ_i = ‖M x_i‖
+    let n_big = m.nrows;
+    let mut y = Mat::<f64>::zeros(n_big, k);
+    let mut s = vec![0.0; k];
+    for (i, s_i) in s.iter_mut().enumerate() {
+        let xi = x.col(i);
+        let mut norm2 = 0.0;
+        for r in 0..n_big {
+            let mut t = 0.0;
+            for e in m.indptr[r]..m.indptr[r + 1] {
+                t += m.data[e] * xi[m.indices[e] as usize];
+            }
+            y[(r, i)] = t;
+            norm2 += t * t;
+        }
+        *s_i = norm2.sqrt();
+    }
+    let s1 = s.iter().cloned().fold(0.0, f64::max);
+    if s1 == 0.0 || theta[k - 1] <= 1e-12 * theta[0] || s[k - 1] <= 1e-6 * s1 {
+        return Ok(None);
+    }
+    for (i, &si) in s.iter().enumerate() {
+        let inv = 1.0 / si;
+        for r in 0..n_big {
+            y[(r, i)] *= inv;
+        }
+    }
+    // clean the rounding-level loss of orthogonality of y (two Gram–Schmidt passes)
+    for i in 0..k {
+        for _ in 0..2 {
+            for j in 0..i {
+                let d: f64 = (0..n_big).map(|r| y[(r, i)] * y[(r, j)]).sum();
+                for r in 0..n_big {
+                    y[(r, i)] -= d * y[(r, j)];
+                }
+            }
+        }
+        let nrm: f64 = (0..n_big).map(|r| y[(r, i)] * y[(r, i)]).sum::<f64>().sqrt();
+        if nrm < 0.5 {
+            return Ok(None);
+        }
+        for r in 0..n_big {
+            y[(r, i)] /= nrm;
+        }
+    }
+    // order by the recomputed σ (Ritz order can differ at rounding level)
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+    let s_sorted: Vec<f64> = order.iter().map(|&i| s[i]).collect();
+    let perm = |m: &Mat<f64>| Mat::from_fn(m.nrows(), k, |r, j| m[(r, order[j])]);
+    let (xs, ys) = (perm(&x), perm(&y));
+    Ok(Some(if b.nrows >= b.ncols {
+        Local { s: s_sorted, u: ys, v: xs }
+    } else {
+        Local { s: s_sorted, u: xs, v: ys }
+    }))
+}
+
+/// Tuning of the thick-restart block Lanczos method.
+#[derive(Clone, Debug)]
+pub(crate) struct LanczosOpts {
+    /// Block size.
+    pub block: usize,
+    /// Number of basis vectors before a restart.
+    pub max_dim: usize,
+    /// Relative residual target (see [`TOL`]).
+    pub tol: f64,
+    pub max_restarts: usize,
+}
+
+impl LanczosOpts {
+    pub(crate) fn for_problem(n: usize, k: usize) -> Self {
+        let block = LANCZOS_BLOCK;
+        let max_dim = (2 * k + 24).max(k + 4 * block).min(n.saturating_sub(3 * block));
+        LanczosOpts { block, max_dim, tol: TOL, max_restarts: MAX_RESTARTS }
+    }
+}
+
+/// Work counters of one [`lanczos_gram`] call.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LanczosStats {
+    /// Vectors multiplied by `G` (block applications × block size).
+    pub applies: usize,
+    pub restarts: usize,
+}
+
+/// `out = Mᵀ M x` for a block of `bs` vectors stored interleaved (`x[j*bs + c]`),
+/// one pass over the rows of `m`.
+///
+/// # Safety
+/// Every column index of `m` must be below `x.len() / bs`, and
+/// `out.len() == x.len()`.
+#[inline(always)]
+unsafe fn gram_apply_dispatch<const FMA: bool>(m: &SparseBlock, x: &[f64], out: &mut [f64], bs: usize) {
+    match bs {
+        1 => gram_apply_n::<1, 4, FMA>(m, x, out),
+        2 => gram_apply_n::<2, 2, FMA>(m, x, out),
+        3 => gram_apply_n::<3, 1, FMA>(m, x, out),
+        4 => gram_apply_n::<4, 1, FMA>(m, x, out),
+        6 => gram_apply_n::<6, 1, FMA>(m, x, out),
+        8 => gram_apply_n::<8, 1, FMA>(m, x, out),
+        _ => gram_apply_dyn(m, x, out, bs),
+    }
+}
+
+#[inline(always)]
+fn fma64<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// The block kernel: `B` vectors, `U` independent accumulators per vector
+/// (breaks the FMA latency chain of the row dot products).
+#[inline(always)]
+unsafe fn gram_apply_n<const B: usize, const U: usize, const FMA: bool>(
+    m: &SparseBlock,
+    x: &[f64],
+    out: &mut [f64],
+) {
+    out.fill(0.0);
+    let x: &[[f64; B]] = as_chunks(x);
+    let out: &mut [[f64; B]] = as_chunks_mut(out);
+    for r in 0..m.nrows {
+        let (lo, hi) = (m.indptr[r], m.indptr[r + 1]);
+        let idx = &m.indices[lo..hi];
+        let val = &m.data[lo..hi];
+        let mut acc = [[0.0f64; B]; U];
+        let mut ci = idx.chunks_exact(U);
+        let mut cv = val.chunks_exact(U);
+        for (ii, vv) in (&mut ci).zip(&mut cv) {
+            for u in 0..U {
+                // SAFETY: column indices are below x.len() (caller's contract).
+                let xj = unsafe { x.get_unchecked(ii[u] as usize) };
+                for c in 0..B {
+                    acc[u][c] = fma64::<FMA>(vv[u], xj[c], acc[u][c]);
+                }
+            }
+        }
+        for (&j, &a) in ci.remainder().iter().zip(cv.remainder()) {
+            // SAFETY: as above.
+            let xj = unsafe { x.get_unchecked(j as usize) };
+            for c in 0..B {
+                acc[0][c] = fma64::<FMA>(a, xj[c], acc[0][c]);
+            }
+        }
+        let mut t = acc[0];
+        for u in 1..U {
+            for c in 0..B {
+                t[c] += acc[u][c];
+            }
+        }
+        for (&j, &a) in idx.iter().zip(val) {
+            // SAFETY: as above.
+            let oj = unsafe { out.get_unchecked_mut(j as usize) };
+            for c in 0..B {
+                oj[c] = fma64::<FMA>(a, t[c], oj[c]);
+            }
+        }
+    }
+}
+
+fn as_chunks<const B: usize>(x: &[f64]) -> &[[f64; B]] {
+    assert_eq!(x.len() % B, 0);
+    // SAFETY: [f64; B] has the layout of B consecutive f64 and alignment of f64.
+    unsafe { std::slice::from_raw_parts(x.as_ptr() as *const [f64; B], x.len() / B) }
+}
+
+fn as_chunks_mut<const B: usize>(x: &mut [f64]) -> &mut [[f64; B]] {
+    assert_eq!(x.len() % B, 0);
+    // SAFETY: as in `as_chunks`; the borrow is exclusive.
+    unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr() as *mut [f64; B], x.len() / B) }
+}
+
+fn gram_apply_dyn(m: &SparseBlock, x: &[f64], out: &mut [f64], bs: usize) {
+    out.fill(0.0);
+    let mut t = vec![0.0; bs];
+    for r in 0..m.nrows {
+        let (lo, hi) = (m.indptr[r], m.indptr[r + 1]);
+        t.fill(0.0);
+        for e in lo..hi {
+            let (j, a) = (m.indices[e] as usize, m.data[e]);
+            for c in 0..bs {
+                t[c] += a * x[j * bs + c];
+            }
+        }
+        for e in lo..hi {
+            let (j, a) = (m.indices[e] as usize, m.data[e]);
+            for c in 0..bs {
+                out[j * bs + c] += a * t[c];
+            }
+        }
+    }
+}
+
+/// Column-major n × cols view helpers over a flat buffer.
+fn view(buf: &[f64], n: usize, c0: usize, c1: usize) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(&buf[c0 * n..c1 * n], n, c1 - c0)
+}
+
+fn view_mut(buf: &mut [f64], n: usize, c0: usize, c1: usize) -> MatMut<'_, f64> {
+    MatMut::from_column_major_slice_mut(&mut buf[c0 * n..c1 * n], n, c1 - c0)
+}
+
+#[inline(always)]
+fn dot<const FMA: bool>(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..8 {
+            acc[i] = fma64::<FMA>(x[i], y[i], acc[i]);
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail = fma64::<FMA>(*x, *y, tail);
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+#[inline(always)]
+fn axpy<const FMA: bool>(y: &mut [f64], a: f64, x: &[f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi = fma64::<FMA>(a, *xi, *yi);
+    }
+}
+
+/// One classical Gram–Schmidt pass of `z` (n × bs, column-major) against
+/// basis columns `0..dim` of `v`; the coefficients go to `h` (dim × bs).
+#[inline(always)]
+fn cgs_pass<const FMA: bool>(v: &[f64], n: usize, dim: usize, z: &mut [f64], bs: usize, h: &mut [f64]) {
+    for j in 0..dim {
+        let vj = &v[j * n..(j + 1) * n];
+        for c in 0..bs {
+            h[c * dim + j] = dot::<FMA>(vj, &z[c * n..(c + 1) * n]);
+        }
+    }
+    for c in 0..bs {
+        let zc = &mut z[c * n..(c + 1) * n];
+        let hc = &h[c * dim..(c + 1) * dim];
+        let mut j = 0;
+        while j + 4 <= dim {
+            let (a0, a1, a2, a3) = (-hc[j], -hc[j + 1], -hc[j + 2], -hc[j + 3]);
+            let v0 = &v[j * n..(j + 1) * n];
+            let v1 = &v[(j + 1) * n..(j + 2) * n];
+            let v2 = &v[(j + 2) * n..(j + 3) * n];
+            let v3 = &v[(j + 3) * n..(j + 4) * n];
+            for i in 0..n {
+                let t = fma64::<FMA>(a1, v1[i], a0 * v0[i]);
+                let t = fma64::<FMA>(a2, v2[i], t);
+                zc[i] += fma64::<FMA>(a3, v3[i], t);
+            }
+            j += 4;
+        }
+        while j < dim {
+            axpy::<FMA>(zc, -hc[j], &v[j * n..(j + 1) * n]);
+            j += 1;
+        }
+    }
+}
+
+/// Orthogonalize `z` (n × bs, column-major) against basis columns `0..dim` of
+/// `v` with two passes of classical Gram–Schmidt; the coefficients (dim × bs,
+/// column-major) of both passes added up go to `h`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cgs2<const FMA: bool>(
+    v: &[f64],
+    n: usize,
+    dim: usize,
+    z: &mut [f64],
+    bs: usize,
+    h: &mut [f64],
+    h2: &mut [f64],
+) {
+    cgs_pass::<FMA>(v, n, dim, z, bs, &mut h[..dim * bs]);
+    cgs_pass::<FMA>(v, n, dim, z, bs, &mut h2[..dim * bs]);
+    for (a, b) in h[..dim * bs].iter_mut().zip(&h2[..dim * bs]) {
+        *a += b;
+    }
+}
+
+/// Largest `nev` eigenpairs of `G = MᵀM` (n = `m.ncols`): eigenvalues
+/// descending and the eigenvectors as an n × nev matrix.
+pub(crate) fn lanczos_gram<R: Rng + ?Sized>(
+    m: &SparseBlock,
+    nev: usize,
+    opts: &LanczosOpts,
+    rng: &mut R,
+) -> Result<(Vec<f64>, Mat<f64>, LanczosStats)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features.
+            return unsafe { lanczos_avx2(m, nev, opts, rng) };
+        }
+    }
+    lanczos_impl::<false, R>(m, nev, opts, rng)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn lanczos_avx2<R: Rng + ?Sized>(
+    m: &SparseBlock,
+    nev: usize,
+    opts: &LanczosOpts,
+    rng: &mut R,
+) -> Result<(Vec<f64>, Mat<f64>, LanczosStats)> {
+    lanczos_impl::<true, R>(m, nev, opts, rng)
+}
+
+#[inline(always)]
+fn lanczos_impl<const FMA: bool, R: Rng + ?Sized>(
+    m: &SparseBlock,
+    nev: usize,
+    opts: &LanczosOpts,
+    rng: &mut R,
+) -> Result<(Vec<f64>, Mat<f64>, LanczosStats)> {
+    let n = m.ncols;
+    let mut stats = LanczosStats::default();
+    let bs = opts.block.max(1);
+    let mmax = opts.max_dim;
+    let cap = mmax + 2 * bs;
+    if nev == 0 || mmax < nev + bs || cap > n {
+        return Err(Error::Value(format!(
+            "Lanczos: bad sizes (n = {n}, nev = {nev}, basis {mmax}, block {bs})"
+        )));
+    }
+    if m.indptr.len() != m.nrows + 1 || m.indices.iter().any(|&j| j as usize >= n) {
+        return Err(Error::Shape("Lanczos: malformed block".into()));
+    }
+    let mut v = vec![0.0; n * cap];
+    let mut t = vec![0.0; cap * cap]; // column-major; upper triangle used
+    let mut z = vec![0.0; n * bs];
+    let mut xb = vec![0.0; n * bs];
+    let mut yb = vec![0.0; n * bs];
+    let mut h = vec![0.0; cap * bs];
+    let mut h2 = vec![0.0; cap * bs];
+    let mut s_last = vec![0.0; bs * bs]; // column-major bs × bs, Z = Q S
+    let mut tmp = vec![0.0; n * cap];
+    let mut opnorm = 0.0f64;
+
+    // start block: Gaussian, orthonormalized
+    for x in z.iter_mut() {
+        *x = rng.sample(StandardNormal);
+    }
+    orth_block::<FMA, R>(&mut v, n, 0, &mut z, bs, &mut s_last, 0.0, rng)?;
+    let mut done = 0usize; // basis columns whose G-image is projected
+    let mut dim = bs; // basis columns (the last block pending)
+    for restart in 0..=opts.max_restarts {
+        while done < mmax {
+            // z = G v[:, done..dim]
+            for c in 0..bs {
+                let col = &v[(done + c) * n..(done + c + 1) * n];
+                for (j, &x) in col.iter().enumerate() {
+                    xb[j * bs + c] = x;
+                }
+            }
+            // SAFETY: the column indices were checked against n above.
+            unsafe { gram_apply_dispatch::<FMA>(m, &xb, &mut yb, bs) };
+            stats.applies += bs;
+            for c in 0..bs {
+                let zc = &mut z[c * n..(c + 1) * n];
+                for (j, x) in zc.iter_mut().enumerate() {
+                    *x = yb[j * bs + c];
+                }
+                opnorm = opnorm.max(dot::<FMA>(zc, zc).sqrt());
+            }
+            cgs2::<FMA>(&v, n, dim, &mut z, bs, &mut h, &mut h2);
+            for c in 0..bs {
+                for i in 0..dim {
+                    t[(done + c) * cap + i] = h[c * dim + i];
+                }
+            }
+            orth_block::<FMA, R>(&mut v, n, dim, &mut z, bs, &mut s_last, opnorm, rng)?;
+            done = dim;
+            dim += bs;
+        }
+        let mm = done;
+        // Rayleigh–Ritz on the symmetric projection
+        let tm = Mat::<f64>::from_fn(mm, mm, |i, j| {
+            let (a, b) = if i <= j { (i, j) } else { (j, i) };
+            t[b * cap + a]
+        });
+        let evd = tm
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|e| Error::Numerical(format!("Lanczos: projected eigenproblem failed: {e:?}")))?;
+        let wv = evd.U();
+        let theta: Vec<f64> = (0..mm).rev().map(|i| evd.S()[i]).collect(); // descending
+        let wcol = |i: usize| mm - 1 - i; // column of the i-th largest
+        // residual norms ‖S · W[mm-bs..mm, i]‖
+        let resid = |i: usize| -> f64 {
+            let mut acc = 0.0;
+            for r in 0..bs {
+                let mut x = 0.0;
+                for c in r..bs {
+                    x += s_last[c * bs + r] * wv[(mm - bs + c, wcol(i))];
+                }
+                acc += x * x;
+            }
+            acc.sqrt()
+        };
+        let th0 = theta[0].max(0.0);
+        let converged = (0..nev).all(|i| {
+            let thi = theta[i].max(1e-4 * th0);
+            resid(i) <= opts.tol * (th0 * thi).sqrt()
+        });
+        let keep = if converged { nev } else { ((nev + mm) / 2).max(nev + 1).min(mm - bs) };
+        // V[:, 0..keep] = V[:, 0..mm] W[:, top keep]
+        let wk = Mat::<f64>::from_fn(mm, keep, |r, j| wv[(r, wcol(j))]);
+        {
+            let dst = view_mut(&mut tmp, n, 0, keep);
+            matmul(dst, Accum::Replace, view(&v, n, 0, mm), wk.as_ref(), 1.0, Par::Seq);
+        }
+        if converged {
+            let x = Mat::<f64>::from_fn(n, nev, |r, j| tmp[j * n + r]);
+            stats.restarts = restart;
+            return Ok((theta[..nev].to_vec(), x, stats));
+        }
+        if restart == opts.max_restarts {
+            let worst = (0..nev).map(resid).fold(0.0, f64::max);
+            return Err(Error::Numerical(format!(
+                "Lanczos did not converge in {} restarts (worst residual {worst:.3e}, \
+                 target {:.1e} relative to σ_1²={th0:.3e})",
+                opts.max_restarts, opts.tol
+            )));
+        }
+        // thick restart: [Ritz vectors, residual block]
+        v.copy_within(mm * n..(mm + bs) * n, keep * n);
+        v[..keep * n].copy_from_slice(&tmp[..keep * n]);
+        t.fill(0.0);
+        for (i, &th) in theta.iter().enumerate().take(keep) {
+            t[i * cap + i] = th;
+        }
+        done = keep;
+        dim = keep + bs;
+    }
+    unreachable!()
+}
+
+/// Orthonormalize block `z` (n × bs) into basis columns `dim..dim+bs` of `v`
+/// (modified Gram–Schmidt within the block, twice; `z` is assumed already
+/// orthogonal to columns `0..dim`), recording `Z = Q S` in `s` (column-major
+/// bs × bs). A column that vanishes (invariant subspace found) is replaced by a
+/// random vector orthogonal to the whole basis, with a zero coupling.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn orth_block<const FMA: bool, R: Rng + ?Sized>(
+    v: &mut [f64],
+    n: usize,
+    dim: usize,
+    z: &mut [f64],
+    bs: usize,
+    s: &mut [f64],
+    opnorm: f64,
+    rng: &mut R,
+) -> Result<()> {
+    s.fill(0.0);
+    let (basis, rest) = v.split_at_mut(dim * n);
+    let newblk = &mut rest[..bs * n];
+    for c in 0..bs {
+        let (prev, cur) = newblk.split_at_mut(c * n);
+        let q = &mut cur[..n];
+        q.copy_from_slice(&z[c * n..(c + 1) * n]);
+        for _ in 0..2 {
+            for p in 0..c {
+                let pc = &prev[p * n..(p + 1) * n];
+                let d = dot::<FMA>(pc, q);
+                axpy::<FMA>(q, -d, pc);
+                s[c * bs + p] += d;
+            }
+        }
+        let nrm = dot::<FMA>(q, q).sqrt();
+        if nrm > 1e-11 * opnorm && nrm > 0.0 {
+            s[c * bs + c] = nrm;
+            let inv = 1.0 / nrm;
+            q.iter_mut().for_each(|x| *x *= inv);
+            continue;
+        }
+        // breakdown: a fresh random direction orthogonal to everything so far
+        let mut ok = false;
+        for _attempt in 0..8 {
+            for x in q.iter_mut() {
+                *x = rng.sample(StandardNormal);
+            }
+            let n0 = dot::<FMA>(q, q).sqrt();
+            for _ in 0..2 {
+                for b in 0..dim {
+                    let bc = &basis[b * n..(b + 1) * n];
+                    let d = dot::<FMA>(bc, q);
+                    axpy::<FMA>(q, -d, bc);
+                }
+                for p in 0..c {
+                    let pc = &prev[p * n..(p + 1) * n];
+                    let d = dot::<FMA>(pc, q);
+                    axpy::<FMA>(q, -d, pc);
+                }
+            }
+            let nrm = dot::<FMA>(q, q).sqrt();
+            if nrm > 1e-3 * n0 {
+                let inv = 1.0 / nrm;
+                q.iter_mut().for_each(|x| *x *= inv);
+                ok = true;
+                break;
+            }
+        }
+        if !ok {
+            return Err(Error::Numerical("Lanczos: cannot extend the basis".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The spectral embedding of the bipartite graph whose normalized block is `b`
+/// and whose node degrees are `d_even` (rows of `b`) and `d_odd` (columns), as
+/// scikit-learn's `spectral_embedding(norm_laplacian=True, drop_first=False)`
+/// builds it: eigenvector `i` of `D^-1/2 A D^-1/2` is `[u_i; v_i]/√2`, each
+/// node's row divided by the square root of its degree.
+///
+/// Returns the embedding ((nrows + ncols) × k, row-major, even nodes in row
+/// order then odd nodes in column order) and the singular values (= the top
+/// eigenvalues of the normalized adjacency).
+pub fn embed<R: Rng + ?Sized>(
+    b: &SparseBlock,
+    d_even: &[f64],
+    d_odd: &[f64],
+    k: usize,
+    rng: &mut R,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    if d_even.len() != b.nrows || d_odd.len() != b.ncols {
+        return Err(Error::Shape(format!(
+            "degrees have lengths {} and {}, the block is {} × {}",
+            d_even.len(),
+            d_odd.len(),
+            b.nrows,
+            b.ncols
+        )));
+    }
+    if d_even.iter().chain(d_odd).any(|&d| !(d.is_finite() && d > 0.0)) {
+        return Err(Error::Value(
+            "degrees must be finite and positive (remove isolated nodes first)".into(),
+        ));
+    }
+    let svd = top_singular(b, k, rng)?;
+    let n = b.nrows + b.ncols;
+    let mut emb = vec![0.0; n * k];
+    let h = std::f64::consts::FRAC_1_SQRT_2;
+    for (r, &d) in d_even.iter().enumerate() {
+        let f = h / d.sqrt();
+        for j in 0..k {
+            emb[r * k + j] = svd.u[r * k + j] * f;
+        }
+    }
+    for (c, &d) in d_odd.iter().enumerate() {
+        let f = h / d.sqrt();
+        let row = b.nrows + c;
+        for j in 0..k {
+            emb[row * k + j] = svd.v[c * k + j] * f;
+        }
+    }
+    Ok((emb, svd.s))
+}
+
+/// Spectral clustering labels: [`embed`] then k-means (`max_iter` 300, `tol`
+/// 1e-4, best of `n_init`), labels in the embedding's row order (even nodes,
+/// then odd nodes).
+pub fn spectral_labels<R: Rng + ?Sized>(
+    b: &SparseBlock,
+    d_even: &[f64],
+    d_odd: &[f64],
+    k: usize,
+    n_init: usize,
+    rng: &mut R,
+) -> Result<Vec<u32>> {
+    let (emb, _) = embed(b, d_even, d_odd, k, rng)?;
+    let n = b.nrows + b.ncols;
+    Ok(kmeans(&emb, n, k, k, n_init, 300, 1e-4, rng)?.labels)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::rng::{rng_for, CLUSTER};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// A random sparse block with entries |N(0,1)| at the given density.
+    pub(crate) fn random_block(nrows: usize, ncols: usize, density: f64, seed: u64) -> SparseBlock {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut indptr = vec![0];
+        let mut indices = Vec::new();
+        let mut data = Vec::new();
+        for _ in 0..nrows {
+            for c in 0..ncols {
+                if rng.random::<f64>() < density {
+                    indices.push(c as u32);
+                    data.push(rng.sample::<f64, _>(StandardNormal).abs());
+                }
+            }
+            indptr.push(indices.len());
+        }
+        SparseBlock { nrows, ncols, indptr, indices, data }
+    }
+
+    /// Normalize a block of absolute weights: `D_e^-1/2 A D_o^-1/2` and the
+    /// degrees (rows, columns). Panics on isolated nodes.
+    pub(crate) fn normalize(a: &SparseBlock) -> (SparseBlock, Vec<f64>, Vec<f64>) {
+        let mut de = vec![0.0; a.nrows];
+        let mut dd = vec![0.0; a.ncols];
+        for r in 0..a.nrows {
+            for e in a.indptr[r]..a.indptr[r + 1] {
+                de[r] += a.data[e];
+                dd[a.indices[e] as usize] += a.data[e];
+            }
+        }
+        assert!(de.iter().chain(&dd).all(|&d| d > 0.0), "isolated node");
+        let mut b = a.clone();
+        for r in 0..a.nrows {
+            for e in a.indptr[r]..a.indptr[r + 1] {
+                b.data[e] /= (de[r] * dd[a.indices[e] as usize]).sqrt();
+            }
+        }
+        (b, de, dd)
+    }
+
+    /// The normalized block of a random layered network with the given widths
+    /// and fraction of non-zero weights (even layers are the rows).
+    pub(crate) fn layered_block(
+        widths: &[usize],
+        density: f64,
+        seed: u64,
+    ) -> (SparseBlock, Vec<f64>, Vec<f64>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut off = vec![0usize; widths.len()];
+        let (mut ne, mut no) = (0, 0);
+        for (l, &w) in widths.iter().enumerate() {
+            if l % 2 == 0 {
+                off[l] = ne;
+                ne += w;
+            } else {
+                off[l] = no;
+                no += w;
+            }
+        }
+        let mut rows: Vec<Vec<(u32, f64)>> = vec![Vec::new(); ne];
+        for l in 0..widths.len() - 1 {
+            for i in 0..widths[l] {
+                for j in 0..widths[l + 1] {
+                    if rng.random::<f64>() < density {
+                        let w = rng.sample::<f64, _>(StandardNormal).abs() + 1e-3;
+                        let (r, c) = if l % 2 == 0 {
+                            (off[l] + i, off[l + 1] + j)
+                        } else {
+                            (off[l + 1] + j, off[l] + i)
+                        };
+                        rows[r].push((c as u32, w));
+                    }
+                }
+            }
+        }
+        let mut a = SparseBlock { nrows: ne, ncols: no, indptr: vec![0], indices: vec![], data: vec![] };
+        for mut row in rows {
+            row.sort_by_key(|e| e.0);
+            for (c, w) in row {
+                a.indices.push(c);
+                a.data.push(w);
+            }
+            a.indptr.push(a.indices.len());
+        }
+        normalize(&a)
+    }
+
+    /// Block-diagonal stacking of blocks.
+    pub(crate) fn block_diag(blocks: &[SparseBlock]) -> SparseBlock {
+        let mut out = SparseBlock { nrows: 0, ncols: 0, indptr: vec![0], indices: vec![], data: vec![] };
+        for b in blocks {
+            for r in 0..b.nrows {
+                for e in b.indptr[r]..b.indptr[r + 1] {
+                    out.indices.push(b.indices[e] + out.ncols as u32);
+                    out.data.push(b.data[e]);
+                }
+                out.indptr.push(out.indices.len());
+            }
+            out.nrows += b.nrows;
+            out.ncols += b.ncols;
+        }
+        out
+    }
+
+    fn matvec(b: &SparseBlock, x: &[f64]) -> Vec<f64> {
+        (0..b.nrows)
+            .map(|r| (b.indptr[r]..b.indptr[r + 1]).map(|e| b.data[e] * x[b.indices[e] as usize]).sum())
+            .collect()
+    }
+
+    fn col(m: &[f64], n: usize, k: usize, j: usize) -> Vec<f64> {
+        (0..n).map(|r| m[r * k + j]).collect()
+    }
+
+    /// Max over triplets of the residuals relative to σ_1, and the max
+    /// deviation of UᵀU and VᵀV from the identity.
+    fn check_triplets(b: &SparseBlock, svd: &Svd, k: usize) -> (f64, f64) {
+        let bt = transpose(b);
+        let s1 = svd.s[0];
+        let mut res: f64 = 0.0;
+        for j in 0..k {
+            let u = col(&svd.u, b.nrows, k, j);
+            let v = col(&svd.v, b.ncols, k, j);
+            let bv = matvec(b, &v);
+            let btu = matvec(&bt, &u);
+            let r1: f64 = bv.iter().zip(&u).map(|(x, y)| (x - svd.s[j] * y).powi(2)).sum::<f64>().sqrt();
+            let r2: f64 = btu.iter().zip(&v).map(|(x, y)| (x - svd.s[j] * y).powi(2)).sum::<f64>().sqrt();
+            res = res.max(r1 / s1).max(r2 / s1);
+        }
+        let mut orth: f64 = 0.0;
+        for (m, n) in [(&svd.u, b.nrows), (&svd.v, b.ncols)] {
+            for i in 0..k {
+                for j in 0..k {
+                    let d: f64 = (0..n).map(|r| m[r * k + i] * m[r * k + j]).sum();
+                    orth = orth.max((d - if i == j { 1.0 } else { 0.0 }).abs());
+                }
+            }
+        }
+        (res, orth)
+    }
+
+    /// ‖P − P̃‖_max for the projectors on the first `k` columns of two n × ? bases.
+    fn projector_diff(a: &[f64], ka: usize, b: MatRef<'_, f64>, k: usize, n: usize) -> f64 {
+        let mut worst: f64 = 0.0;
+        for i in 0..n {
+            for j in 0..n {
+                let pa: f64 = (0..k).map(|c| a[i * ka + c] * a[j * ka + c]).sum();
+                let pb: f64 = (0..k).map(|c| b[(i, c)] * b[(j, c)]).sum();
+                worst = worst.max((pa - pb).abs());
+            }
+        }
+        worst
+    }
+
+    fn compare_dense(b: &SparseBlock, k: usize, seed: u64) {
+        let mut rng = rng_for(seed, CLUSTER, 0);
+        let svd = top_singular(b, k, &mut rng).unwrap();
+        let dense = to_dense(b).thin_svd().unwrap();
+        for j in 0..k {
+            let (a, e) = (svd.s[j], dense.S()[j]);
+            assert!((a - e).abs() <= 1e-9 * dense.S()[0], "σ_{j}: {a} vs {e}");
+        }
+        assert!(svd.s.windows(2).all(|w| w[0] >= w[1]));
+        let (res, orth) = check_triplets(b, &svd, k);
+        assert!(res < 1e-8, "residual {res:e}");
+        assert!(orth < 1e-10, "orthonormality {orth:e}");
+        // subspaces, where σ_k is separated from σ_{k+1}
+        let gap = (dense.S()[k - 1] - dense.S()[k]) / dense.S()[0];
+        if gap > 1e-3 {
+            let du = projector_diff(&svd.u, k, dense.U(), k, b.nrows);
+            let dv = projector_diff(&svd.v, k, dense.V(), k, b.ncols);
+            assert!(du < 1e-6 && dv < 1e-6, "projectors differ by {du:e} / {dv:e} (gap {gap:e})");
+        }
+    }
+
+    #[test]
+    fn top_singular_matches_dense_svd_on_random_blocks() {
+        // the Lanczos path (both orientations) and the dense path
+        compare_dense(&random_block(300, 160, 0.05, 1), 12, 1);
+        compare_dense(&random_block(150, 260, 0.05, 2), 12, 2);
+        compare_dense(&random_block(200, 200, 0.2, 3), 5, 3);
+        compare_dense(&random_block(200, 190, 0.02, 4), 1, 4);
+        compare_dense(&random_block(40, 30, 0.3, 5), 7, 5);
+        let (b, _, _) = layered_block(&[60, 40, 40, 40, 10], 0.2, 6);
+        compare_dense(&b, 12, 6);
+    }
+
+    #[test]
+    fn degenerate_top_singular_values_of_disjoint_modules() {
+        // four modules, two large enough for the Lanczos path: σ = 1 four times
+        let parts: Vec<SparseBlock> = [(150, 120, 0.08), (40, 30, 0.3), (170, 140, 0.08), (25, 35, 0.3)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(r, c, p))| normalize(&random_block(r, c, p, 10 + i as u64)).0)
+            .collect();
+        let b = block_diag(&parts);
+        assert_eq!(components(&b).0, 4);
+        let mut rng = rng_for(1, CLUSTER, 0);
+        let svd = top_singular(&b, 12, &mut rng).unwrap();
+        for j in 0..4 {
+            assert!((svd.s[j] - 1.0).abs() < 1e-12, "σ_{j} = {}", svd.s[j]);
+        }
+        assert!(svd.s[4] < 1.0 - 1e-3);
+        compare_dense(&b, 4, 1);
+        compare_dense(&b, 12, 2);
+        // identical copies: every σ has multiplicity 3
+        let same = normalize(&random_block(120, 100, 0.1, 20)).0;
+        let b = block_diag(&[same.clone(), same.clone(), same]);
+        let svd = top_singular(&b, 12, &mut rng).unwrap();
+        let (res, orth) = check_triplets(&b, &svd, 12);
+        assert!(res < 1e-8 && orth < 1e-10, "{res:e} {orth:e}");
+        for j in 0..4 {
+            assert!((svd.s[3 * j] - svd.s[3 * j + 2]).abs() < 1e-9);
+        }
+        compare_dense(&b, 12, 3);
+    }
+
+    #[test]
+    fn block_lanczos_resolves_a_double_singular_value_in_a_connected_block() {
+        // dense 180 × 150 block (connected) with σ = (3, 3, 2.5, 2, …)
+        let (m, n) = (180, 150);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let g1 = Mat::<f64>::from_fn(m, m, |_, _| rng.sample(StandardNormal));
+        let g2 = Mat::<f64>::from_fn(n, n, |_, _| rng.sample(StandardNormal));
+        let q1 = g1.qr().compute_Q();
+        let q2 = g2.qr().compute_Q();
+        let s: Vec<f64> = (0..n).map(|i| if i < 2 { 3.0 } else { 2.5 * 0.97f64.powi(i as i32 - 2) }).collect();
+        let a = Mat::<f64>::from_fn(m, n, |i, j| (0..n).map(|c| q1[(i, c)] * s[c] * q2[(j, c)]).sum());
+        let mut b = SparseBlock { nrows: m, ncols: n, indptr: vec![0], indices: vec![], data: vec![] };
+        for i in 0..m {
+            for j in 0..n {
+                b.indices.push(j as u32);
+                b.data.push(a[(i, j)]);
+            }
+            b.indptr.push(b.indices.len());
+        }
+        let mut rng = rng_for(3, CLUSTER, 0);
+        let svd = top_singular(&b, 6, &mut rng).unwrap();
+        assert!((svd.s[0] - 3.0).abs() < 1e-9 && (svd.s[1] - 3.0).abs() < 1e-9, "{:?}", svd.s);
+        assert!((svd.s[2] - 2.5).abs() < 1e-9);
+        let (res, orth) = check_triplets(&b, &svd, 6);
+        assert!(res < 1e-8 && orth < 1e-10, "{res:e} {orth:e}");
+    }
+
+    #[test]
+    fn rank_deficient_and_isolated_nodes_fall_back_to_dense() {
+        // rank 3 block, k = 5: zero singular values still come with orthonormal vectors
+        let (m, n) = (120, 100);
+        let mut b = SparseBlock { nrows: m, ncols: n, indptr: vec![0], indices: vec![], data: vec![] };
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let x: Vec<Vec<f64>> = (0..3).map(|_| (0..m).map(|_| rng.random::<f64>()).collect()).collect();
+        let y: Vec<Vec<f64>> = (0..3).map(|_| (0..n).map(|_| rng.random::<f64>()).collect()).collect();
+        for i in 0..m {
+            for j in 0..n {
+                b.indices.push(j as u32);
+                b.data.push((0..3).map(|c| x[c][i] * y[c][j]).sum());
+            }
+            b.indptr.push(b.indices.len());
+        }
+        let mut rng = rng_for(1, CLUSTER, 0);
+        let svd = top_singular(&b, 5, &mut rng).unwrap();
+        assert!(svd.s[3] < 1e-10 * svd.s[0]);
+        let (res, orth) = check_triplets(&b, &svd, 5);
+        assert!(res < 1e-8 && orth < 1e-10, "{res:e} {orth:e}");
+        // an all-zero row and column and a small component
+        let mut a = random_block(100, 90, 0.1, 4);
+        a = block_diag(&[a, SparseBlock { nrows: 1, ncols: 1, indptr: vec![0, 0], indices: vec![], data: vec![] }]);
+        let svd = top_singular(&a, 10, &mut rng).unwrap();
+        let (res, orth) = check_triplets(&a, &svd, 10);
+        assert!(res < 1e-8 && orth < 1e-10, "{res:e} {orth:e}");
+        compare_dense(&a, 10, 5);
+        // the zero matrix
+        let z = SparseBlock { nrows: 5, ncols: 4, indptr: vec![0; 6], indices: vec![], data: vec![] };
+        let svd = top_singular(&z, 4, &mut rng).unwrap();
+        assert!(svd.s.iter().all(|&s| s == 0.0));
+        assert!(check_triplets(&z, &Svd { s: vec![1.0; 4], ..svd.clone() }, 4).1 < 1e-12);
+    }
+
+    #[test]
+    fn top_singular_is_deterministic_and_validates() {
+        let (b, _, _) = layered_block(&[100, 80, 80, 10], 0.15, 3);
+        let a = top_singular(&b, 8, &mut rng_for(5, CLUSTER, 2)).unwrap();
+        let c = top_singular(&b, 8, &mut rng_for(5, CLUSTER, 2)).unwrap();
+        assert_eq!(a.s, c.s);
+        assert_eq!(a.u, c.u);
+        assert_eq!(a.v, c.v);
+        let mut rng = rng_for(0, CLUSTER, 0);
+        assert!(matches!(top_singular(&b, 0, &mut rng), Err(Error::Value(_))));
+        assert!(matches!(top_singular(&b, 91, &mut rng), Err(Error::Value(_))));
+        let mut bad = b.clone();
+        bad.indices[0] = 10_000;
+        assert!(matches!(top_singular(&bad, 3, &mut rng), Err(Error::Shape(_))));
+        let mut bad = b.clone();
+        bad.indptr.pop();
+        assert!(matches!(top_singular(&bad, 3, &mut rng), Err(Error::Shape(_))));
+        let mut bad = b.clone();
+        bad.data[3] = f64::NAN;
+        assert!(matches!(top_singular(&bad, 3, &mut rng), Err(Error::Value(_))));
+    }
+
+    #[test]
+    fn lanczos_reports_non_convergence() {
+        let (b, _, _) = layered_block(&[200, 150, 150, 10], 0.1, 4);
+        let opts = LanczosOpts { block: 2, max_dim: 30, tol: 1e-14, max_restarts: 2 };
+        let r = lanczos_gram(&b, 12, &opts, &mut rng_for(1, CLUSTER, 0));
+        assert!(matches!(r, Err(Error::Numerical(_))));
+    }
+
+    /// The dense normalized adjacency `D^-1/2 A D^-1/2` of the bipartite graph.
+    fn dense_normalized_adjacency(b: &SparseBlock) -> Mat<f64> {
+        let n = b.nrows + b.ncols;
+        let mut m = Mat::<f64>::zeros(n, n);
+        for r in 0..b.nrows {
+            for e in b.indptr[r]..b.indptr[r + 1] {
+                let c = b.nrows + b.indices[e] as usize;
+                m[(r, c)] += b.data[e];
+                m[(c, r)] += b.data[e];
+            }
+        }
+        m
+    }
+
+    fn check_embedding(widths: &[usize], density: f64, k: usize, seed: u64) {
+        let (b, de, dd) = layered_block(widths, density, seed);
+        let (emb, s) = embed(&b, &de, &dd, k, &mut rng_for(seed, CLUSTER, 0)).unwrap();
+        let n = b.nrows + b.ncols;
+        let evd = dense_normalized_adjacency(&b).self_adjoint_eigen(Side::Lower).unwrap();
+        let lam: Vec<f64> = (0..n).rev().map(|i| evd.S()[i]).collect();
+        for j in 0..k {
+            assert!((s[j] - lam[j]).abs() < 1e-9, "eigenvalue {j}: {} vs {}", s[j], lam[j]);
+        }
+        // undo the degree scaling: rows · sqrt(deg) are orthonormal eigenvectors
+        let deg: Vec<f64> = de.iter().chain(&dd).copied().collect();
+        let x: Vec<f64> = (0..n * k).map(|i| emb[i] * deg[i / k].sqrt()).collect();
+        let top = Mat::<f64>::from_fn(n, k, |i, j| evd.U()[(i, n - 1 - j)]);
+        let gap = lam[k - 1] - lam[k];
+        if gap > 1e-3 {
+            let diff = projector_diff(&x, k, top.as_ref(), k, n);
+            assert!(diff < 1e-6, "embedding subspace differs by {diff:e}");
+        }
+        for i in 0..k {
+            for j in 0..k {
+                let d: f64 = (0..n).map(|r| x[r * k + i] * x[r * k + j]).sum();
+                assert!((d - if i == j { 1.0 } else { 0.0 }).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn embedding_matches_dense_eigendecomposition() {
+        check_embedding(&[30, 20, 20, 10], 0.3, 4, 1); // dense path
+        check_embedding(&[150, 100, 100, 80, 10], 0.1, 12, 2); // Lanczos path
+    }
+
+    #[test]
+    fn embed_validates_degrees_and_labels_cover_all_nodes() {
+        let (b, de, dd) = layered_block(&[60, 40, 40, 10], 0.2, 8);
+        let mut rng = rng_for(1, CLUSTER, 0);
+        assert!(matches!(embed(&b, &de[1..], &dd, 3, &mut rng), Err(Error::Shape(_))));
+        let mut bad = de.clone();
+        bad[0] = 0.0;
+        assert!(matches!(embed(&b, &bad, &dd, 3, &mut rng), Err(Error::Value(_))));
+        let labels = spectral_labels(&b, &de, &dd, 4, 5, &mut rng).unwrap();
+        assert_eq!(labels.len(), b.nrows + b.ncols);
+        assert!(labels.iter().all(|&l| l < 4));
+    }
+
+    #[test]
+    fn spectral_labels_recover_planted_modules() {
+        // three disjoint layered modules, weakly connected by a few light edges
+        let mut parts = Vec::new();
+        for s in 0..3 {
+            let mut rng = ChaCha8Rng::seed_from_u64(s);
+            let _ = rng.random::<u8>();
+            parts.push(random_block(50, 40, 0.3, 100 + s));
+        }
+        let mut a = block_diag(&parts);
+        // light cross edges: replace one weight per module boundary by a tiny one
+        for r in [0usize, 50, 100] {
+            let e = a.indptr[r];
+            a.indices[e] = ((a.indices[e] as usize + 40) % 120) as u32;
+            a.data[e] = 1e-3;
+            let (lo, hi) = (a.indptr[r], a.indptr[r + 1]);
+            let mut row: Vec<(u32, f64)> = (lo..hi).map(|e| (a.indices[e], a.data[e])).collect();
+            row.sort_by_key(|x| x.0);
+            for (i, (c, w)) in row.into_iter().enumerate() {
+                a.indices[lo + i] = c;
+                a.data[lo + i] = w;
+            }
+        }
+        let (b, de, dd) = normalize(&a);
+        let labels = spectral_labels(&b, &de, &dd, 3, 10, &mut rng_for(2, CLUSTER, 0)).unwrap();
+        let module = |i: usize| if i < 150 { i / 50 } else { (i - 150) / 40 };
+        for i in 0..270 {
+            for j in 0..270 {
+                assert_eq!(labels[i] == labels[j], module(i) == module(j), "nodes {i}, {j}");
+            }
+        }
+    }
+
+    /// Minimum wall time over `reps` runs (robust on a shared machine).
+    pub(crate) fn time_ms<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+        let mut out = f();
+        let mut best = f64::INFINITY;
+        for _ in 0..reps {
+            let t0 = std::time::Instant::now();
+            out = f();
+            best = best.min(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        (best, out)
+    }
+
+    /// `B` as a faer operator (for comparing with faer's partial SVD / eigensolver).
+    #[derive(Debug)]
+    struct FaerOp<'a> {
+        b: &'a SparseBlock,
+        bt: SparseBlock,
+        /// apply `BᵀB` (ncols × ncols) instead of `B`
+        gram: bool,
+    }
+
+    fn spmm(b: &SparseBlock, mut out: MatMut<'_, f64>, rhs: MatRef<'_, f64>) {
+        for c in 0..rhs.ncols() {
+            for r in 0..b.nrows {
+                let mut t = 0.0;
+                for e in b.indptr[r]..b.indptr[r + 1] {
+                    t += b.data[e] * rhs[(b.indices[e] as usize, c)];
+                }
+                out[(r, c)] = t;
+            }
+        }
+    }
+
+    impl faer::matrix_free::LinOp<f64> for FaerOp<'_> {
+        fn apply_scratch(&self, _: usize, _: Par) -> faer::dyn_stack::StackReq {
+            faer::dyn_stack::StackReq::EMPTY
+        }
+        fn nrows(&self) -> usize {
+            if self.gram { self.b.ncols } else { self.b.nrows }
+        }
+        fn ncols(&self) -> usize {
+            self.b.ncols
+        }
+        fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, _: Par, _: &mut faer::dyn_stack::MemStack) {
+            if self.gram {
+                let n = self.b.ncols;
+                let mut x = vec![0.0; n];
+                let mut y = vec![0.0; n];
+                let mut out = out;
+                for c in 0..rhs.ncols() {
+                    for j in 0..n {
+                        x[j] = rhs[(j, c)];
+                    }
+                    unsafe { gram_apply_dispatch::<true>(self.b, &x, &mut y, 1) };
+                    for j in 0..n {
+                        out[(j, c)] = y[j];
+                    }
+                }
+            } else {
+                spmm(self.b, out, rhs);
+            }
+        }
+        fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, p: Par, s: &mut faer::dyn_stack::MemStack) {
+            self.apply(out, rhs, p, s)
+        }
+    }
+
+    impl faer::matrix_free::BiLinOp<f64> for FaerOp<'_> {
+        fn transpose_apply_scratch(&self, _: usize, _: Par) -> faer::dyn_stack::StackReq {
+            faer::dyn_stack::StackReq::EMPTY
+        }
+        fn transpose_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, _: Par, _: &mut faer::dyn_stack::MemStack) {
+            spmm(&self.bt, out, rhs);
+        }
+        fn adjoint_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, p: Par, s: &mut faer::dyn_stack::MemStack) {
+            self.transpose_apply(out, rhs, p, s)
+        }
+    }
+
+    /// faer 0.24's restarted Lanczos partial SVD and partial self-adjoint
+    /// eigensolver on the same problem, for comparison.
+    #[test]
+    #[ignore]
+    fn bench_faer_partial() {
+        use faer::dyn_stack::{MemBuffer, MemStack};
+        use faer::matrix_free::eigen::{
+            partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch, partial_svd, partial_svd_scratch,
+            PartialEigenParams,
+        };
+        let (b, _, _) = layered_block(&[784, 256, 256, 256, 256, 10], 0.1, 1);
+        let k = 12;
+        let reference = top_singular(&b, k, &mut rng_for(1, CLUSTER, 0)).unwrap();
+        for tol in [1e-8, 1e-9, 1e-10] {
+            let op = FaerOp { b: &b, bt: transpose(&b), gram: false };
+            let params = PartialEigenParams::default();
+            let mut mem = MemBuffer::new(partial_svd_scratch::<f64>(&op, k, Par::Seq, params));
+            let mut it = 0u64;
+            let (ms, (nconv, s, u, v)) = time_ms(50, || {
+                it += 1;
+                let mut rng = rng_for(it, CLUSTER, 0);
+                let v0 = faer::Col::<f64>::from_fn(b.ncols, |_| rng.sample(StandardNormal));
+                let mut u = Mat::<f64>::zeros(b.nrows, k);
+                let mut v = Mat::<f64>::zeros(b.ncols, k);
+                let mut s = vec![0.0; k];
+                let info = partial_svd(u.as_mut(), v.as_mut(), &mut s, &op, v0.as_ref(), tol, Par::Seq, MemStack::new(&mut mem), params);
+                (info.n_converged_eigen, s, u, v)
+            });
+            let mut svd = Svd { s: s.clone(), u: vec![0.0; b.nrows * k], v: vec![0.0; b.ncols * k] };
+            for r in 0..b.nrows { for j in 0..k { svd.u[r * k + j] = u[(r, j)]; } }
+            for c in 0..b.ncols { for j in 0..k { svd.v[c * k + j] = v[(c, j)]; } }
+            let (res, orth) = if nconv == k { check_triplets(&b, &svd, k) } else { (f64::NAN, f64::NAN) };
+            let err = (0..nconv).map(|j| (s[j] - reference.s[j]).abs()).fold(0.0, f64::max);
+            println!("faer partial_svd tol {tol:e}: {ms:.2} ms, {nconv}/{k} converged, residual {res:.1e}, orth {orth:.1e}, max |σ − σ_ours| {err:.1e}");
+
+            let gop = FaerOp { b: &b, bt: transpose(&b), gram: true };
+            let mut mem = MemBuffer::new(partial_self_adjoint_eigen_scratch::<f64>(&gop, k, Par::Seq, params));
+            let (ms, (nconv, lam)) = time_ms(50, || {
+                it += 1;
+                let mut rng = rng_for(it, CLUSTER, 0);
+                let v0 = faer::Col::<f64>::from_fn(b.ncols, |_| rng.sample(StandardNormal));
+                let mut x = Mat::<f64>::zeros(b.ncols, k);
+                let mut lam = vec![0.0; k];
+                let info = partial_self_adjoint_eigen(x.as_mut(), &mut lam, &gop, v0.as_ref(), tol, Par::Seq, MemStack::new(&mut mem), params);
+                (info.n_converged_eigen, lam)
+            });
+            let err = (0..nconv).map(|j| (lam[j].sqrt() - reference.s[j]).abs()).fold(0.0, f64::max);
+            println!("faer partial_self_adjoint_eigen(BᵀB) tol {tol:e}: {ms:.2} ms, {nconv}/{k} converged, max |σ − σ_ours| {err:.1e}");
+        }
+        let mut it = 0u64;
+        let (ms, _) = time_ms(50, || {
+            it += 1;
+            top_singular(&b, k, &mut rng_for(it, CLUSTER, 0)).unwrap()
+        });
+        println!("ours (top_singular): {ms:.2} ms");
+    }
+
+    /// One Lanczos configuration, repeated (for profiling): MODCUT_BS, MODCUT_MD, MODCUT_TOL.
+    #[test]
+    #[ignore]
+    fn bench_lanczos_one() {
+        let env = |k: &str, d: f64| std::env::var(k).ok().and_then(|t| t.parse().ok()).unwrap_or(d);
+        let (bs, md, tol) = (env("MODCUT_BS", 2.0) as usize, env("MODCUT_MD", 48.0) as usize, env("MODCUT_TOL", TOL));
+        let (b, _, _) = layered_block(&[784, 256, 256, 256, 256, 10], 0.1, 1);
+        let opts = LanczosOpts { block: bs, max_dim: md, tol, max_restarts: MAX_RESTARTS };
+        let mut it = 0u64;
+        let (ms, (_, _, st)) = time_ms(200, || {
+            it += 1;
+            lanczos_gram(&b, 12, &opts, &mut rng_for(it, CLUSTER, 0)).unwrap()
+        });
+        println!("block {bs} max_dim {md} tol {tol:e}: {ms:.2} ms, {} G-vectors, {} restarts", st.applies, st.restarts);
+    }
+
+    /// `cargo test --release bench_spectral -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn bench_spectral() {
+        for (name, widths, density, reps) in [
+            ("784-256x4-10 at 10%", vec![784, 256, 256, 256, 256, 10], 0.1, 30),
+            ("784-1024x4-10 dense", vec![784, 1024, 1024, 1024, 1024, 10], 1.0, 3),
+        ] {
+            // MODCUT_BENCH=small|big (default: both)
+            let which = std::env::var("MODCUT_BENCH").unwrap_or_default();
+            if (which == "small" && density < 1.0) == false && which == "small"
+                || (which == "big" && density < 1.0)
+            {
+                continue;
+            }
+            let (b, de, dd) = layered_block(&widths, density, 1);
+            println!("{name}: block {} x {}, nnz {}", b.nrows, b.ncols, b.indices.len());
+            let tol: f64 = std::env::var("MODCUT_TOL").ok().and_then(|t| t.parse().ok()).unwrap_or(TOL);
+            for bs in [1usize, 2, 4, 8] {
+                for md in [36usize, 48, 64, 96] {
+                    let opts = LanczosOpts { block: bs, max_dim: md, tol, max_restarts: MAX_RESTARTS };
+                    let mut it = 0u64;
+                    let (ms, (_, _, st)) = time_ms(reps, || {
+                        it += 1;
+                        lanczos_gram(&b, 12, &opts, &mut rng_for(it, CLUSTER, 0)).unwrap()
+                    });
+                    println!("  lanczos block {bs} max_dim {md}: {ms:.2} ms, {} G-vectors, {} restarts", st.applies, st.restarts);
+                }
+            }
+            let mut it = 0u64;
+            let (ms, svd) = time_ms(reps, || {
+                it += 1;
+                top_singular(&b, 12, &mut rng_for(it, CLUSTER, 0)).unwrap()
+            });
+            let (res, orth) = check_triplets(&b, &svd, 12);
+            println!("  top_singular k=12: {ms:.2} ms (residual {res:.1e}, orthonormality {orth:.1e})");
+            let (ms, (emb, _)) = time_ms(reps, || embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap());
+            println!("  embed: {ms:.2} ms");
+            let n = b.nrows + b.ncols;
+            let (ms, r) = time_ms(reps.min(10), || {
+                crate::kmeans::kmeans(&emb, n, 12, 12, 25, 300, 1e-4, &mut rng_for(1, CLUSTER, 0)).unwrap()
+            });
+            println!("  kmeans n={n} d=12 k=12 n_init=25: {ms:.2} ms (n_iter of best {})", r.n_iter);
+        }
+    }
+}
