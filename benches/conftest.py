@@ -6,6 +6,8 @@ weights of every matrix (as magnitude pruning to 90% sparsity does).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ def make_network(hidden: int, n_hidden: int = 4, sparsity: float = 0.9, seed: in
     rng = np.random.default_rng(seed)
     widths = [n_in] + [hidden] * n_hidden + [n_out]
     ws = []
-    for a, b in zip(widths[:-1], widths[1:], strict=True):
+    for a, b in itertools.pairwise(widths):
         w = rng.normal(size=(a, b)) / np.sqrt(a)
         if sparsity > 0:
             cut = np.quantile(np.abs(w), sparsity)

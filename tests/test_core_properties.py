@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -24,7 +26,7 @@ def networks(draw, min_layers=1, max_layers=4, max_width=9):
     sparse = draw(st.booleans())
     rng = np.random.default_rng(seed)
     ws = []
-    for a, b in zip(widths[:-1], widths[1:], strict=True):
+    for a, b in itertools.pairwise(widths):
         w = rng.normal(size=(a, b)) * (rng.uniform(size=(a, b)) < density)
         ws.append(w.astype(dtype))
     if all(np.count_nonzero(w) == 0 for w in ws):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Network", "as_network", "check_labels", "check_random_state", "check_n_jobs"]
+__all__ = ["Network", "as_network", "check_labels", "check_n_jobs", "check_random_state"]
 
 
 @dataclass(frozen=True)
