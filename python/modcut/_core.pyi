@@ -13,6 +13,7 @@ numerical failure or an internal error; the GIL is released during the work.
 from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 from numpy.typing import NDArray
 
 __version__: str
@@ -94,4 +95,119 @@ def shuffle(
     ``n_threads`` (0 = all cores) and any split into batches.
 
     Raises ``ValueError`` for an unknown method.
+    """
+
+# --- spectral embedding and k-means (rust/src/spectral.rs, kmeans.rs, py_spectral.rs) ---
+# Randomness: stream (seed, CLUSTER, stream); kernels use FMA where the CPU has AVX2+FMA,
+# so results are reproducible for a seed on a given machine.
+
+_Index = npt.NDArray[np.int64] | npt.NDArray[np.int32]
+_Block = tuple[int, int, _Index, _Index, npt.NDArray[np.float64]]
+
+def kmeans(
+    x: npt.NDArray[np.float64],
+    k: int,
+    n_init: int,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    *,
+    seed: int,
+    stream: int = 0,
+) -> tuple[npt.NDArray[np.int64], float, npt.NDArray[np.float64], int]:
+    """k-means as scikit-learn's ``KMeans(init="k-means++", algorithm="lloyd")``.
+
+    ``x`` is a 2-D float64 array (n, d). Greedy k-means++ seeding
+    (2 + floor(ln k) local trials), Lloyd iterations until the labels stop
+    changing or the total squared center shift is at most
+    ``tol * mean(var(x, axis=0))``, at most ``max_iter`` iterations; empty
+    clusters are relocated to the farthest points; best of ``n_init`` runs by
+    inertia. Returns ``(labels (n,) int64, inertia, centers (k, d), n_iter)``.
+    Requires 1 <= k <= n, n_init >= 1, max_iter >= 1, tol >= 0, finite x.
+    """
+
+def top_singular(
+    block: _Block, k: int, seed: int, stream: int = 0
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The k largest singular triplets of the block: ``(s (k,), u (nrows, k), v (ncols, k))``.
+
+    Singular values descending; residuals ``|B v - s u|`` and ``|B^T u - s v|``
+    at most ~1e-9 * s[0]; ``u`` and ``v`` have orthonormal columns, also for
+    repeated singular values (one s = 1 per connected component). Each pair's
+    largest-magnitude entry (over [u; v]) is positive. 1 <= k <= min(nrows, ncols).
+    """
+
+def spectral_embedding_block(
+    block: _Block,
+    d_even: npt.NDArray[np.float64],
+    d_odd: npt.NDArray[np.float64],
+    k: int,
+    seed: int,
+    stream: int = 0,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """scikit-learn's ``spectral_embedding(norm_laplacian=True, drop_first=False)``.
+
+    For the bipartite graph with normalized block ``block`` and node degrees
+    ``d_even`` (block rows, length nrows) and ``d_odd`` (block columns, length
+    ncols), all finite and positive: eigenvector i of D^-1/2 A D^-1/2 is
+    [u_i; v_i] / sqrt(2), each node's row divided by sqrt(degree). Returns
+    ``(embedding (nrows + ncols, k), s (k,))``: even nodes first (block row
+    order), then odd nodes (block column order); ``s`` are the top-k
+    eigenvalues of the normalized adjacency.
+    """
+
+def spectral_labels_block(
+    block: _Block,
+    d_even: npt.NDArray[np.float64],
+    d_odd: npt.NDArray[np.float64],
+    k: int,
+    n_init: int,
+    seed: int,
+    stream: int = 0,
+) -> npt.NDArray[np.int64]:
+    """Spectral clustering: ``spectral_embedding_block`` then ``kmeans`` (max_iter 300,
+    tol 1e-4, best of ``n_init``) on the same random stream. Labels (nrows + ncols,),
+    even nodes first."""
+
+# --- clustering and the null pipeline (rust/src/null.rs, py_null.rs) ---
+# Random streams: ``purpose`` 3 = an observed network, 2 = null sample clustering
+# (rust/src/rng.rs); null sample ``i`` uses stream ``i``.
+
+def spectral_labels(
+    layers: list[Layer], k: int, n_init: int, seed: int, purpose: int, stream: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Normalized spectral clustering of every neuron.
+
+    Returns ``(labels, eigenvalues)``: ``labels`` has one entry per neuron (layer
+    order), in ``0 … k-1``, ``-1`` for isolated neurons; ``eigenvalues`` are the k
+    largest eigenvalues of ``D^-1/2 A D^-1/2`` (descending). Graphs with
+    ``k ≥ min(#even, #odd)`` non-isolated neurons use a dense eigendecomposition.
+
+    Raises ``ValueError`` if ``k`` is 0 or exceeds the non-isolated neurons, or
+    ``n_init`` is 0.
+    """
+
+def spectral_embedding(
+    layers: list[Layer], k: int, seed: int, purpose: int, stream: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """The embedding k-means runs on: ``(node_ids (m,), x (m, k), eigenvalues (k,))``,
+    rows for the non-isolated neurons, even layers first, divided by ``sqrt(degree)``."""
+
+def null_ncuts(
+    layers: list[Layer],
+    method: str,
+    k: int,
+    n_init: int,
+    seed: int,
+    start: int,
+    count: int,
+    n_threads: int,
+) -> NDArray[np.float64]:
+    """n-cuts of null samples ``start … start + count - 1``.
+
+    Sample ``i``: shuffle ``layers`` with stream ``(seed, shuffle, i)``, cluster it
+    with stream ``(seed, null clustering, i)``, score it (eps 1e-8). Pass the
+    network with isolated neurons already removed (:func:`reduce_isolated`);
+    neurons a shuffle isolates are left out of the clustering. Parallel over
+    samples on ``n_threads`` threads (0 = all cores); identical for any thread
+    count or chunking.
     """

@@ -19,12 +19,22 @@
 //! The assignment step is the hot loop. It uses the GEMM form of the squared
 //! distance, `‖c‖² − 2 x·c` (the `‖x‖²` term does not change the argmin), in
 //! f32, with points in SIMD lanes (chunks of [`LANES`] points, features
-//! major) so the argmin is a lane-wise compare-and-blend. On x86-64 the whole
-//! routine is compiled a second time for AVX2+FMA and picked at run time.
-//! f32 rounding can only matter for points (almost) equidistant from two
-//! centers during the iterations; the final assignment and the inertia, which
-//! decide between runs, are exact f64. Results are deterministic for a seed on
-//! a given machine; a machine without AVX2/FMA may round differently.
+//! major, the chunk held in registers) so that the argmin is a lane-wise
+//! compare-and-blend. The M-step spreads consecutive points over
+//! `ACC_COPIES` partial sums (neighbouring nodes tend to share a cluster, and
+//! one running sum per cluster serializes on store-to-load forwarding). On
+//! x86-64 the whole routine is compiled again for AVX2+FMA and for AVX-512
+//! and picked at run time; the two give bit-identical results (same fused
+//! operations per point). f32 rounding can only matter for points (almost)
+//! equidistant from two centers during the iterations; the final assignment
+//! and the inertia, which decide between runs, are exact f64. Results are
+//! deterministic for a seed on a given machine; the portable build (no FMA)
+//! may round differently.
+//!
+//! Measured (1,818 × 12 spectral embedding of a 90%-pruned 784-256x4-10 null
+//! network, k = 12, n_init = 25, one core of the 2-core AMD EPYC dev box,
+//! shared): ~7 ms (AVX-512 tier), ~10 ms (AVX2 tier), ~20 ms (portable);
+//! scikit-learn's `KMeans(n_init=25)` on the same embedding ~45 ms.
 #![allow(clippy::needless_range_loop)]
 
 use rand::Rng;
@@ -77,7 +87,9 @@ pub fn kmeans<R: Rng + ?Sized>(
         )));
     }
     if k == 0 || k > n {
-        return Err(Error::Value(format!("k-means: k = {k} must be in 1..={n} (number of points)")));
+        return Err(Error::Value(format!(
+            "k-means: k = {k} must be in 1..={n} (number of points)"
+        )));
     }
     if n_init == 0 {
         return Err(Error::Value("k-means: n_init must be at least 1".into()));
@@ -85,13 +97,25 @@ pub fn kmeans<R: Rng + ?Sized>(
     if max_iter == 0 {
         return Err(Error::Value("k-means: max_iter must be at least 1".into()));
     }
-    if !(tol >= 0.0) {
-        return Err(Error::Value(format!("k-means: tol = {tol} must be non-negative")));
+    if tol.is_nan() || tol < 0.0 {
+        return Err(Error::Value(format!(
+            "k-means: tol = {tol} must be non-negative"
+        )));
     }
     if x.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Value("k-means: the points contain NaN or infinite values".into()));
+        return Err(Error::Value(
+            "k-means: the points contain NaN or infinite values".into(),
+        ));
     }
-    let p = Problem { x, n, d, k, n_init, max_iter, tol };
+    let p = Problem {
+        x,
+        n,
+        d,
+        k,
+        n_init,
+        max_iter,
+        tol,
+    };
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
@@ -182,7 +206,11 @@ struct Prepared {
     xc: Vec<f64>,
     /// Centered points by chunk: chunk `ch`, feature `f` at `[ch·d + f]`.
     x64: Vec<Lane64>,
+    /// `x64 · scale` in f32 (the assignment kernel's copy).
     x32: Vec<Lane32>,
+    /// A power of two bringing the largest centered coordinate near 1, so
+    /// that f32 neither overflows nor underflows (argmins are unchanged).
+    scale: f64,
     /// Feature means (added back to the centers).
     mean: Vec<f64>,
     /// Absolute center-shift tolerance.
@@ -215,8 +243,23 @@ fn prepare(p: &Problem<'_>) -> Prepared {
             x64[ch * d + f][lane] = row[f];
         }
     }
-    let x32 = x64.iter().map(|l| l.map(|v| v as f32)).collect();
-    Prepared { n, nchunks, xc, x64, x32, mean, tol_abs }
+    let maxabs = xc.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let scale = if maxabs > 0.0 {
+        (-maxabs.log2().ceil()).exp2()
+    } else {
+        1.0
+    };
+    let x32 = x64.iter().map(|l| l.map(|v| (v * scale) as f32)).collect();
+    Prepared {
+        n,
+        nchunks,
+        xc,
+        x64,
+        x32,
+        scale,
+        mean,
+        tol_abs,
+    }
 }
 
 /// Scratch buffers of one call (no allocation inside the iterations).
@@ -288,7 +331,12 @@ fn run<Dm: Dim, const FMA: bool, R: Rng + ?Sized>(
                     row[f] += pr.mean[f];
                 }
             }
-            best = Some(KMeansResult { labels: labels64[..n].to_vec(), centers, inertia, n_iter });
+            best = Some(KMeansResult {
+                labels: labels64[..n].to_vec(),
+                centers,
+                inertia,
+                n_iter,
+            });
         }
     }
     best.expect("n_init >= 1")
@@ -322,7 +370,11 @@ fn dist_min_sum<Dm: Dim>(
 ) -> f64 {
     let d = dm.get();
     let mut total = 0.0;
-    for (ch, (o, cs)) in out.chunks_exact_mut(LANES).zip(chunk_sum.iter_mut()).enumerate() {
+    for (ch, (o, cs)) in out
+        .chunks_exact_mut(LANES)
+        .zip(chunk_sum.iter_mut())
+        .enumerate()
+    {
         let xs = &x64[ch * d..ch * d + d];
         let mut acc = [0.0f64; LANES];
         for f in 0..d {
@@ -397,8 +449,14 @@ fn kmeans_pp<Dm: Dim, R: Rng + ?Sized>(dm: Dm, pr: &Prepared, k: usize, w: &mut 
             let r = rng.random::<f64>() * pot;
             let id = sample_point(&w.closest, &w.prefix, r, n);
             let xq = &pr.xc[id * d..id * d + d];
-            let cand_pot =
-                dist_min_sum(dm, &pr.x64, xq, Some(&w.closest), &mut w.cand, &mut w.cs_cand);
+            let cand_pot = dist_min_sum(
+                dm,
+                &pr.x64,
+                xq,
+                Some(&w.closest),
+                &mut w.cand,
+                &mut w.cs_cand,
+            );
             if cand_pot < best_pot {
                 best_pot = cand_pot;
                 best_id = id;
@@ -427,19 +485,27 @@ fn lloyd<Dm: Dim, const FMA: bool>(
     let mut it = 0;
     while it < max_iter {
         it += 1;
-        // f32 center data for the distance kernel
+        // f32 center data for the distance kernel (scaled like x32)
         for c in 0..k {
             let mut nrm = 0.0f64;
             for f in 0..d {
-                let v = w.centers[c * d + f] as f32;
+                let v = (w.centers[c * d + f] * pr.scale) as f32;
                 w.cw[c * d + f] = [-2.0 * v; LANES];
                 nrm += (v as f64) * (v as f64);
             }
             w.cn[c] = [nrm as f32; LANES];
         }
         let changed = assign_f32::<Dm, FMA>(dm, n, &pr.x32, k, &w.cw, &w.cn, &mut w.labels);
-        accumulate::<Dm, FMA>(dm, &pr.xc, &w.labels, &mut w.sums, &mut w.weight, &mut w.acc, &mut w.part);
-        if w.weight.iter().any(|&c| c == 0.0) {
+        accumulate::<Dm, FMA>(
+            dm,
+            &pr.xc,
+            &w.labels,
+            &mut w.sums,
+            &mut w.weight,
+            &mut w.acc,
+            &mut w.part,
+        );
+        if w.weight.contains(&0.0) {
             relocate_empty(dm, pr, k, w);
         }
         // new centers (in `sums`) and the total squared shift
@@ -607,7 +673,13 @@ fn accumulate<Dm: Dim, const SIMD: bool>(
 
 /// Exact (f64) nearest centers and the inertia.
 #[inline(always)]
-fn assign_exact<Dm: Dim>(dm: Dm, pr: &Prepared, k: usize, centers: &[f64], labels: &mut [u32]) -> f64 {
+fn assign_exact<Dm: Dim>(
+    dm: Dm,
+    pr: &Prepared,
+    k: usize,
+    centers: &[f64],
+    labels: &mut [u32],
+) -> f64 {
     let (n, d) = (pr.n, dm.get());
     let mut inertia = 0.0;
     for (ch, out) in labels.chunks_exact_mut(LANES).enumerate() {
@@ -646,7 +718,9 @@ fn relocate_empty<Dm: Dim>(dm: Dm, pr: &Prepared, k: usize, w: &mut Work) {
     for i in 0..n {
         let l = w.labels[i] as usize;
         let row = &pr.xc[i * d..i * d + d];
-        let dist: f64 = (0..d).map(|f| (row[f] - w.centers[l * d + f]).powi(2)).sum();
+        let dist: f64 = (0..d)
+            .map(|f| (row[f] - w.centers[l * d + f]).powi(2))
+            .sum();
         w.far.push((dist, i));
     }
     let far = &mut w.far;
@@ -709,7 +783,11 @@ mod tests {
     fn brute_inertia(x: &[f64], d: usize, centers: &[f64], labels: &[u32]) -> f64 {
         x.chunks_exact(d)
             .zip(labels)
-            .map(|(row, &l)| (0..d).map(|f| (row[f] - centers[l as usize * d + f]).powi(2)).sum::<f64>())
+            .map(|(row, &l)| {
+                (0..d)
+                    .map(|f| (row[f] - centers[l as usize * d + f]).powi(2))
+                    .sum::<f64>()
+            })
             .sum()
     }
 
@@ -718,10 +796,18 @@ mod tests {
         assert_eq!(r.centers.len(), k * d);
         assert!(r.labels.iter().all(|&l| (l as usize) < k));
         let bi = brute_inertia(x, d, &r.centers, &r.labels);
-        assert!((bi - r.inertia).abs() <= 1e-9 * bi.max(1e-300), "{bi} vs {}", r.inertia);
+        assert!(
+            (bi - r.inertia).abs() <= 1e-9 * bi.max(1e-300),
+            "{bi} vs {}",
+            r.inertia
+        );
         // every point is at its nearest center (exact f64 assignment)
         for (row, &l) in x.chunks_exact(d).zip(&r.labels) {
-            let dist = |c: usize| (0..d).map(|f| (row[f] - r.centers[c * d + f]).powi(2)).sum::<f64>();
+            let dist = |c: usize| {
+                (0..d)
+                    .map(|f| (row[f] - r.centers[c * d + f]).powi(2))
+                    .sum::<f64>()
+            };
             let dl = dist(l as usize);
             assert!((0..k).all(|c| dist(c) >= dl - 1e-9 * dl.max(1e-12)));
         }
@@ -739,7 +825,8 @@ mod tests {
             for c in 0..k {
                 let members: Vec<usize> = (0..n).filter(|&i| r.labels[i] == c as u32).collect();
                 for f in 0..d {
-                    let m = members.iter().map(|&i| x[i * d + f]).sum::<f64>() / members.len() as f64;
+                    let m =
+                        members.iter().map(|&i| x[i * d + f]).sum::<f64>() / members.len() as f64;
                     assert!((m - r.centers[c * d + f]).abs() < 1e-9 * (1.0 + m.abs()));
                 }
             }
@@ -766,10 +853,17 @@ mod tests {
         let x = gaussian(n, d, 5);
         let all = kmeans(&x, n, d, k, 10, 300, 1e-4, &mut rng_for(9, CLUSTER, 0)).unwrap();
         let mut rng = rng_for(9, CLUSTER, 0);
-        let singles: Vec<KMeansResult> =
-            (0..10).map(|_| kmeans(&x, n, d, k, 1, 300, 1e-4, &mut rng).unwrap()).collect();
-        let best = singles.iter().map(|r| r.inertia).fold(f64::INFINITY, f64::min);
-        assert!(singles.iter().any(|r| r.inertia != best), "all runs equal: weak test");
+        let singles: Vec<KMeansResult> = (0..10)
+            .map(|_| kmeans(&x, n, d, k, 1, 300, 1e-4, &mut rng).unwrap())
+            .collect();
+        let best = singles
+            .iter()
+            .map(|r| r.inertia)
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            singles.iter().any(|r| r.inertia != best),
+            "all runs equal: weak test"
+        );
         assert_eq!(all.inertia, best);
         assert!(singles.iter().all(|r| all.inertia <= r.inertia));
     }
@@ -791,7 +885,17 @@ mod tests {
             assert!((r.centers[f] - m).abs() < 1e-12);
         }
         // one point
-        let r = kmeans(&[1.5, -2.0], 1, 2, 1, 1, 300, 1e-4, &mut rng_for(1, CLUSTER, 0)).unwrap();
+        let r = kmeans(
+            &[1.5, -2.0],
+            1,
+            2,
+            1,
+            1,
+            300,
+            1e-4,
+            &mut rng_for(1, CLUSTER, 0),
+        )
+        .unwrap();
         assert_eq!(r.labels, vec![0]);
         assert_eq!(r.centers, vec![1.5, -2.0]);
         // duplicate points: fewer distinct points than clusters (empty clusters get relocated)
@@ -813,48 +917,145 @@ mod tests {
     }
 
     #[test]
+    fn extreme_scales() {
+        // coordinates whose squares overflow (or underflow) f32
+        for s in [1e25, 1e-25] {
+            let (x, y) = blobs(30, 4, 3, 0.5, 3);
+            let x: Vec<f64> = x.iter().map(|v| v * s).collect();
+            let r = kmeans(&x, 120, 3, 4, 5, 300, 1e-4, &mut rng_for(1, CLUSTER, 0)).unwrap();
+            assert!(same_partition(&r.labels, &y), "scale {s}");
+            check_result(&x, 120, 3, 4, &r);
+        }
+    }
+
+    #[test]
     fn errors() {
         let x = gaussian(10, 2, 1);
         let mut rng = rng_for(1, CLUSTER, 0);
-        assert!(matches!(kmeans(&x, 10, 2, 11, 1, 300, 1e-4, &mut rng), Err(Error::Value(_))));
-        assert!(matches!(kmeans(&x, 10, 2, 0, 1, 300, 1e-4, &mut rng), Err(Error::Value(_))));
-        assert!(matches!(kmeans(&[], 0, 2, 1, 1, 300, 1e-4, &mut rng), Err(Error::Shape(_))));
-        assert!(matches!(kmeans(&x, 10, 3, 2, 1, 300, 1e-4, &mut rng), Err(Error::Shape(_))));
-        assert!(matches!(kmeans(&x, 10, 2, 2, 0, 300, 1e-4, &mut rng), Err(Error::Value(_))));
-        assert!(matches!(kmeans(&x, 10, 2, 2, 1, 0, 1e-4, &mut rng), Err(Error::Value(_))));
-        assert!(matches!(kmeans(&x, 10, 2, 2, 1, 300, f64::NAN, &mut rng), Err(Error::Value(_))));
+        assert!(matches!(
+            kmeans(&x, 10, 2, 11, 1, 300, 1e-4, &mut rng),
+            Err(Error::Value(_))
+        ));
+        assert!(matches!(
+            kmeans(&x, 10, 2, 0, 1, 300, 1e-4, &mut rng),
+            Err(Error::Value(_))
+        ));
+        assert!(matches!(
+            kmeans(&[], 0, 2, 1, 1, 300, 1e-4, &mut rng),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            kmeans(&x, 10, 3, 2, 1, 300, 1e-4, &mut rng),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            kmeans(&x, 10, 2, 2, 0, 300, 1e-4, &mut rng),
+            Err(Error::Value(_))
+        ));
+        assert!(matches!(
+            kmeans(&x, 10, 2, 2, 1, 0, 1e-4, &mut rng),
+            Err(Error::Value(_))
+        ));
+        assert!(matches!(
+            kmeans(&x, 10, 2, 2, 1, 300, f64::NAN, &mut rng),
+            Err(Error::Value(_))
+        ));
         let mut bad = x.clone();
         bad[3] = f64::NAN;
-        assert!(matches!(kmeans(&bad, 10, 2, 2, 1, 300, 1e-4, &mut rng), Err(Error::Value(_))));
+        assert!(matches!(
+            kmeans(&bad, 10, 2, 2, 1, 300, 1e-4, &mut rng),
+            Err(Error::Value(_))
+        ));
         bad[3] = f64::INFINITY;
-        assert!(matches!(kmeans(&bad, 10, 2, 2, 1, 300, 1e-4, &mut rng), Err(Error::Value(_))));
+        assert!(matches!(
+            kmeans(&bad, 10, 2, 2, 1, 300, 1e-4, &mut rng),
+            Err(Error::Value(_))
+        ));
     }
 
     #[test]
     fn simd_and_portable_tiers_agree_in_quality() {
         let (b, de, dd) = layered_block(&[200, 100, 100, 10], 0.1, 2);
-        let (emb, _) = crate::spectral::embed(&b, &de, &dd, 8, &mut rng_for(1, CLUSTER, 0)).unwrap();
+        let (emb, _) =
+            crate::spectral::embed(&b, &de, &dd, 8, &mut rng_for(1, CLUSTER, 0)).unwrap();
         let n = b.nrows + b.ncols;
-        let p = Problem { x: &emb, n, d: 8, k: 8, n_init: 10, max_iter: 300, tol: 1e-4 };
+        let p = Problem {
+            x: &emb,
+            n,
+            d: 8,
+            k: 8,
+            n_init: 10,
+            max_iter: 300,
+            tol: 1e-4,
+        };
         let fast = kmeans(&emb, n, 8, 8, 10, 300, 1e-4, &mut rng_for(3, CLUSTER, 0)).unwrap();
         let port = dispatch_dim::<false, _>(&p, &mut rng_for(3, CLUSTER, 0));
         check_result(&emb, n, 8, 8, &fast);
         check_result(&emb, n, 8, 8, &port);
-        assert!((fast.inertia - port.inertia).abs() <= 0.02 * port.inertia, "{} vs {}", fast.inertia, port.inertia);
+        assert!(
+            (fast.inertia - port.inertia).abs() <= 0.02 * port.inertia,
+            "{} vs {}",
+            fast.inertia,
+            port.inertia
+        );
         // the dynamic-dimension path (d > 16) against a fixed one
         let x = gaussian(300, 17, 4);
         let r = kmeans(&x, 300, 17, 5, 3, 300, 1e-4, &mut rng_for(3, CLUSTER, 0)).unwrap();
         check_result(&x, 300, 17, 5, &r);
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_avx512_tiers_are_bit_identical() {
+        use std::arch::is_x86_feature_detected as has;
+        if !(has!("avx512f") && has!("avx2") && has!("fma")) {
+            return; // nothing to compare on this CPU
+        }
+        let (b, de, dd) = layered_block(&[300, 120, 120, 10], 0.1, 5);
+        let (emb, _) =
+            crate::spectral::embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap();
+        let n = b.nrows + b.ncols;
+        for (x, n, d, k) in [(&emb, n, 12, 12), (&gaussian(700, 17, 2), 700, 17, 9)] {
+            let p = Problem {
+                x,
+                n,
+                d,
+                k,
+                n_init: 6,
+                max_iter: 300,
+                tol: 1e-4,
+            };
+            let a = unsafe { run_avx2(&p, &mut rng_for(7, CLUSTER, 0)) };
+            let c = unsafe { run_avx512(&p, &mut rng_for(7, CLUSTER, 0)) };
+            assert_eq!(a.labels, c.labels);
+            assert_eq!(a.centers, c.centers);
+            assert_eq!(a.inertia.to_bits(), c.inertia.to_bits());
+            assert_eq!(a.n_iter, c.n_iter);
+        }
+    }
+
     #[test]
     fn seeding_samples_by_cumulative_weight() {
         // weights 1, 0, 2, 0, ..., one chunk and a bit
         let n = LANES + 3;
-        let w: Vec<f64> = (0..2 * LANES).map(|i| if i < n { (i % 3) as f64 } else { 0.0 }).collect();
+        let w: Vec<f64> = (0..2 * LANES)
+            .map(|i| if i < n { (i % 3) as f64 } else { 0.0 })
+            .collect();
         let cs: Vec<f64> = w.chunks(LANES).map(|c| c.iter().sum()).collect();
-        let prefix: Vec<f64> = cs.iter().scan(0.0, |a, &v| { *a += v; Some(*a) }).collect();
-        let cum: Vec<f64> = w.iter().scan(0.0, |a, &v| { *a += v; Some(*a) }).collect();
+        let prefix: Vec<f64> = cs
+            .iter()
+            .scan(0.0, |a, &v| {
+                *a += v;
+                Some(*a)
+            })
+            .collect();
+        let cum: Vec<f64> = w
+            .iter()
+            .scan(0.0, |a, &v| {
+                *a += v;
+                Some(*a)
+            })
+            .collect();
         let total = prefix[1];
         for t in 0..=100 {
             let r = total * t as f64 / 100.0;
@@ -869,12 +1070,24 @@ mod tests {
     #[test]
     #[ignore]
     fn bench_kmeans_one() {
-        let reps: usize = std::env::var("MODCUT_REPS").ok().and_then(|t| t.parse().ok()).unwrap_or(20);
+        let reps: usize = std::env::var("MODCUT_REPS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(20);
         let tier = std::env::var("MODCUT_TIER").unwrap_or_else(|_| "auto".into());
         let (b, de, dd) = layered_block(&[784, 256, 256, 256, 256, 10], 0.1, 1);
-        let (emb, _) = crate::spectral::embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap();
+        let (emb, _) =
+            crate::spectral::embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap();
         let n = b.nrows + b.ncols;
-        let p = Problem { x: &emb, n, d: 12, k: 12, n_init: 25, max_iter: 300, tol: 1e-4 };
+        let p = Problem {
+            x: &emb,
+            n,
+            d: 12,
+            k: 12,
+            n_init: 25,
+            max_iter: 300,
+            tol: 1e-4,
+        };
         let t0 = std::time::Instant::now();
         let mut inertia = 0.0;
         for i in 0..reps {
@@ -883,10 +1096,18 @@ mod tests {
                 "portable" => dispatch_dim::<false, _>(&p, &mut rng).inertia,
                 #[cfg(target_arch = "x86_64")]
                 "avx2" => unsafe { run_avx2(&p, &mut rng) }.inertia,
-                _ => kmeans(&emb, n, 12, 12, 25, 300, 1e-4, &mut rng).unwrap().inertia,
+                _ => {
+                    kmeans(&emb, n, 12, 12, 25, 300, 1e-4, &mut rng)
+                        .unwrap()
+                        .inertia
+                }
             };
         }
-        println!("{tier}: {:.2} ms per call (mean inertia {:.6e})", t0.elapsed().as_secs_f64() * 1e3 / reps as f64, inertia / reps as f64);
+        println!(
+            "{tier}: {:.2} ms per call (mean inertia {:.6e})",
+            t0.elapsed().as_secs_f64() * 1e3 / reps as f64,
+            inertia / reps as f64
+        );
     }
 
     /// `cargo test --release bench_kmeans -- --ignored --nocapture`
@@ -896,16 +1117,30 @@ mod tests {
         let (n, d, k) = (1818, 12, 12);
         let x = gaussian(n, d, 1);
         let (b, de, dd) = layered_block(&[784, 256, 256, 256, 256, 10], 0.1, 1);
-        let (emb, _) = crate::spectral::embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap();
+        let (emb, _) =
+            crate::spectral::embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap();
         for (name, data) in [("gaussian", &x), ("null embedding", &emb)] {
             let mut it = 0;
             let (ms, r) = time_ms(20, || {
                 it += 1;
                 kmeans(data, n, d, k, 25, 300, 1e-4, &mut rng_for(it, CLUSTER, 0)).unwrap()
             });
-            println!("{name} {n}x{d} k={k} n_init=25: {ms:.2} ms (inertia {:.6e}, n_iter {})", r.inertia, r.n_iter);
-            let p = Problem { x: data, n, d, k, n_init: 25, max_iter: 300, tol: 1e-4 };
-            let (ms, _) = time_ms(5, || dispatch_dim::<false, _>(&p, &mut rng_for(1, CLUSTER, 0)));
+            println!(
+                "{name} {n}x{d} k={k} n_init=25: {ms:.2} ms (inertia {:.6e}, n_iter {})",
+                r.inertia, r.n_iter
+            );
+            let p = Problem {
+                x: data,
+                n,
+                d,
+                k,
+                n_init: 25,
+                max_iter: 300,
+                tol: 1e-4,
+            };
+            let (ms, _) = time_ms(5, || {
+                dispatch_dim::<false, _>(&p, &mut rng_for(1, CLUSTER, 0))
+            });
             println!("  portable (no AVX2/FMA) build of the same: {ms:.2} ms");
         }
     }

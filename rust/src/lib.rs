@@ -10,8 +10,8 @@ pub mod error;
 pub mod graph;
 pub mod kmeans;
 pub mod net;
-pub mod rng;
 pub mod null;
+pub mod rng;
 pub mod shuffle;
 pub mod spectral;
 

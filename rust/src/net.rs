@@ -40,7 +40,9 @@ impl CsrLayer {
             )));
         }
         if indptr[0] != 0 || indptr.windows(2).any(|w| w[0] > w[1]) {
-            return Err(Error::Shape("indptr must start at 0 and never decrease".into()));
+            return Err(Error::Shape(
+                "indptr must start at 0 and never decrease".into(),
+            ));
         }
         let nnz = *indptr.last().unwrap();
         if indices.len() != nnz || data.len() != nnz {
@@ -57,9 +59,17 @@ impl CsrLayer {
             )));
         }
         if data.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Value("weights contain NaN or infinite values".into()));
+            return Err(Error::Value(
+                "weights contain NaN or infinite values".into(),
+            ));
         }
-        Ok(Self { rows, cols, indptr, indices, data })
+        Ok(Self {
+            rows,
+            cols,
+            indptr,
+            indices,
+            data,
+        })
     }
 
     /// Dense row-major constructor (all entries stored, zeros included).
@@ -98,7 +108,9 @@ pub struct LayeredNet {
 impl LayeredNet {
     pub fn new(layers: Vec<CsrLayer>) -> Result<Self> {
         if layers.is_empty() {
-            return Err(Error::Shape("a network needs at least one weight matrix".into()));
+            return Err(Error::Shape(
+                "a network needs at least one weight matrix".into(),
+            ));
         }
         for (l, pair) in layers.windows(2).enumerate() {
             if pair[0].cols != pair[1].rows {

@@ -12,12 +12,11 @@ use pyo3::prelude::*;
 use crate::cut;
 use crate::graph::{self, SparseBlock};
 use crate::net::LayeredNet;
-use crate::py_util::{net_from_py, net_to_py, pool, run_detached, to_pyerr, PyLayer, PyLayerOut};
+use crate::py_util::{
+    net_from_py, net_to_py, pool, run_detached, to_pyerr, F64Array, I32Array, I64Array, PyLayer,
+    PyLayerOut,
+};
 use crate::shuffle::{shuffle_many, ShuffleMethod};
-
-type I64Array<'py> = Bound<'py, PyArray1<i64>>;
-type I32Array<'py> = Bound<'py, PyArray1<i32>>;
-type F64Array<'py> = Bound<'py, PyArray1<f64>>;
 
 /// A CSR matrix handed to Python: `(nrows, ncols, indptr, indices, data)`.
 type PyCsr<'py> = (usize, usize, I64Array<'py>, I32Array<'py>, F64Array<'py>);
@@ -26,7 +25,6 @@ type PyCsr<'py> = (usize, usize, I64Array<'py>, I32Array<'py>, F64Array<'py>);
 /// (sorted, duplicate-free) rows, and node ids that fit the `int32` index arrays.
 fn checked_net(layers: Vec<PyLayer<'_>>) -> PyResult<LayeredNet> {
     let net = net_from_py(layers)?;
-    graph::check_canonical(&net).map_err(to_pyerr)?;
     if net.n_nodes() > i32::MAX as usize {
         return Err(PyValueError::new_err(format!(
             "the network has {} neurons; at most {} are supported",

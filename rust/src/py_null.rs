@@ -4,7 +4,7 @@ use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 
 use crate::null;
-use crate::py_util::{net_from_py, pool, run_detached, to_pyerr, PyLayer};
+use crate::py_util::{net_from_py, pool, run_detached, to_pyerr, F64Array, I64Array, PyLayer};
 use crate::rng::rng_for;
 use crate::shuffle::ShuffleMethod;
 
@@ -20,10 +20,12 @@ fn spectral_labels<'py>(
     seed: u64,
     purpose: u64,
     stream: u64,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
     let net = net_from_py(layers)?;
     if n_init == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err("n_init must be at least 1"));
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "n_init must be at least 1",
+        ));
     }
     let part = run_detached(py, || {
         null::spectral_labels(&net, k, n_init, &mut rng_for(seed, purpose, stream))
@@ -37,7 +39,6 @@ fn spectral_labels<'py>(
 /// The spectral embedding: `(node_ids, x (m, k), eigenvalues)`.
 #[pyfunction]
 #[pyo3(signature = (layers, k, seed, purpose, stream))]
-#[allow(clippy::type_complexity)]
 fn spectral_embedding<'py>(
     py: Python<'py>,
     layers: Vec<PyLayer<'py>>,
@@ -45,13 +46,11 @@ fn spectral_embedding<'py>(
     seed: u64,
     purpose: u64,
     stream: u64,
-) -> PyResult<(
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray2<f64>>,
-    Bound<'py, PyArray1<f64>>,
-)> {
+) -> PyResult<(I64Array<'py>, Bound<'py, PyArray2<f64>>, F64Array<'py>)> {
     let net = net_from_py(layers)?;
-    let emb = run_detached(py, || null::embedding(&net, k, &mut rng_for(seed, purpose, stream)))?;
+    let emb = run_detached(py, || {
+        null::embedding(&net, k, &mut rng_for(seed, purpose, stream))
+    })?;
     let rows = emb.node_ids.len();
     let x = PyArray1::from_vec(py, emb.x).reshape([rows, k])?;
     Ok((
@@ -76,11 +75,13 @@ fn null_ncuts<'py>(
     start: u64,
     count: usize,
     n_threads: usize,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
+) -> PyResult<F64Array<'py>> {
     let net = net_from_py(layers)?;
     let method: ShuffleMethod = method.parse().map_err(to_pyerr)?;
     if n_init == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err("n_init must be at least 1"));
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "n_init must be at least 1",
+        ));
     }
     let pool = pool(n_threads)?;
     let out = run_detached(py, || {

@@ -2,8 +2,8 @@
 //! `spectral_embedding_block`, `spectral_labels_block` and `kmeans`.
 
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
+use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::kmeans as km;
@@ -12,48 +12,91 @@ use crate::spectral::{self, SparseBlock};
 
 use super::py_util::run_detached;
 
-/// How Python hands a normalized block: `(nrows, ncols, indptr, indices, data)` in CSR.
+/// How Python hands a normalized block: `(nrows, ncols, indptr, indices, data)`
+/// in CSR: 1-D integer `indptr` and `indices` (int64 or int32) and float64 `data`.
 type PyBlock<'py> = (
     usize,
     usize,
-    PyReadonlyArray1<'py, i64>,
-    PyReadonlyArray1<'py, i32>,
-    PyReadonlyArray1<'py, f64>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    PyReadonlyArrayDyn<'py, f64>,
 );
+
+/// A 1-D array's values (any strides), or a ValueError naming it.
+fn vec1<T: Element + Copy>(name: &str, a: &PyReadonlyArrayDyn<'_, T>) -> PyResult<Vec<T>> {
+    if a.ndim() != 1 {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be 1-D, got {} dimensions",
+            a.ndim()
+        )));
+    }
+    Ok(a.as_array().iter().copied().collect())
+}
+
+/// A 1-D int64 or int32 array as non-negative indices.
+fn indices1(name: &str, a: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    let v: Vec<i64> = if let Ok(x) = a.extract::<PyReadonlyArrayDyn<'_, i64>>() {
+        vec1(name, &x)?
+    } else if let Ok(x) = a.extract::<PyReadonlyArrayDyn<'_, i32>>() {
+        vec1(name, &x)?.into_iter().map(i64::from).collect()
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be a numpy array of int64 or int32"
+        )));
+    };
+    if let Some(x) = v.iter().find(|&&x| x < 0) {
+        return Err(PyValueError::new_err(format!(
+            "{name} has a negative entry ({x})"
+        )));
+    }
+    Ok(v.into_iter().map(|x| x as usize).collect())
+}
+
+/// A count argument: an integer ≥ `min`.
+fn count(name: &str, v: i64, min: i64) -> PyResult<usize> {
+    if v < min {
+        return Err(PyValueError::new_err(format!(
+            "{name} = {v} must be at least {min}"
+        )));
+    }
+    Ok(v as usize)
+}
 
 fn block_from_py(block: PyBlock<'_>) -> PyResult<SparseBlock> {
     let (nrows, ncols, indptr, indices, data) = block;
-    let indptr = indptr.as_array();
-    if indptr.iter().any(|&p| p < 0) {
-        return Err(PyValueError::new_err("block: negative indptr entry"));
-    }
-    let indices = indices.as_array();
-    if indices.iter().any(|&c| c < 0) {
-        return Err(PyValueError::new_err("block: negative column index"));
+    let indptr = indices1("block indptr", &indptr)?;
+    let indices = indices1("block indices", &indices)?;
+    if let Some(&c) = indices
+        .iter()
+        .find(|&&c| c >= ncols || c > u32::MAX as usize)
+    {
+        return Err(PyValueError::new_err(format!(
+            "block column index {c} out of range for {ncols} columns"
+        )));
     }
     let b = SparseBlock {
         nrows,
         ncols,
-        indptr: indptr.iter().map(|&p| p as usize).collect(),
-        indices: indices.iter().map(|&c| c as u32).collect(),
-        data: data.as_array().iter().copied().collect(),
+        indptr,
+        indices: indices.into_iter().map(|c| c as u32).collect(),
+        data: vec1("block data", &data)?,
     };
     spectral::validate_block(&b).map_err(|e| PyValueError::new_err(format!("block: {e}")))?;
     Ok(b)
 }
 
-fn check_k(k: usize, b: &SparseBlock) -> PyResult<()> {
-    if k == 0 || k > b.nrows.min(b.ncols) {
+fn check_k(k: i64, b: &SparseBlock) -> PyResult<usize> {
+    if k < 1 || k as usize > b.nrows.min(b.ncols) {
         return Err(PyValueError::new_err(format!(
             "k = {k} must be between 1 and the smaller block dimension ({} × {})",
             b.nrows, b.ncols
         )));
     }
-    Ok(())
+    Ok(k as usize)
 }
 
-fn degrees(name: &str, d: PyReadonlyArray1<'_, f64>, len: usize) -> PyResult<Vec<f64>> {
-    let d: Vec<f64> = d.as_array().iter().copied().collect();
+fn degrees(name: &str, d: PyReadonlyArrayDyn<'_, f64>, len: usize) -> PyResult<Vec<f64>> {
+    let d = vec1(name, &d)?;
     if d.len() != len {
         return Err(PyValueError::new_err(format!(
             "{name} has length {}, expected {len}",
@@ -69,7 +112,9 @@ fn degrees(name: &str, d: PyReadonlyArray1<'_, f64>, len: usize) -> PyResult<Vec
 }
 
 fn rows_to_py<'py>(py: Python<'py>, v: Vec<f64>, n: usize, d: usize) -> Bound<'py, PyArray2<f64>> {
-    Array2::from_shape_vec((n, d), v).expect("shape matches").into_pyarray(py)
+    Array2::from_shape_vec((n, d), v)
+        .expect("shape matches")
+        .into_pyarray(py)
 }
 
 /// k-means (scikit-learn's Lloyd k-means with greedy k-means++ seeding).
@@ -81,27 +126,44 @@ fn rows_to_py<'py>(py: Python<'py>, v: Vec<f64>, n: usize, d: usize) -> Bound<'p
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn kmeans<'py>(
     py: Python<'py>,
-    x: PyReadonlyArray2<'py, f64>,
-    k: usize,
-    n_init: usize,
-    max_iter: usize,
+    x: PyReadonlyArrayDyn<'py, f64>,
+    k: i64,
+    n_init: i64,
+    max_iter: i64,
     tol: f64,
     seed: u64,
     stream: u64,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, f64, Bound<'py, PyArray2<f64>>, usize)> {
+) -> PyResult<(
+    Bound<'py, PyArray1<i64>>,
+    f64,
+    Bound<'py, PyArray2<f64>>,
+    usize,
+)> {
+    if x.ndim() != 2 {
+        return Err(PyValueError::new_err(format!(
+            "x must be a 2-D array (points × features), got {} dimensions",
+            x.ndim()
+        )));
+    }
     let a = x.as_array();
-    let (n, d) = a.dim();
+    let (n, d) = (a.shape()[0], a.shape()[1]);
     if n == 0 || d == 0 {
-        return Err(PyValueError::new_err(format!("x must be a non-empty 2-D array, got shape ({n}, {d})")));
+        return Err(PyValueError::new_err(format!(
+            "x must be a non-empty 2-D array, got shape ({n}, {d})"
+        )));
     }
-    if k == 0 || k > n {
-        return Err(PyValueError::new_err(format!("k = {k} must be between 1 and the number of points ({n})")));
+    if k < 1 || k as usize > n {
+        return Err(PyValueError::new_err(format!(
+            "k = {k} must be between 1 and the number of points ({n})"
+        )));
     }
-    if n_init == 0 || max_iter == 0 {
-        return Err(PyValueError::new_err("n_init and max_iter must be at least 1"));
-    }
-    if !(tol >= 0.0) {
-        return Err(PyValueError::new_err(format!("tol = {tol} must be non-negative")));
+    let k = k as usize;
+    let n_init = count("n_init", n_init, 1)?;
+    let max_iter = count("max_iter", max_iter, 1)?;
+    if tol.is_nan() || tol < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "tol = {tol} must be non-negative"
+        )));
     }
     let xs: Vec<f64> = a.iter().copied().collect(); // logical (row-major) order
     if xs.iter().any(|v| !v.is_finite()) {
@@ -124,12 +186,16 @@ fn kmeans<'py>(
 fn top_singular<'py>(
     py: Python<'py>,
     block: PyBlock<'py>,
-    k: usize,
+    k: i64,
     seed: u64,
     stream: u64,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>)> {
+) -> PyResult<(
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray2<f64>>,
+)> {
     let b = block_from_py(block)?;
-    check_k(k, &b)?;
+    let k = check_k(k, &b)?;
     let (nrows, ncols) = (b.nrows, b.ncols);
     let svd = run_detached(py, move || {
         let mut rng = rng_for(seed, CLUSTER, stream);
@@ -148,17 +214,18 @@ fn top_singular<'py>(
 /// even nodes first.
 #[pyfunction]
 #[pyo3(signature = (block, d_even, d_odd, k, seed, stream = 0))]
+#[allow(clippy::type_complexity)]
 fn spectral_embedding_block<'py>(
     py: Python<'py>,
     block: PyBlock<'py>,
-    d_even: PyReadonlyArray1<'py, f64>,
-    d_odd: PyReadonlyArray1<'py, f64>,
-    k: usize,
+    d_even: PyReadonlyArrayDyn<'py, f64>,
+    d_odd: PyReadonlyArrayDyn<'py, f64>,
+    k: i64,
     seed: u64,
     stream: u64,
 ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>)> {
     let b = block_from_py(block)?;
-    check_k(k, &b)?;
+    let k = check_k(k, &b)?;
     let de = degrees("d_even", d_even, b.nrows)?;
     let dd = degrees("d_odd", d_odd, b.ncols)?;
     let n = b.nrows + b.ncols;
@@ -177,18 +244,16 @@ fn spectral_embedding_block<'py>(
 fn spectral_labels_block<'py>(
     py: Python<'py>,
     block: PyBlock<'py>,
-    d_even: PyReadonlyArray1<'py, f64>,
-    d_odd: PyReadonlyArray1<'py, f64>,
-    k: usize,
-    n_init: usize,
+    d_even: PyReadonlyArrayDyn<'py, f64>,
+    d_odd: PyReadonlyArrayDyn<'py, f64>,
+    k: i64,
+    n_init: i64,
     seed: u64,
     stream: u64,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let b = block_from_py(block)?;
-    check_k(k, &b)?;
-    if n_init == 0 {
-        return Err(PyValueError::new_err("n_init must be at least 1"));
-    }
+    let k = check_k(k, &b)?;
+    let n_init = count("n_init", n_init, 1)?;
     let de = degrees("d_even", d_even, b.nrows)?;
     let dd = degrees("d_odd", d_odd, b.ncols)?;
     let labels = run_detached(py, move || {

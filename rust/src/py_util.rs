@@ -28,6 +28,11 @@ pub type PyLayerOut<'py> = (
     Bound<'py, PyArray1<f64>>,
 );
 
+/// 1-D NumPy arrays handed back to Python.
+pub type I64Array<'py> = Bound<'py, PyArray1<i64>>;
+pub type I32Array<'py> = Bound<'py, PyArray1<i32>>;
+pub type F64Array<'py> = Bound<'py, PyArray1<f64>>;
+
 pub fn to_pyerr(e: Error) -> PyErr {
     match e {
         Error::Numerical(_) => PyRuntimeError::new_err(e.to_string()),
@@ -35,16 +40,22 @@ pub fn to_pyerr(e: Error) -> PyErr {
     }
 }
 
+/// Convert and check a layer list: valid CSR layers that chain, with canonical
+/// (sorted, duplicate-free) rows.
 pub fn net_from_py(layers: Vec<PyLayer<'_>>) -> PyResult<LayeredNet> {
     let mut out = Vec::with_capacity(layers.len());
     for (l, (rows, cols, indptr, indices, data)) in layers.into_iter().enumerate() {
         let indptr = indptr.as_slice()?;
         if indptr.iter().any(|&p| p < 0) {
-            return Err(PyValueError::new_err(format!("layer {l}: negative indptr entry")));
+            return Err(PyValueError::new_err(format!(
+                "layer {l}: negative indptr entry"
+            )));
         }
         let indices = indices.as_slice()?;
         if indices.iter().any(|&c| c < 0) {
-            return Err(PyValueError::new_err(format!("layer {l}: negative column index")));
+            return Err(PyValueError::new_err(format!(
+                "layer {l}: negative column index"
+            )));
         }
         let layer = CsrLayer::new(
             rows,
@@ -56,7 +67,9 @@ pub fn net_from_py(layers: Vec<PyLayer<'_>>) -> PyResult<LayeredNet> {
         .map_err(|e| PyValueError::new_err(format!("layer {l}: {e}")))?;
         out.push(layer);
     }
-    LayeredNet::new(out).map_err(to_pyerr)
+    let net = LayeredNet::new(out).map_err(to_pyerr)?;
+    crate::graph::check_canonical(&net).map_err(to_pyerr)?;
+    Ok(net)
 }
 
 pub fn net_to_py<'py>(py: Python<'py>, net: &LayeredNet) -> Vec<PyLayerOut<'py>> {
