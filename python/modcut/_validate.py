@@ -16,6 +16,7 @@ core takes without further copies.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -169,11 +170,10 @@ def as_network(network: Any) -> Network:
 
 
 def _is_torch_module(obj: Any) -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency of the harness only
-        return False
-    return isinstance(obj, torch.nn.Module)
+    # A torch module can only exist if torch is already imported: never import it here
+    # (a multi-second import that users of plain arrays should not pay).
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def check_labels(labels: Any, n_nodes: int) -> np.ndarray:
