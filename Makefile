@@ -13,12 +13,12 @@ all: test
 
 # Python dependencies (torch is pinned and installed once; pip skips what is already there).
 setup:
-	$(PYTHON) -m pip install -q --disable-pip-version-check "maturin>=1.9,<2"
-	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation -e ".[dev]"
+	$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore "maturin>=1.9,<2"
+	$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-build-isolation -e ".[dev]"
 
 # Rebuild the native extension in place after changing Rust code.
 develop:
-	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
+	$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-build-isolation --no-deps -e .
 
 lint:
 	cargo fmt --check
