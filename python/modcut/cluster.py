@@ -53,6 +53,11 @@ def default_n_init(n_active: int) -> int:
     return 100 if n_active > 2000 else 25
 
 
+def _n_active(net: Network) -> int:
+    """Number of non-isolated neurons."""
+    return int(np.count_nonzero(np.asarray(_core.degrees(net.to_core()))))
+
+
 def _check_n_init(n_init: Any) -> int:
     if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
         raise ValueError(f"n_init must be a positive int, got {n_init!r}")
@@ -112,7 +117,7 @@ def spectral_embedding(
     """
     net = as_network(network)
     seed = check_random_state(random_state)
-    n_active = int(np.count_nonzero(np.asarray(_core.degrees(net.to_core()))))
+    n_active = _n_active(net)
     k = check_k(k, n_active)
     if eigen_solver == "arpack":
         return _arpack_embedding(net, k, seed, 0)
@@ -185,7 +190,7 @@ def cluster(
     """
     net = as_network(network)
     seed = check_random_state(random_state)
-    n_active = int(np.count_nonzero(np.asarray(_core.degrees(net.to_core()))))
+    n_active = _n_active(net)
     k = check_k(k, n_active)
     n_init = default_n_init(n_active) if n_init is None else _check_n_init(n_init)
     if eigen_solver not in EIGEN_SOLVERS:
