@@ -7,7 +7,7 @@ export PYO3_PYTHON := $(shell command -v $(PYTHON))
 export LD_LIBRARY_PATH := $(PY_LIBDIR):$(LD_LIBRARY_PATH)
 DEMO_DIR ?= demo
 
-.PHONY: all setup develop test test-rust test-python lint bench demo clean
+.PHONY: all setup data develop test test-rust test-python lint bench demo clean
 
 all: test
 
@@ -39,7 +39,16 @@ bench: setup
 	$(PYTHON) -m pytest benches --benchmark-only --benchmark-json=.benchmarks/latest.json --benchmark-columns=min,median,mean,stddev,rounds
 	$(PYTHON) benches/summarize.py .benchmarks/latest.json
 
-demo: setup
+# Fashion-MNIST for the demo: Debian's package where we can install it; elsewhere modcut looks in
+# $$MODCUT_DATA / ~/.cache/modcut/data and then tries torchvision's download.
+FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+data:
+	@if [ ! -f $(FASHION) ] && [ -z "$$MODCUT_DATA" ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Fashion-MNIST (Debian package dataset-fashion-mnist)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+
+demo: setup data
 	$(PYTHON) -m modcut demo --out $(DEMO_DIR)
 
 clean:
