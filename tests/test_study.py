@@ -432,6 +432,14 @@ def test_reproduce_resumes_and_writes_tables(tmp_path, monkeypatch):
     cfg_file.write_text(json.dumps({**json.loads(cfg_file.read_text()), "lr": 0.5}))
     study.reproduce(**{**kw, "n_shuffles": 5})
     assert calls == {"train": 6, "analyze": 9}
+    # another null: its own analyses and tables next to the default null's, no retraining
+    layer = study.reproduce(**{**kw, "n_shuffles": 5, "shuffle": "layer"})
+    assert calls == {"train": 6, "analyze": 13}
+    assert layer["table_md"] == tmp_path / "table-layer.md"
+    assert "'layer' shuffles" in layer["table_md"].read_text()
+    assert "'layer_nonzero' shuffles" in (tmp_path / "table.md").read_text()
+    assert (tmp_path / "dropout" / "seed1" / "analysis-layer" / "clusterability.json").is_file()
+    assert (tmp_path / "dropout" / "seed1" / "analysis" / "clusterability.json").is_file()
 
 
 # --------------------------------------------------------------------------- demo
@@ -460,3 +468,4 @@ def test_demo_small(tmp_path, capsys, fake_data_dir):
     # running it again reuses the training run and the analysis
     study.demo(tmp_path / "demo", **kw)
     assert capsys.readouterr().out.count("reusing") == 3  # training, analysis, lesions
+

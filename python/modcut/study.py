@@ -815,28 +815,40 @@ def _rounded(rows: Sequence[dict[str, Any]], digits: int = 4) -> list[dict[str, 
     return out
 
 
+def _shuffle_suffix(shuffle: str) -> str:
+    """File-name suffix of a study's outputs: none for the default null, ``-<method>`` else.
+
+    Analyses with different nulls of the same trained runs live side by side
+    (``analysis/`` and ``analysis-layer/``, ``table.md`` and ``table-layer.md``), as
+    method.md §4 recommends reporting both ``layer`` and ``layer_nonzero``.
+    """
+    return "" if shuffle == "layer_nonzero" else f"-{shuffle}"
+
+
 def _write_tables(
     out: Path,
     rows: list[dict[str, Any]],
     variants: Sequence[str],
     header: str,
+    suffix: str = "",
 ) -> dict[str, Path]:
     from modcut import report
 
     table = _rounded(aggregate_runs(rows, variants))
     paths = {
-        "runs_csv": report.write_csv(_rounded(rows), out / "runs.csv"),
-        "table_csv": report.write_csv(table, out / "table.csv"),
-        "table_md": out / "table.md",
+        "runs_csv": report.write_csv(_rounded(rows), out / f"runs{suffix}.csv"),
+        "table_csv": report.write_csv(table, out / f"table{suffix}.csv"),
+        "table_md": out / f"table{suffix}.md",
     }
     paths["table_md"].write_text(header + "\n" + report.markdown_table(table))
     links = "".join(
         f"<li><a href='{html.escape(link)}'>{html.escape(r['variant'])}, seed {r['seed']}</a></li>"
         for r in rows
-        for link in [f"{r['variant']}/seed{r['seed']}/analysis/report.html"]
+        for link in [f"{r['variant']}/seed{r['seed']}/analysis{suffix}/report.html"]
     )
     paths["report"] = report.write_html(
         out,
+        filename=f"report{suffix}.html",
         title=f"modcut study — {out.name}",
         summary=header,
         sections=[
@@ -879,7 +891,10 @@ def reproduce(
     out_dir:
         Study folder (default ``runs/reproduce-<dataset>``): runs go to
         ``<variant>/seed<seed>/`` (``checkpoint.pt``, ``run_config.json``,
-        ``analysis/``), tables to ``runs.csv``, ``table.csv``, ``table.md``.
+        ``analysis/``), tables to ``runs.csv``, ``table.csv``, ``table.md``. With a
+        shuffle other than ``layer_nonzero`` the analyses go to ``analysis-<shuffle>/``
+        and the tables to ``runs-<shuffle>.csv`` etc., next to (not over) the default
+        null's, reusing the same trained runs.
     epochs, prune_epochs:
         Override the training lengths (default: ``TrainConfig``'s, method.md §5).
     k, n_shuffles, shuffle, n_jobs:
@@ -928,6 +943,7 @@ def reproduce(
         f"k = {k}, {n_shuffles} '{shuffle}' shuffles per network.\n"
         + (f"Command: `{command}`\n" if command else "")
     )
+    suffix = _shuffle_suffix(shuffle)
     rows: list[dict[str, Any]] = []
     total = len(variants) * len(seed_list)
     i = 0
@@ -948,7 +964,7 @@ def reproduce(
                 **(train_overrides or {}),
             )
             ckpt = _ensure_trained(config, run_dir, say, progress)
-            adir = run_dir / "analysis"
+            adir = run_dir / f"analysis{suffix}"
             if _analysis_done(adir, ckpt, k, n_shuffles, shuffle, s):
                 say(f"  reusing {adir / 'clusterability.json'}")
             else:
@@ -964,9 +980,9 @@ def reproduce(
                     log=lambda m: say("  " + m),
                 )
             rows.append(_run_row(v, s, adir))
-            paths = _write_tables(out, rows, variants, header)
+            paths = _write_tables(out, rows, variants, header, suffix)
     say(f"table: {paths['table_md']}")
-    say((out / "table.md").read_text())
+    say(paths["table_md"].read_text())
     return paths
 
 
