@@ -155,19 +155,6 @@ def spectral_embedding_block(
     eigenvalues of the normalized adjacency.
     """
 
-def spectral_labels_block(
-    block: _Block,
-    d_even: npt.NDArray[np.float64],
-    d_odd: npt.NDArray[np.float64],
-    k: int,
-    n_init: int,
-    seed: int,
-    stream: int = 0,
-) -> npt.NDArray[np.int64]:
-    """Spectral clustering: ``spectral_embedding_block`` then ``kmeans`` (max_iter 300,
-    tol 1e-4, best of ``n_init``) on the same random stream. Labels (nrows + ncols,),
-    even nodes first."""
-
 # --- clustering and the null pipeline (rust/src/null.rs, py_null.rs) ---
 # Random streams: ``purpose`` 3 = an observed network, 2 = null sample clustering
 # (rust/src/rng.rs); null sample ``i`` uses stream ``i``.

@@ -236,37 +236,9 @@ fn spectral_embedding_block<'py>(
     Ok((rows_to_py(py, emb, n, k), PyArray1::from_vec(py, s)))
 }
 
-/// Spectral clustering labels (embedding then k-means with `n_init` runs), even
-/// nodes first: int64 array of length nrows + ncols.
-#[pyfunction]
-#[pyo3(signature = (block, d_even, d_odd, k, n_init, seed, stream = 0))]
-#[allow(clippy::too_many_arguments)]
-fn spectral_labels_block<'py>(
-    py: Python<'py>,
-    block: PyBlock<'py>,
-    d_even: PyReadonlyArrayDyn<'py, f64>,
-    d_odd: PyReadonlyArrayDyn<'py, f64>,
-    k: i64,
-    n_init: i64,
-    seed: u64,
-    stream: u64,
-) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let b = block_from_py(block)?;
-    let k = check_k(k, &b)?;
-    let n_init = count("n_init", n_init, 1)?;
-    let de = degrees("d_even", d_even, b.nrows)?;
-    let dd = degrees("d_odd", d_odd, b.ncols)?;
-    let labels = run_detached(py, move || {
-        let mut rng = rng_for(seed, CLUSTER, stream);
-        spectral::spectral_labels(&b, &de, &dd, k, n_init, &mut rng)
-    })?;
-    Ok(PyArray1::from_iter(py, labels.iter().map(|&l| l as i64)))
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kmeans, m)?)?;
     m.add_function(wrap_pyfunction!(top_singular, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_embedding_block, m)?)?;
-    m.add_function(wrap_pyfunction!(spectral_labels_block, m)?)?;
     Ok(())
 }

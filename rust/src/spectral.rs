@@ -43,7 +43,6 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
-use crate::kmeans::kmeans;
 
 /// The normalized odd-to-even block (defined with the graph that builds it).
 pub use crate::graph::SparseBlock;
@@ -1024,28 +1023,28 @@ pub fn embed<R: Rng + ?Sized>(
     Ok((emb, svd.s))
 }
 
-/// Spectral clustering labels: [`embed`] then k-means (`max_iter` 300, `tol`
-/// 1e-4, best of `n_init`), labels in the embedding's row order (even nodes,
-/// then odd nodes).
-pub fn spectral_labels<R: Rng + ?Sized>(
-    b: &SparseBlock,
-    d_even: &[f64],
-    d_odd: &[f64],
-    k: usize,
-    n_init: usize,
-    rng: &mut R,
-) -> Result<Vec<u32>> {
-    let (emb, _) = embed(b, d_even, d_odd, k, rng)?;
-    let n = b.nrows + b.ncols;
-    Ok(kmeans(&emb, n, k, k, n_init, 300, 1e-4, rng)?.labels)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::kmeans::kmeans;
     use crate::rng::{rng_for, CLUSTER};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    /// Embedding then k-means with the pipeline's settings (as `null::spectral_labels`).
+    fn spectral_labels<R: Rng + ?Sized>(
+        b: &SparseBlock,
+        d_even: &[f64],
+        d_odd: &[f64],
+        k: usize,
+        n_init: usize,
+        rng: &mut R,
+    ) -> Result<Vec<u32>> {
+        let (emb, _) = embed(b, d_even, d_odd, k, rng)?;
+        let n = b.nrows + b.ncols;
+        let (max_iter, tol) = (crate::null::KMEANS_MAX_ITER, crate::null::KMEANS_TOL);
+        Ok(kmeans(&emb, n, k, k, n_init, max_iter, tol, rng)?.labels)
+    }
 
     /// A random sparse block with entries |N(0,1)| at the given density.
     pub(crate) fn random_block(nrows: usize, ncols: usize, density: f64, seed: u64) -> SparseBlock {
