@@ -7,14 +7,42 @@ export PYO3_PYTHON := $(shell command -v $(PYTHON))
 export LD_LIBRARY_PATH := $(PY_LIBDIR):$(LD_LIBRARY_PATH)
 DEMO_DIR ?= demo
 
-.PHONY: all setup data develop test test-rust test-python lint bench demo clean
+.PHONY: all setup data develop wheel wheelhouse test test-rust test-python lint bench demo clean
 
 all: test
 
-# Python dependencies (torch is pinned and installed once; pip skips what is already there).
+# Python dependencies (torch is pinned and installed once; pip skips what is already there),
+# and the numpy/scipy wheelhouse of the wheel test.
 setup:
 	$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore "maturin>=1.9,<2"
 	$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-build-isolation -e ".[dev]"
+	$(MAKE) wheelhouse
+
+# The wheel: abi3 (CPython >= 3.10), linked by zig against glibc 2.17 so that it carries the
+# portable manylinux2014 (manylinux_2_17) tag; maturin checks the tag's rules while building and
+# auditwheel must agree. Plus the sdist. Rebuilt only when a source file is newer than the stamp.
+WHEEL_TAG := manylinux_2_17_$(shell uname -m)
+WHEEL_SOURCES := Cargo.toml Cargo.lock pyproject.toml README.md \
+	$(shell find rust python -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name py.typed)
+wheel: dist/.wheel-stamp
+
+dist/.wheel-stamp: $(WHEEL_SOURCES)
+	rm -f dist/modcut-*.whl dist/modcut-*.tar.gz dist/.wheel-stamp
+	$(PYTHON) -m maturin build --release --zig --compatibility manylinux2014 --target-dir target/wheel --out dist
+	$(PYTHON) -m maturin sdist --out dist
+	$(PYTHON) -m auditwheel show dist/modcut-*.whl | tee dist/auditwheel.txt
+	grep -q '"$(WHEEL_TAG)"' dist/auditwheel.txt || { echo "auditwheel disagrees: expected $(WHEEL_TAG)" >&2; exit 1; }
+	touch $@
+
+# numpy and scipy wheels (the versions installed here) for tests/test_wheel.py's offline install.
+PY_TAG := $(shell $(PYTHON) -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+wheelhouse: .whl/.stamp-$(PY_TAG)
+
+.whl/.stamp-$(PY_TAG):
+	$(PYTHON) -m pip download -q --disable-pip-version-check --only-binary=:all: -d .whl \
+		"numpy==$$($(PYTHON) -c 'import numpy; print(numpy.__version__)')" \
+		"scipy==$$($(PYTHON) -c 'import scipy; print(scipy.__version__)')"
+	touch $@
 
 # Rebuild the native extension in place after changing Rust code.
 develop:
@@ -32,7 +60,7 @@ test-rust:
 test-python:
 	$(PYTHON) -m pytest tests
 
-test: setup lint test-rust test-python
+test: setup lint test-rust wheel test-python
 
 bench: setup
 	mkdir -p .benchmarks

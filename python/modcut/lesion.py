@@ -35,15 +35,19 @@ import io
 import json
 import math
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
+
+from modcut._optional import progress_bar, require
+
+require("torch", extra="torch", purpose="modcut.lesion (lesion tests of PyTorch models)")
+
+import torch  # noqa: E402  (after the check that names the extra)
+from torch import nn  # noqa: E402
 
 __all__ = [
     "DoubleLesion",
@@ -744,10 +748,6 @@ class SingleLesionResult:
         )
 
 
-def _progress(show: bool | None) -> bool:
-    return sys.stderr.isatty() if show is None else bool(show)
-
-
 def _alive_by_layer(labels: Any, widths: Sequence[int]) -> list[np.ndarray]:
     return [np.flatnonzero(lab >= 0).astype(np.int64) for lab in _layer_labels(labels, widths)]
 
@@ -827,11 +827,7 @@ def single_lesion_test(
         alive = _alive_by_layer(labels, widths)
         base, base_pc = ev.accuracy(())
         results: list[SingleLesion] = []
-        iterator: Any = subs
-        if _progress(progress):
-            from tqdm.auto import tqdm
-
-            iterator = tqdm(subs, desc="single lesions", unit="sub-module", leave=False)
+        iterator = progress_bar(progress, subs, desc="single lesions", unit="sub-module", leave=False)
         for sub in iterator:
             acc, pc = ev.accuracy([(sub.layer, sub.neurons)])
             rng = np.random.default_rng([int(seed), sub.layer, sub.cluster])
@@ -1105,11 +1101,7 @@ def double_lesion_test(
             keep = sorted(subs, key=lambda s: -drops[s.name])[:max_submodules]
             subs = [s for s in subs if s in keep]
         pairs = [(a, b) for i, a in enumerate(subs) for b in subs[i + 1 :] if a.layer != b.layer]
-        iterator: Any = pairs
-        if _progress(progress):
-            from tqdm.auto import tqdm
-
-            iterator = tqdm(pairs, desc="double lesions", unit="pair", leave=False)
+        iterator = progress_bar(progress, pairs, desc="double lesions", unit="pair", leave=False)
         out: list[DoubleLesion] = []
         for a, b in iterator:
             acc, pc = ev.accuracy([(a.layer, a.neurons), (b.layer, b.neurons)])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from modcut import _core
+from modcut._optional import progress_bar
 from modcut._validate import as_network, check_n_jobs, check_random_state
 from modcut.cluster import check_k, default_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
@@ -205,7 +205,9 @@ def clusterability(
         ``"arpack"`` (SciPy ``svds`` for the embedding, k-means in Rust; slow,
         for cross-checking).
     progress:
-        Show a progress bar; default: only when stderr is a terminal.
+        Show a progress bar (tqdm, extra ``modcut[progress]``). None (default): only when
+        stderr is a terminal and tqdm is installed; True: always, and a
+        :class:`~modcut._optional.MissingExtraError` without tqdm; False: never.
     chunk_size:
         Null samples per call into Rust (progress granularity; no effect on results).
 
@@ -238,16 +240,11 @@ def clusterability(
     observed = _ncut(net, labels)
     t_obs = time.perf_counter() - t0
 
-    show = sys.stderr.isatty() if progress is None else bool(progress)
     if chunk_size is None:
         chunk_size = max(8, min(256, n_shuffles // 50 or 8))
     null = np.empty(n_shuffles, dtype=np.float64)
     t1 = time.perf_counter()
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_shuffles, desc=f"null ({method})", unit="sample", leave=False)
+    bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample", leave=False)
     try:
         start = 0
         while start < n_shuffles:
@@ -261,11 +258,9 @@ def clusterability(
                     reduced_core, method, k, n_init, seed, start, count, threads
                 )
             start += count
-            if bar is not None:
-                bar.update(count)
+            bar.update(count)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     t_null = time.perf_counter() - t1
 
     stats = null_statistics(observed, null)

@@ -2,7 +2,9 @@
 
 Every plotting function takes plain results (a
 :class:`~modcut.ClusterabilityResult`, weight matrices, lesion results), writes
-one PNG with matplotlib's Agg backend and returns its path. :func:`write_html`
+one PNG with matplotlib's Agg backend and returns its path; matplotlib is the
+``report`` extra (``pip install 'modcut[report]'``), imported by the first plot, so
+the tables and the HTML page work without it. :func:`write_html`
 puts whatever figures and tables exist into a single page whose images are
 embedded as base64 ``data:`` URIs: it opens offline, from anywhere, with no
 scripts, fonts or style sheets fetched.
@@ -24,14 +26,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.collections import LineCollection
-from matplotlib.colors import ListedColormap, PowerNorm, TwoSlopeNorm
+
+from modcut._optional import require
 
 if TYPE_CHECKING:
     from modcut.lesion import DoubleLesionResult, SingleLesionResult
@@ -56,6 +53,26 @@ __all__ = [
     "write_html",
     "write_markdown",
 ]
+
+_agg_selected = False
+
+
+def _mpl() -> Any:
+    """matplotlib with pyplot, collections and colors loaded, on the Agg backend.
+
+    Imported at the first plot (not with this module), so that the tables and the HTML page
+    work without matplotlib; :class:`~modcut._optional.MissingExtraError` naming
+    ``modcut[report]`` when it is not installed.
+    """
+    global _agg_selected
+    mpl = require("matplotlib", extra="report", purpose="modcut's figures")
+    if not _agg_selected:
+        mpl.use("Agg")
+        _agg_selected = True
+    for sub in ("pyplot", "collections", "colors"):
+        require(f"matplotlib.{sub}", extra="report", purpose="modcut's figures")
+    return mpl
+
 
 #: Figure file names in an output folder → caption, in page order.
 FIGURES: dict[str, str] = {
@@ -95,6 +112,7 @@ _GREY = (0.82, 0.82, 0.82, 1.0)
 
 def cluster_colors(n: int) -> np.ndarray:
     """RGBA colours for cluster labels ``0 … n-1``, shape ``(n, 4)`` (tab10/tab20, then hsv)."""
+    plt = _mpl().pyplot
     if n <= 10:
         return np.asarray(plt.get_cmap("tab10")(np.arange(max(n, 1))))[:n]
     if n <= 20:
@@ -136,6 +154,7 @@ def _n_clusters(labels: np.ndarray) -> int:
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    plt = _mpl().pyplot
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=110, bbox_inches="tight")
@@ -163,6 +182,7 @@ def _input_grid_shape(width: int, input_shape: Sequence[int] | None) -> tuple[in
 
 def plot_null_histogram(result: ClusterabilityResult, path: str | os.PathLike[str]) -> Path:
     """Histogram of ``result.null_ncuts`` with the observed n-cut marked."""
+    plt = _mpl().pyplot
     null = np.asarray(result.null_ncuts, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(7, 4))
     lo = min(float(null.min()), result.ncut)
@@ -225,6 +245,8 @@ def plot_network(
         ``max_edges`` edges are drawn; above it each layer is a strip of
         neurons sorted by cluster and only cluster-to-cluster bands are drawn.
     """
+    mpl = _mpl()
+    plt = mpl.pyplot
     widths = [int(w) for w in widths]
     per_layer = _split(labels, widths)
     all_lab = np.concatenate(per_layer)
@@ -268,7 +290,7 @@ def plot_network(
                 v = np.asarray(vals)
                 keep = np.argsort(-v)[:max_edges]
                 v = v[keep] / v.max()
-                lc = LineCollection(
+                lc = mpl.collections.LineCollection(
                     [segs[i] for i in keep],
                     colors=[(0.3, 0.3, 0.3, 0.05 + 0.5 * a) for a in v],
                     linewidths=0.3 + 1.2 * v,
@@ -327,7 +349,7 @@ def plot_network(
                     (*pal[cols[i] if cols[i] >= 0 else len(pal) - 1][:3], 0.2 + 0.5 * float(v[i]))
                     for i in show
                 ]
-                lc = LineCollection(
+                lc = mpl.collections.LineCollection(
                     [bands[i] for i in show],
                     colors=colors,
                     linewidths=0.4 + 6.0 * v[show],
@@ -374,6 +396,8 @@ def plot_weight_blocks(
     gamma:
         Power-law colour scaling of |W| (0.5 brings small weights up).
     """
+    mpl = _mpl()
+    plt = mpl.pyplot
     mats = [np.abs(_dense(w)) for w in weights]
     per_layer = _split(labels, widths)
     k = _n_clusters(np.concatenate(per_layer))
@@ -392,7 +416,7 @@ def plot_weight_blocks(
             aspect="auto",
             interpolation="nearest",
             cmap="Greys",
-            norm=PowerNorm(gamma, vmin=0.0, vmax=vmax),
+            norm=mpl.colors.PowerNorm(gamma, vmin=0.0, vmax=vmax),
         )
         for lab, order, axis in ((per_layer[li], ro, "row"), (per_layer[li + 1], co, "col")):
             sorted_lab = lab[order]
@@ -405,7 +429,7 @@ def plot_weight_blocks(
         # colour bars along the edges: which cluster each row / column belongs to
         rl = per_layer[li][ro]
         cl = per_layer[li + 1][co]
-        cmap = ListedColormap(pal)
+        cmap = mpl.colors.ListedColormap(pal)
         ax.imshow(
             (rl + 1)[:, None],
             extent=(-0.03 * m.shape[1] - 0.5, -0.5, m.shape[0] - 0.5, -0.5),
@@ -439,6 +463,7 @@ def plot_weight_blocks(
 
 def plot_lesion_importance(single: SingleLesionResult, path: str | os.PathLike[str]) -> Path:
     """Per sub-module: the lesion's accuracy drop against its random-lesion null."""
+    plt = _mpl().pyplot
     les = single.lesions
     fig, ax = plt.subplots(figsize=(max(6.0, 0.38 * len(les) + 2), 4.5))
     if les:
@@ -496,6 +521,8 @@ def plot_lesion_classes(
     class_names: Sequence[str] | None = None,
 ) -> Path:
     """Heatmaps sub-module × class of per-class accuracy drops (raw and minus the null mean)."""
+    mpl = _mpl()
+    plt = mpl.pyplot
     les = single.lesions
     if not les:
         return _empty_figure("no sub-module large enough to lesion", path)
@@ -517,7 +544,7 @@ def plot_lesion_classes(
             np.nan_to_num(mat),
             aspect="auto",
             cmap="RdBu_r",
-            norm=TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim),
+            norm=mpl.colors.TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim),
             interpolation="nearest",
         )
         ax.set_xticks(range(n_classes))
@@ -531,6 +558,7 @@ def plot_lesion_classes(
 
 
 def _empty_figure(text: str, path: str | os.PathLike[str]) -> Path:
+    plt = _mpl().pyplot
     fig, ax = plt.subplots(figsize=(6, 1.5))
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
     ax.axis("off")
@@ -539,6 +567,8 @@ def _empty_figure(text: str, path: str | os.PathLike[str]) -> Path:
 
 def plot_double_lesion(double: DoubleLesionResult, path: str | os.PathLike[str]) -> Path:
     """Sub-module × sub-module matrices of joint drop and interaction."""
+    mpl = _mpl()
+    plt = mpl.pyplot
     names = double.submodules
     if not double.pairs:
         return _empty_figure("no pairs of sub-modules in different layers", path)
@@ -549,7 +579,7 @@ def plot_double_lesion(double: DoubleLesionResult, path: str | os.PathLike[str])
         mat = double.matrix(key)
         finite = mat[np.isfinite(mat)]
         lim = float(np.max(np.abs(finite))) if finite.size else 1.0
-        norm = TwoSlopeNorm(vcenter=0.0, vmin=-(lim or 1.0), vmax=lim or 1.0)
+        norm = mpl.colors.TwoSlopeNorm(vcenter=0.0, vmin=-(lim or 1.0), vmax=lim or 1.0)
         im = ax.imshow(np.ma.masked_invalid(mat), cmap="RdBu_r", norm=norm, interpolation="nearest")
         ax.set_facecolor("#dddddd")
         ax.set_xticks(range(len(names)))
@@ -795,6 +825,7 @@ def write_html(
 
 def png_ok(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a readable, non-empty PNG image."""
+    plt = _mpl().pyplot
     p = Path(path)
     if not p.is_file() or p.stat().st_size < 100:
         return False

@@ -1,6 +1,9 @@
 """PyTorch harness: the networks studied, their data, training with pruning, and weight extraction.
 
-Modules (import them directly; importing this package does not import torch):
+Needs PyTorch (``pip install 'modcut[torch]'``): importing this package checks that torch
+is installed and raises :class:`modcut._optional.MissingExtraError` naming the extra if not.
+
+Modules (import them directly):
 
 * :mod:`modcut.harness.data` — MNIST, Fashion-MNIST, CIFAR-10 from local files first
   (``load_dataset``, ``load_splits``, ``DatasetNotFoundError``).
@@ -12,3 +15,7 @@ Modules (import them directly; importing this package does not import torch):
 * :mod:`modcut.harness.extract` — ``extract_weights``, ``layer_modules``: model or checkpoint
   to the weight matrices modcut's core takes.
 """
+
+from modcut._optional import require
+
+require("torch", extra="torch", purpose="modcut.harness (PyTorch models, training, extraction)")

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from modcut._optional import require
+
 __all__ = [
     "BASE_DATASETS",
     "DATASET_NAMES",
@@ -431,7 +433,7 @@ def _download_dir(root: str | os.PathLike[str] | None) -> Path:
 
 def _download(name: str, dest: Path) -> None:
     """Download base set ``name`` into ``dest`` with torchvision (its own layout)."""
-    import torchvision.datasets as tvd
+    tvd = require("torchvision.datasets", extra="torch", purpose="downloading a dataset")
 
     dest.mkdir(parents=True, exist_ok=True)
     cls = getattr(tvd, _BASE_INFO[name].torchvision_class)

@@ -57,6 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from modcut._optional import progress_bar, want_progress
 from modcut.harness.data import (
     DATASET_NAMES,
     ImageData,
@@ -398,9 +399,7 @@ def _penalty(weights: Sequence[torch.Tensor], l1: float, l2: float) -> torch.Ten
 
 
 def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return want_progress(progress) is not None
 
 
 def _fit_phase(
@@ -419,8 +418,6 @@ def _fit_phase(
     history: list[dict[str, Any]],
     t_start: float,
 ) -> None:
-    from tqdm.auto import tqdm
-
     device = data.x.device
     n = len(data)
     bs = config.batch_size
@@ -430,10 +427,10 @@ def _fit_phase(
     classify = data.task == "classification"
     pen_weights = [w for _, w in prunable_weights(model)]
     step = 0
-    bar = tqdm(
+    bar = progress_bar(
+        show,
         total=epochs * steps_per_epoch,
         desc=phase,
-        disable=not show,
         leave=False,
         dynamic_ncols=True,
         file=sys.stderr,
@@ -498,7 +495,7 @@ def _fit_phase(
                     + (f"  sparsity {record['sparsity']:.3f}" if pruner is not None else "")
                     + f"  ({record['seconds']:.1f} s, total {time.perf_counter() - t_start:.0f} s)"
                 )
-                tqdm.write(msg, file=sys.stderr)
+                bar.write(msg, file=sys.stderr)
     finally:
         bar.close()
 
