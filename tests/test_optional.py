@@ -12,11 +12,11 @@ import re
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 import modcut
 from modcut import _optional, report
@@ -142,7 +142,7 @@ def test_torch_modules_without_torch_name_the_torch_extra():
     lines = out.strip().splitlines()
     assert len(lines) == 4, out
     for line in lines:
-        name, extra, msg = line.split(" | ")
+        _name, extra, msg = line.split(" | ")
         assert extra == "torch", line
         assert "pip install 'modcut[torch]'" in msg, line
 

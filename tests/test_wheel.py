@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_readme import check_quickstart_output, quickstart_code
 
 import modcut
+from test_readme import check_quickstart_output, quickstart_code
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "dist"
