@@ -22,14 +22,16 @@ setup:
 # portable manylinux2014 (manylinux_2_17) tag; maturin checks the tag's rules while building and
 # auditwheel must agree. Plus the sdist. Rebuilt only when a source file is newer than the stamp.
 WHEEL_TAG := manylinux_2_17_$(shell uname -m)
+# maturin's script next to $(PYTHON), else on PATH (`python -m maturin` needs the script beside python)
+MATURIN ?= $(or $(wildcard $(dir $(PYO3_PYTHON))maturin),$(shell command -v maturin),$(PYTHON) -m maturin)
 WHEEL_SOURCES := Cargo.toml Cargo.lock pyproject.toml README.md \
 	$(shell find rust python -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name py.typed)
 wheel: dist/.wheel-stamp
 
 dist/.wheel-stamp: $(WHEEL_SOURCES)
 	rm -f dist/modcut-*.whl dist/modcut-*.tar.gz dist/.wheel-stamp
-	$(PYTHON) -m maturin build --release --zig --compatibility manylinux2014 --target-dir target/wheel --out dist
-	$(PYTHON) -m maturin sdist --out dist
+	$(MATURIN) build --release --zig --compatibility manylinux2014 --target-dir target/wheel --out dist
+	$(MATURIN) sdist --out dist
 	$(PYTHON) -m auditwheel show dist/modcut-*.whl | tee dist/auditwheel.txt
 	grep -q '"$(WHEEL_TAG)"' dist/auditwheel.txt || { echo "auditwheel disagrees: expected $(WHEEL_TAG)" >&2; exit 1; }
 	touch $@

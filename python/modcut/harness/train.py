@@ -525,7 +525,8 @@ def train(
     """Train (and prune) the network ``config`` describes; write ``out_dir/checkpoint.pt``.
 
     ``progress``: tqdm bars with loss/accuracy (None: only when stderr is a
-    terminal). ``verbose``: one line per epoch on stderr. Returns the
+    terminal and tqdm is installed; True without tqdm: ``MissingExtraError``
+    naming ``modcut[progress]``). ``verbose``: one line per epoch on stderr. Returns the
     checkpoint's path. See the module docstring for the recipe and the file.
     """
     if not isinstance(config, TrainConfig):
