@@ -378,8 +378,7 @@ def analyze(
     k, n_shuffles, shuffle, seed, n_jobs:
         Passed to :func:`modcut.clusterability` (``seed`` is its ``random_state``).
     progress:
-        Progress bar for the null distribution (default: when stderr is a terminal and
-        tqdm is installed; see :mod:`modcut._optional`).
+        Progress bar for the null distribution (default: when stderr is a terminal).
     log:
         Called with one line per step (default: silent).
 
