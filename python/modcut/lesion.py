@@ -30,14 +30,10 @@ which would otherwise look harmless for free.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import json
 import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +44,10 @@ require("torch", extra="torch", purpose="modcut.lesion (lesion tests of PyTorch 
 
 import torch  # noqa: E402  (after the check that names the extra)
 from torch import nn  # noqa: E402
+
+from modcut._io import float_or_nan, read_json, to_csv, write_json
+from modcut._layers import split_by_layer
+from modcut._stats import empirical_test
 
 __all__ = [
     "DoubleLesion",
@@ -106,18 +106,6 @@ class SubModule:
         return f"L{self.layer}:C{self.cluster}"
 
 
-def _layer_labels(labels: Any, widths: Sequence[int]) -> list[np.ndarray]:
-    lab = np.asarray(labels, dtype=np.int64)
-    widths = [int(w) for w in widths]
-    if lab.ndim != 1 or lab.shape[0] != sum(widths):
-        raise ValueError(
-            f"labels has shape {lab.shape} but the widths {tuple(widths)} need "
-            f"({sum(widths)},): one label per neuron, all layers, layer order"
-        )
-    offsets = np.concatenate([[0], np.cumsum(widths)])
-    return [lab[offsets[i] : offsets[i + 1]] for i in range(len(widths))]
-
-
 def submodules(
     labels: Any,
     widths: Sequence[int],
@@ -148,7 +136,7 @@ def submodules(
         raise ValueError(f"min_size must be ≥ 1, got {min_size}")
     if not 0.0 <= min_fraction <= 1.0:
         raise ValueError(f"min_fraction must be in [0, 1], got {min_fraction}")
-    per_layer = _layer_labels(labels, widths)
+    per_layer = split_by_layer(labels, widths)
     out: list[SubModule] = []
     for layer in range(1, len(per_layer) - 1):
         lab = per_layer[layer]
@@ -518,70 +506,7 @@ def importance_statistics(drop: float, null_drops: Any) -> dict[str, float]:
     null = np.asarray(null_drops, dtype=np.float64).reshape(-1)
     if null.size == 0:
         raise ValueError("the null needs at least one random lesion")
-    n = null.shape[0]
-    mean = float(null.mean())
-    std = float(null.std(ddof=1)) if n > 1 else 0.0
-    if std > 0:
-        z = (drop - mean) / std
-    elif drop == mean:
-        z = float("nan")
-    else:
-        z = math.copysign(math.inf, drop - mean)
-    return {
-        "null_mean": mean,
-        "null_std": std,
-        "z_score": float(z),
-        "p_value": (int(np.count_nonzero(null >= drop)) + 1) / (n + 1),
-        "percentile": 100.0 * int(np.count_nonzero(null < drop)) / n,
-    }
-
-
-def _clean(v: Any) -> Any:
-    """JSON-safe value: arrays → lists, non-finite floats → None."""
-    if isinstance(v, np.ndarray):
-        return [_clean(x) for x in v.tolist()]
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (np.floating, float)):
-        return float(v) if math.isfinite(float(v)) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
-
-
-def _float(v: Any) -> float:
-    return float("nan") if v is None else float(v)
-
-
-def _rows_to_csv(rows: list[dict[str, Any]], path: str | os.PathLike[str] | None) -> str:
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    text = buf.getvalue()
-    if path is not None:
-        Path(path).write_text(text)
-    return text
-
-
-def _write_json(d: dict[str, Any], path: str | os.PathLike[str] | None, indent: int) -> str:
-    text = json.dumps(_clean(d), indent=indent, allow_nan=False)
-    if path is not None:
-        Path(path).write_text(text)
-    return text
-
-
-def _load_json(path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
-    p = Path(path_or_text)
-    try:
-        text = p.read_text() if p.exists() else str(path_or_text)
-    except OSError:
-        text = str(path_or_text)
-    return dict(json.loads(text))
+    return empirical_test(drop, null, tail="at_or_above")
 
 
 # --------------------------------------------------------------------------- single lesions
@@ -655,16 +580,16 @@ class SingleLesion:
             layer=int(d["layer"]),
             cluster=int(d["cluster"]),
             neurons=np.asarray(d["neurons"], dtype=np.int64),
-            accuracy=_float(d["accuracy"]),
-            drop=_float(d["drop"]),
-            per_class_drop=np.asarray([_float(v) for v in d["per_class_drop"]]),
-            null_drops=np.asarray([_float(v) for v in d["null_drops"]]),
-            null_per_class_drop=np.asarray([_float(v) for v in d["null_per_class_drop"]]),
-            null_mean=_float(d["null_mean"]),
-            null_std=_float(d["null_std"]),
-            z_score=_float(d["z_score"]),
-            p_value=_float(d["p_value"]),
-            percentile=_float(d["percentile"]),
+            accuracy=float_or_nan(d["accuracy"]),
+            drop=float_or_nan(d["drop"]),
+            per_class_drop=np.asarray([float_or_nan(v) for v in d["per_class_drop"]]),
+            null_drops=np.asarray([float_or_nan(v) for v in d["null_drops"]]),
+            null_per_class_drop=np.asarray([float_or_nan(v) for v in d["null_per_class_drop"]]),
+            null_mean=float_or_nan(d["null_mean"]),
+            null_std=float_or_nan(d["null_std"]),
+            z_score=float_or_nan(d["z_score"]),
+            p_value=float_or_nan(d["p_value"]),
+            percentile=float_or_nan(d["percentile"]),
         )
 
 
@@ -723,7 +648,7 @@ class SingleLesionResult:
 
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
         """The :meth:`rows` as CSV; also written to ``path`` when given."""
-        return _rows_to_csv(self.rows(), path)
+        return to_csv(self.rows(), path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -735,21 +660,21 @@ class SingleLesionResult:
 
     def to_json(self, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:
         """JSON (non-finite numbers as ``null``); also written to ``path`` when given."""
-        return _write_json(self.to_dict(), path, indent)
+        return write_json(self.to_dict(), path, indent=indent)
 
     @classmethod
     def from_json(cls, path_or_text: str | os.PathLike[str]) -> SingleLesionResult:
-        d = _load_json(path_or_text)
+        d = read_json(path_or_text)
         return cls(
             base_accuracy=float(d["base_accuracy"]),
-            base_per_class=np.asarray([_float(v) for v in d["base_per_class"]]),
+            base_per_class=np.asarray([float_or_nan(v) for v in d["base_per_class"]]),
             lesions=[SingleLesion.from_dict(s) for s in d["lesions"]],
             settings=dict(d.get("settings", {})),
         )
 
 
 def _alive_by_layer(labels: Any, widths: Sequence[int]) -> list[np.ndarray]:
-    return [np.flatnonzero(lab >= 0).astype(np.int64) for lab in _layer_labels(labels, widths)]
+    return [np.flatnonzero(lab >= 0).astype(np.int64) for lab in split_by_layer(labels, widths)]
 
 
 def _as_evaluator(
@@ -971,17 +896,17 @@ class DoubleLesion:
             cluster_b=int(d["cluster_b"]),
             size_a=int(d["size_a"]),
             size_b=int(d["size_b"]),
-            drop_a=_float(d["drop_a"]),
-            drop_b=_float(d["drop_b"]),
-            joint_drop=_float(d["joint_drop"]),
-            interaction=_float(d["interaction"]),
-            per_class_joint_drop=np.asarray([_float(v) for v in d["per_class_joint_drop"]]),
-            null_drops=np.asarray([_float(v) for v in d.get("null_drops", [])]),
-            null_mean=_float(d.get("null_mean")),
-            null_std=_float(d.get("null_std")),
-            z_score=_float(d.get("z_score")),
-            p_value=_float(d.get("p_value")),
-            percentile=_float(d.get("percentile")),
+            drop_a=float_or_nan(d["drop_a"]),
+            drop_b=float_or_nan(d["drop_b"]),
+            joint_drop=float_or_nan(d["joint_drop"]),
+            interaction=float_or_nan(d["interaction"]),
+            per_class_joint_drop=np.asarray([float_or_nan(v) for v in d["per_class_joint_drop"]]),
+            null_drops=np.asarray([float_or_nan(v) for v in d.get("null_drops", [])]),
+            null_mean=float_or_nan(d.get("null_mean")),
+            null_std=float_or_nan(d.get("null_std")),
+            z_score=float_or_nan(d.get("z_score")),
+            p_value=float_or_nan(d.get("p_value")),
+            percentile=float_or_nan(d.get("percentile")),
         )
 
 
@@ -1020,7 +945,7 @@ class DoubleLesionResult:
         return [p.row() for p in self.pairs]
 
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
-        return _rows_to_csv(self.rows(), path)
+        return to_csv(self.rows(), path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1031,11 +956,11 @@ class DoubleLesionResult:
         }
 
     def to_json(self, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:
-        return _write_json(self.to_dict(), path, indent)
+        return write_json(self.to_dict(), path, indent=indent)
 
     @classmethod
     def from_json(cls, path_or_text: str | os.PathLike[str]) -> DoubleLesionResult:
-        d = _load_json(path_or_text)
+        d = read_json(path_or_text)
         return cls(
             base_accuracy=float(d["base_accuracy"]),
             submodules=[str(s) for s in d["submodules"]],

@@ -11,17 +11,17 @@ distribution is identical for any ``n_jobs`` and any chunking.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from modcut import _core
 from modcut._optional import progress_bar
+from modcut._io import float_or_nan, read_json, write_json
+from modcut._stats import empirical_test
 from modcut._validate import as_network, check_n_jobs, check_random_state
 from modcut.cluster import check_k, default_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
@@ -87,22 +87,19 @@ class ClusterabilityResult:
 
     def to_json(self, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:
         """Serialise to JSON; also write it to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        return write_json(self.to_dict(), path, indent=indent)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ClusterabilityResult:
         return cls(
-            ncut=float(d["ncut"]),
+            ncut=float_or_nan(d["ncut"]),
             labels=np.asarray(d["labels"], dtype=np.int64),
             null_ncuts=np.asarray(d["null_ncuts"], dtype=np.float64),
-            null_mean=float(d["null_mean"]),
-            null_std=float(d["null_std"]),
-            z_score=float(d["z_score"]),
-            p_value=float(d["p_value"]),
-            percentile=float(d["percentile"]),
+            null_mean=float_or_nan(d["null_mean"]),
+            null_std=float_or_nan(d["null_std"]),
+            z_score=float_or_nan(d["z_score"]),
+            p_value=float_or_nan(d["p_value"]),
+            percentile=float_or_nan(d["percentile"]),
             widths=tuple(int(w) for w in d["widths"]),
             settings=dict(d.get("settings", {})),
             timings={k: float(v) for k, v in d.get("timings", {}).items()},
@@ -110,9 +107,7 @@ class ClusterabilityResult:
 
     @classmethod
     def from_json(cls, path_or_text: str | os.PathLike[str]) -> ClusterabilityResult:
-        p = Path(path_or_text)
-        text = p.read_text() if p.exists() else str(path_or_text)
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(read_json(path_or_text))
 
     def summary(self) -> str:
         """A few human-readable lines."""
@@ -147,23 +142,7 @@ def null_statistics(observed: float, null: np.ndarray) -> dict[str, float]:
         raise ValueError("the null distribution needs at least 2 samples")
     if not np.all(np.isfinite(null)):
         raise ValueError("the null distribution contains NaN or infinite values")
-    n = null.shape[0]
-    mean = float(null.mean())
-    std = float(null.std(ddof=1))
-    below = int(np.count_nonzero(null < observed))
-    if std > 0:
-        z = (observed - mean) / std
-    elif observed == mean:
-        z = float("nan")
-    else:
-        z = float(np.copysign(np.inf, observed - mean))
-    return {
-        "null_mean": mean,
-        "null_std": std,
-        "z_score": float(z),
-        "p_value": (below + 1) / (n + 1),
-        "percentile": 100.0 * below / n,
-    }
+    return empirical_test(observed, null, tail="below")
 
 
 def clusterability(
@@ -234,9 +213,7 @@ def clusterability(
         n_init = default_n_init(n_active)
 
     t0 = time.perf_counter()
-    labels = spectral_partition(
-        net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver
-    )
+    labels = spectral_partition(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     observed = _ncut(net, labels)
     t_obs = time.perf_counter() - t0
 
@@ -245,6 +222,7 @@ def clusterability(
     null = np.empty(n_shuffles, dtype=np.float64)
     t1 = time.perf_counter()
     bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample", leave=False)
+    bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample")
     try:
         start = 0
         while start < n_shuffles:

@@ -1,0 +1,105 @@
+"""Writing results: one JSON policy and one CSV writer.
+
+JSON policy: files are standard JSON (``allow_nan=False``). Arrays become
+lists, NumPy scalars plain numbers, and non-finite floats (NaN, ±inf) become
+``null``; readers turn ``null`` back into NaN where a float is expected (the
+sign of an infinite z-score is not kept). Other objects are written as their
+``tolist()`` when they have one, else as ``str``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "csv_text",
+    "float_or_nan",
+    "jsonable",
+    "read_json",
+    "to_csv",
+    "write_csv",
+    "write_json",
+]
+
+
+def jsonable(v: Any) -> Any:
+    """``v`` as plain JSON values under the policy of this module."""
+    if isinstance(v, Mapping):
+        return {(k if isinstance(k, str) else str(k)): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return jsonable(v.tolist())
+    if v is None or isinstance(v, (str, bool)):
+        return v
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if hasattr(v, "tolist"):
+        return jsonable(v.tolist())
+    return str(v)
+
+
+def float_or_nan(v: Any) -> float:
+    """Read back a float written by :func:`jsonable` (``None`` → NaN)."""
+    return float("nan") if v is None else float(v)
+
+
+def write_json(d: Any, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:
+    """``d`` as JSON text (see the module's policy); also written to ``path`` when given."""
+    text = json.dumps(jsonable(d), indent=indent, allow_nan=False)
+    if path is not None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return text
+
+
+def read_json(path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON object from a file path, or from JSON text."""
+    p = Path(path_or_text)
+    try:
+        text = p.read_text() if p.exists() else str(path_or_text)
+    except OSError:
+        text = str(path_or_text)
+    return dict(json.loads(text))
+
+
+def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows (dicts with the keys of the first row) as CSV text; ``None`` → empty cell."""
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str] | None = None) -> str:
+    """:func:`csv_text` of ``rows``; also written to ``path`` (parents created) when given."""
+    text = csv_text(rows)
+    if path is not None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return text
+
+
+def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write ``rows`` as CSV to ``path`` (see :func:`to_csv`); returns the path."""
+    to_csv(rows, path)
+    return Path(path)
