@@ -15,11 +15,11 @@ from torch import nn
 from modcut.harness.data import ImageData, load_dataset
 from modcut.harness.models import MLP, SmallCNN
 from modcut.harness.prune import weight_sparsity
+from modcut.cli.train import add_parser as add_train_parser
 from modcut.harness.train import (
     CHECKPOINT_NAME,
     Checkpoint,
     TrainConfig,
-    add_train_parser,
     evaluate,
     evaluate_loss,
     load_checkpoint,
@@ -308,7 +308,7 @@ def test_cli_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_model_defaults_and_errors(tmp_path: Path) -> None:
-    from modcut.harness.train import config_from_args
+    from modcut.cli.train import config_from_args
 
     args = _parser().parse_args(["train", "--model", "cnn", "--out", str(tmp_path)])
     cfg = config_from_args(args)

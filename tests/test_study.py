@@ -14,7 +14,10 @@ torch = pytest.importorskip("torch")
 
 import modcut  # noqa: E402
 from modcut import report, study  # noqa: E402
+from modcut.cli import analyze as cli_analyze  # noqa: E402
 from modcut.cli import build_parser, main  # noqa: E402
+from modcut.cli import demo as cli_demo  # noqa: E402
+from modcut.cli import lesion as cli_lesion  # noqa: E402
 from modcut.harness import train  # noqa: E402
 
 TINY = {"hidden": (16, 16), "n_train": 384, "n_test": 200, "batch_size": 64}
@@ -54,7 +57,7 @@ def test_cli_parses_study_commands():
         None,
         False,
     )
-    assert a.func is study._cmd_analyze
+    assert a.func is cli_analyze.run
     a = parser.parse_args(
         [
             "analyze",
@@ -85,7 +88,7 @@ def test_cli_parses_study_commands():
     )
     a = parser.parse_args(["lesion", "c.pt", "--random", "20", "--no-double", "--min-size", "5"])
     assert (a.random, a.no_double, a.min_size, a.min_fraction) == (20, True, 5, None)
-    assert a.func is study._cmd_lesion
+    assert a.func is cli_lesion.run
     a = parser.parse_args(["reproduce"])
     assert (a.dataset, a.seeds, a.variants, a.epochs, a.prune_epochs) == (
         "fashion",
@@ -126,7 +129,7 @@ def test_cli_parses_study_commands():
     assert parser.parse_args(["reproduce", "--variants", "all"]).variants == list(study.VARIANTS)
     a = parser.parse_args(["demo"])
     assert (a.out, a.epochs, a.prune_epochs, a.shuffles, a.random) == ("demo", 2, 2, 1000, 50)
-    assert a.func is study._cmd_demo
+    assert a.func is cli_demo.run
     for bad in (
         ["reproduce", "--variants", "control,nope"],
         ["reproduce", "--seeds", "0"],
@@ -318,7 +321,7 @@ def test_lesion_without_analysis_clusters_itself(tiny_checkpoint, tmp_path):
 def test_cli_analyze_with_lesion_and_lesion_command(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "cli"
     argv = ["analyze", str(tiny_checkpoint), "--k", "3", "--shuffles", "4", "--jobs", "1"]
-    assert main([*argv, "--out", str(out), "--lesion", "--random", "3", "--quiet"]) == 0
+    assert main([*argv, "--out", str(out), "--lesion", "--random", "3", "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "single lesions:" in printed and f"report: {out / 'report.html'}" in printed
     assert (out / "lesion_single.json").is_file() and (out / "lesion_double.json").is_file()
@@ -335,12 +338,32 @@ def test_cli_analyze_with_lesion_and_lesion_command(tiny_checkpoint, tmp_path, c
             "--no-double",
             "--out",
             str(out),
-            "--quiet",
+            "--no-progress",
         ]
     )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "using the clustering" in printed and "tables: " in printed
+    # --quiet: the results only, no log lines
+    assert (
+        main(
+            [
+                "lesion",
+                str(tiny_checkpoint),
+                "--k",
+                "3",
+                "--random",
+                "2",
+                "--no-double",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "using the clustering" not in printed and "tables: " in printed
     assert json.loads((out / "lesion_single.json").read_text())["settings"]["n_random"] == 2
 
 
@@ -468,4 +491,3 @@ def test_demo_small(tmp_path, capsys, fake_data_dir):
     # running it again reuses the training run and the analysis
     study.demo(tmp_path / "demo", **kw)
     assert capsys.readouterr().out.count("reusing") == 3  # training, analysis, lesions
-

@@ -17,7 +17,6 @@ regenerate the page.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 import math
@@ -30,12 +29,16 @@ import numpy as np
 
 from modcut._optional import require
 
+from modcut._io import read_json, write_csv
+from modcut._layers import split_by_layer
+
 if TYPE_CHECKING:
     from modcut.lesion import DoubleLesionResult, SingleLesionResult
     from modcut.null import ClusterabilityResult
 
 __all__ = [
     "FIGURES",
+    "build_report",
     "cluster_colors",
     "cluster_size_table",
     "clusterability_rows",
@@ -125,14 +128,6 @@ def _label_colors(labels: np.ndarray, n_clusters: int) -> np.ndarray:
     pal = np.vstack([cluster_colors(n_clusters), [_GREY]])
     idx = np.where(labels >= 0, labels, n_clusters)
     return np.asarray(pal[idx])
-
-
-def _split(labels: Any, widths: Sequence[int]) -> list[np.ndarray]:
-    lab = np.asarray(labels, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(widths)])
-    if lab.shape != (int(offsets[-1]),):
-        raise ValueError(f"labels has shape {lab.shape}, expected ({int(offsets[-1])},)")
-    return [lab[offsets[i] : offsets[i + 1]] for i in range(len(widths))]
 
 
 def _cluster_order(lab: np.ndarray) -> np.ndarray:
@@ -248,7 +243,7 @@ def plot_network(
     mpl = _mpl()
     plt = mpl.pyplot
     widths = [int(w) for w in widths]
-    per_layer = _split(labels, widths)
+    per_layer = split_by_layer(labels, widths)
     all_lab = np.concatenate(per_layer)
     k = _n_clusters(all_lab)
     mats = [np.abs(_dense(w)) for w in weights] if weights is not None else None
@@ -399,7 +394,7 @@ def plot_weight_blocks(
     mpl = _mpl()
     plt = mpl.pyplot
     mats = [np.abs(_dense(w)) for w in weights]
-    per_layer = _split(labels, widths)
+    per_layer = split_by_layer(labels, widths)
     k = _n_clusters(np.concatenate(per_layer))
     n = len(mats)
     ncols = min(n, 3)
@@ -605,7 +600,7 @@ def within_cluster_share(
     clusters}``, where the expectation is ``Σ_l Σ_c rows_c · cols_c · mean|W_l|``
     over the total — the share of a uniform matrix with the same cluster sizes.
     """
-    per_layer = _split(labels, widths)
+    per_layer = split_by_layer(labels, widths)
     within = expected = total = 0.0
     for li, w in enumerate(weights):
         m = np.abs(_dense(w))
@@ -623,7 +618,7 @@ def within_cluster_share(
 
 def cluster_size_table(labels: Any, widths: Sequence[int]) -> list[dict[str, Any]]:
     """One row per cluster (and one for isolated neurons): neurons per layer and in total."""
-    per_layer = _split(labels, widths)
+    per_layer = split_by_layer(labels, widths)
     k = _n_clusters(np.concatenate(per_layer))
     rows = []
     for c in [*range(k), -1]:
@@ -668,19 +663,6 @@ def _fmt(v: Any) -> str:
             return str(f)
         return f"{f:.4g}" if abs(f) >= 1e-3 or f == 0 else f"{f:.2e}"
     return str(v)
-
-
-def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Rows (dicts with the same keys) as CSV."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("w", newline="") as f:
-        if rows:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-            w.writeheader()
-            for r in rows:
-                w.writerow(dict(r))
-    return p
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -836,3 +818,176 @@ def png_ok(path: str | os.PathLike[str]) -> bool:
     except Exception:
         return False
     return bool(img.size > 0)
+
+
+# --------------------------------------------------------------------------- the analysis page
+
+
+def _summary_text(
+    result: Any,
+    meta: dict[str, Any],
+    single: Any = None,
+    double: Any = None,
+) -> tuple[str, str, bool]:
+    """(summary text, one-line verdict, significant?)."""
+    s = result.settings
+    lines = [f"Network: {meta.get('source', '?')}"]
+    if meta.get("dataset"):
+        lines.append(f"Data set: {meta['dataset']}")
+    widths = " × ".join(str(w) for w in result.widths)
+    lines.append(f"Layer widths: {widths} ({sum(result.widths)} neurons)")
+    acc = meta.get("metrics", {}).get("test_accuracy")
+    if acc is not None:
+        lines.append(f"Test accuracy: {float(acc):.4f}")
+    sparsity = meta.get("metrics", {}).get("sparsity")
+    if sparsity is not None:
+        lines.append(f"Weight sparsity: {float(sparsity):.3f}")
+    lines.append(f"Isolated neurons (removed before clustering): {s.get('n_isolated', '?')}")
+    lines.append("")
+    lines.append(result.summary())
+    share = meta.get("within_cluster_share")
+    if share:
+        lines.append(
+            f"|W| inside clusters: {100 * share['observed']:.1f}% "
+            f"(cluster sizes alone would give {100 * share['expected']:.1f}%)"
+        )
+    significant = bool(result.p_value < 0.05)
+    if significant:
+        verdict = (
+            f"More clusterable than chance: n-cut {result.ncut:.3f} is below "
+            f"{100 - result.percentile:.1f}% of {result.n_shuffles} '{s.get('shuffle')}' shuffles "
+            f"(z = {result.z_score:.2f}, p = {result.p_value:.3g})."
+        )
+    else:
+        verdict = (
+            f"Not more clusterable than chance at p < 0.05: n-cut {result.ncut:.3f} vs null "
+            f"{result.null_mean:.3f} ± {result.null_std:.3f} (z = {result.z_score:.2f}, "
+            f"p = {result.p_value:.3g})."
+        )
+    if single is not None:
+        les = single.lesions
+        n_sig = sum(1 for x in les if x.p_value < 0.05)
+        n_random = int(single.settings.get("n_random") or 0)
+        lines.append("")
+        lines.append(
+            f"Single lesions: {len(les)} sub-modules, {n_sig} hurt accuracy more than "
+            f"{n_random} random same-size lesions (p < 0.05); "
+            f"intact accuracy {single.base_accuracy:.4f}."
+        )
+        if n_random and 1 / (n_random + 1) >= 0.05:
+            lines.append(
+                f"(With {n_random} random lesions no p-value can go below "
+                f"1/{n_random + 1} = {1 / (n_random + 1):.3f}: use at least 19 for p < 0.05.)"
+            )
+        if les:
+            worst = max(les, key=lambda x: x.drop)
+            lines.append(
+                f"Largest drop: {worst.name} ({worst.size} neurons) −{worst.drop:.4f} "
+                f"(random: {worst.null_mean:.4f} ± {worst.null_std:.4f}, p = {worst.p_value:.3g})."
+            )
+    if double is not None and double.pairs:
+        inter = np.array([p.interaction for p in double.pairs])
+        lines.append(
+            f"Double lesions: {len(double.pairs)} pairs; interaction (joint − sum of singles) "
+            f"mean {inter.mean():+.4f}, range {inter.min():+.4f} … {inter.max():+.4f}."
+        )
+    return "\n".join(lines) + "\n", verdict, significant
+
+
+def build_report(out_dir: str | os.PathLike[str], *, title: str | None = None) -> Path:
+    """(Re)write ``html`` and ``summary.txt`` in ``out_dir`` from the files there.
+
+    Uses ``clusterability.json`` and ``meta.json`` (from :func:`analyze`) and,
+    when present, ``lesion_single.json`` / ``lesion_double.json`` (from
+    :func:`lesion_study`); figures that exist are embedded.
+    """
+    from modcut.lesion import DoubleLesionResult, SingleLesionResult
+    from modcut.null import ClusterabilityResult
+
+    out = Path(out_dir)
+    meta = read_json(out / "meta.json") if (out / "meta.json").exists() else {}
+    result = (
+        ClusterabilityResult.from_json(out / "clusterability.json")
+        if (out / "clusterability.json").exists()
+        else None
+    )
+    single = (
+        SingleLesionResult.from_json(out / "lesion_single.json")
+        if (out / "lesion_single.json").exists()
+        else None
+    )
+    double = (
+        DoubleLesionResult.from_json(out / "lesion_double.json")
+        if (out / "lesion_double.json").exists()
+        else None
+    )
+    sections: list[tuple[str, str]] = []
+    appendix: list[tuple[str, str]] = []
+    summary, verdict, significant = "", None, None
+    labels = widths = None
+    if result is not None:
+        summary, verdict, significant = _summary_text(result, meta, single, double)
+        (out / "summary.txt").write_text(verdict + "\n\n" + summary)
+        sections.append(("Clusterability", html_table(clusterability_rows(result))))
+        labels, widths = result.labels, result.widths
+    elif meta.get("labels") is not None:
+        labels, widths = np.asarray(meta["labels"]), tuple(meta["widths"])
+    if labels is not None and widths is not None:
+        appendix.append(
+            (
+                "Neurons per cluster and layer",
+                "<div class='scroll'>" + html_table(cluster_size_table(labels, widths)) + "</div>",
+            )
+        )
+    if single is not None:
+        rows = single.rows()
+        short = [{k: v for k, v in r.items() if not k.startswith("drop_class_")} for r in rows]
+        appendix.insert(
+            0,
+            (
+                "Single lesions",
+                f"<p>Intact test accuracy {single.base_accuracy:.4f}; "
+                f"{single.settings.get('n_random')} random lesions of the same size in the same "
+                "layer per sub-module; p-value = (#{random drop ≥ drop} + 1) / (n + 1). "
+                "Per-class drops in lesion_single.csv.</p>"
+                "<div class='scroll'>" + html_table(short) + "</div>",
+            ),
+        )
+    if double is not None:
+        rows = sorted(double.rows(), key=lambda r: -abs(float(r["interaction"])))
+        appendix.insert(
+            1 if single is not None else 0,
+            (
+                "Double lesions",
+                "<p>Pairs sorted by |interaction| = |joint drop − (drop a + drop b)|.</p>"
+                "<div class='scroll'>" + html_table(rows, max_rows=60) + "</div>",
+            ),
+        )
+    settings: dict[str, Any] = {}
+    if meta:
+        settings["source"] = meta.get("source")
+        if meta.get("dataset"):
+            settings["dataset"] = meta["dataset"]
+        for key, val in (meta.get("config") or {}).items():
+            settings[f"training: {key}"] = val
+        settings["modcut version"] = meta.get("modcut_version")
+    if result is not None:
+        for key, val in result.settings.items():
+            settings[f"analysis: {key}"] = val
+    if single is not None:
+        for key, val in single.settings.items():
+            settings[f"single lesions: {key}"] = val
+    if double is not None:
+        for key, val in double.settings.items():
+            settings[f"double lesions: {key}"] = val
+    name = title or f"modcut analysis — {Path(str(meta.get('source', out))).name}"
+    return write_html(
+        out,
+        title=name,
+        summary=summary,
+        verdict=verdict,
+        significant=significant,
+        sections=sections,
+        appendix=appendix,
+        settings=settings,
+    )

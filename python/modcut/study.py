@@ -9,8 +9,8 @@
 * :func:`demo` — one short pruned MLP on Fashion-MNIST, analyzed, lesioned
   and reported, printing each step.
 
-:func:`add_study_parsers` registers the ``analyze``, ``lesion``,
-``reproduce`` and ``demo`` sub-commands of the ``modcut`` CLI.
+The ``modcut analyze|lesion|reproduce|demo`` commands that drive these live
+in :mod:`modcut.cli`; the HTML page is :func:`modcut.report.build_report`.
 
 Output folder of an analysis (fixed names, so steps can be re-run and add to
 one another)::
@@ -26,12 +26,10 @@ one another)::
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,13 +38,13 @@ from typing import Any
 
 import numpy as np
 
+from modcut._io import jsonable, read_json, write_json
+
 __all__ = [
     "VARIANTS",
     "LoadedNetwork",
-    "add_study_parsers",
     "aggregate_runs",
     "analyze",
-    "build_report",
     "demo",
     "lesion_study",
     "load_network",
@@ -180,179 +178,6 @@ def _default_out(source: Any) -> Path:
 # --------------------------------------------------------------------------- analyze
 
 
-def _summary_text(
-    result: Any,
-    meta: dict[str, Any],
-    single: Any = None,
-    double: Any = None,
-) -> tuple[str, str, bool]:
-    """(summary text, one-line verdict, significant?)."""
-    s = result.settings
-    lines = [f"Network: {meta.get('source', '?')}"]
-    if meta.get("dataset"):
-        lines.append(f"Data set: {meta['dataset']}")
-    widths = " × ".join(str(w) for w in result.widths)
-    lines.append(f"Layer widths: {widths} ({sum(result.widths)} neurons)")
-    acc = meta.get("metrics", {}).get("test_accuracy")
-    if acc is not None:
-        lines.append(f"Test accuracy: {float(acc):.4f}")
-    sparsity = meta.get("metrics", {}).get("sparsity")
-    if sparsity is not None:
-        lines.append(f"Weight sparsity: {float(sparsity):.3f}")
-    lines.append(f"Isolated neurons (removed before clustering): {s.get('n_isolated', '?')}")
-    lines.append("")
-    lines.append(result.summary())
-    share = meta.get("within_cluster_share")
-    if share:
-        lines.append(
-            f"|W| inside clusters: {100 * share['observed']:.1f}% "
-            f"(cluster sizes alone would give {100 * share['expected']:.1f}%)"
-        )
-    significant = bool(result.p_value < 0.05)
-    if significant:
-        verdict = (
-            f"More clusterable than chance: n-cut {result.ncut:.3f} is below "
-            f"{100 - result.percentile:.1f}% of {result.n_shuffles} '{s.get('shuffle')}' shuffles "
-            f"(z = {result.z_score:.2f}, p = {result.p_value:.3g})."
-        )
-    else:
-        verdict = (
-            f"Not more clusterable than chance at p < 0.05: n-cut {result.ncut:.3f} vs null "
-            f"{result.null_mean:.3f} ± {result.null_std:.3f} (z = {result.z_score:.2f}, "
-            f"p = {result.p_value:.3g})."
-        )
-    if single is not None:
-        les = single.lesions
-        n_sig = sum(1 for x in les if x.p_value < 0.05)
-        n_random = int(single.settings.get("n_random") or 0)
-        lines.append("")
-        lines.append(
-            f"Single lesions: {len(les)} sub-modules, {n_sig} hurt accuracy more than "
-            f"{n_random} random same-size lesions (p < 0.05); "
-            f"intact accuracy {single.base_accuracy:.4f}."
-        )
-        if n_random and 1 / (n_random + 1) >= 0.05:
-            lines.append(
-                f"(With {n_random} random lesions no p-value can go below "
-                f"1/{n_random + 1} = {1 / (n_random + 1):.3f}: use at least 19 for p < 0.05.)"
-            )
-        if les:
-            worst = max(les, key=lambda x: x.drop)
-            lines.append(
-                f"Largest drop: {worst.name} ({worst.size} neurons) −{worst.drop:.4f} "
-                f"(random: {worst.null_mean:.4f} ± {worst.null_std:.4f}, p = {worst.p_value:.3g})."
-            )
-    if double is not None and double.pairs:
-        inter = np.array([p.interaction for p in double.pairs])
-        lines.append(
-            f"Double lesions: {len(double.pairs)} pairs; interaction (joint − sum of singles) "
-            f"mean {inter.mean():+.4f}, range {inter.min():+.4f} … {inter.max():+.4f}."
-        )
-    return "\n".join(lines) + "\n", verdict, significant
-
-
-def build_report(out_dir: str | os.PathLike[str], *, title: str | None = None) -> Path:
-    """(Re)write ``report.html`` and ``summary.txt`` in ``out_dir`` from the files there.
-
-    Uses ``clusterability.json`` and ``meta.json`` (from :func:`analyze`) and,
-    when present, ``lesion_single.json`` / ``lesion_double.json`` (from
-    :func:`lesion_study`); figures that exist are embedded.
-    """
-    from modcut import report
-    from modcut.lesion import DoubleLesionResult, SingleLesionResult
-    from modcut.null import ClusterabilityResult
-
-    out = Path(out_dir)
-    meta = json.loads((out / "meta.json").read_text()) if (out / "meta.json").exists() else {}
-    result = (
-        ClusterabilityResult.from_json(out / "clusterability.json")
-        if (out / "clusterability.json").exists()
-        else None
-    )
-    single = (
-        SingleLesionResult.from_json(out / "lesion_single.json")
-        if (out / "lesion_single.json").exists()
-        else None
-    )
-    double = (
-        DoubleLesionResult.from_json(out / "lesion_double.json")
-        if (out / "lesion_double.json").exists()
-        else None
-    )
-    sections: list[tuple[str, str]] = []
-    appendix: list[tuple[str, str]] = []
-    summary, verdict, significant = "", None, None
-    labels = widths = None
-    if result is not None:
-        summary, verdict, significant = _summary_text(result, meta, single, double)
-        (out / "summary.txt").write_text(verdict + "\n\n" + summary)
-        sections.append(("Clusterability", report.html_table(report.clusterability_rows(result))))
-        labels, widths = result.labels, result.widths
-    elif meta.get("labels") is not None:
-        labels, widths = np.asarray(meta["labels"]), tuple(meta["widths"])
-    if labels is not None and widths is not None:
-        appendix.append(
-            (
-                "Neurons per cluster and layer",
-                "<div class='scroll'>"
-                + report.html_table(report.cluster_size_table(labels, widths))
-                + "</div>",
-            )
-        )
-    if single is not None:
-        rows = single.rows()
-        short = [{k: v for k, v in r.items() if not k.startswith("drop_class_")} for r in rows]
-        appendix.insert(
-            0,
-            (
-                "Single lesions",
-                f"<p>Intact test accuracy {single.base_accuracy:.4f}; "
-                f"{single.settings.get('n_random')} random lesions of the same size in the same "
-                "layer per sub-module; p-value = (#{random drop ≥ drop} + 1) / (n + 1). "
-                "Per-class drops in lesion_single.csv.</p>"
-                "<div class='scroll'>" + report.html_table(short) + "</div>",
-            ),
-        )
-    if double is not None:
-        rows = sorted(double.rows(), key=lambda r: -abs(float(r["interaction"])))
-        appendix.insert(
-            1 if single is not None else 0,
-            (
-                "Double lesions",
-                "<p>Pairs sorted by |interaction| = |joint drop − (drop a + drop b)|.</p>"
-                "<div class='scroll'>" + report.html_table(rows, max_rows=60) + "</div>",
-            ),
-        )
-    settings: dict[str, Any] = {}
-    if meta:
-        settings["source"] = meta.get("source")
-        if meta.get("dataset"):
-            settings["dataset"] = meta["dataset"]
-        for key, val in (meta.get("config") or {}).items():
-            settings[f"training: {key}"] = val
-        settings["modcut version"] = meta.get("modcut_version")
-    if result is not None:
-        for key, val in result.settings.items():
-            settings[f"analysis: {key}"] = val
-    if single is not None:
-        for key, val in single.settings.items():
-            settings[f"single lesions: {key}"] = val
-    if double is not None:
-        for key, val in double.settings.items():
-            settings[f"double lesions: {key}"] = val
-    name = title or f"modcut analysis — {Path(str(meta.get('source', out))).name}"
-    return report.write_html(
-        out,
-        title=name,
-        summary=summary,
-        verdict=verdict,
-        significant=significant,
-        sections=sections,
-        appendix=appendix,
-        settings=settings,
-    )
-
-
 def analyze(
     network: Any,
     out_dir: str | os.PathLike[str] | None = None,
@@ -415,14 +240,14 @@ def analyze(
     meta = {
         "source": net.source,
         "dataset": net.dataset,
-        "metrics": _jsonable(net.metrics),
+        "metrics": jsonable(net.metrics),
         "config": net.config,
         "widths": list(net.widths),
         "within_cluster_share": report.within_cluster_share(net.weights, result.labels, net.widths),
         "modcut_version": modcut.__version__,
     }
     paths["meta"] = out / "meta.json"
-    paths["meta"].write_text(json.dumps(meta, indent=2))
+    write_json(meta, paths["meta"])
     paths["clusters"] = report.write_csv(
         report.cluster_size_table(result.labels, net.widths), out / "clusters.csv"
     )
@@ -434,24 +259,9 @@ def analyze(
     paths["weights"] = report.plot_weight_blocks(
         net.weights, result.labels, net.widths, out / "weights.png"
     )
-    paths["report"] = build_report(out)
+    paths["report"] = report.build_report(out)
     paths["summary"] = out / "summary.txt"
     return paths
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = json.loads(json.dumps(d, default=_json_default))
-    return out
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (np.integer, np.floating)):
-        return o.item()
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    return str(o)
 
 
 # --------------------------------------------------------------------------- lesion
@@ -471,6 +281,7 @@ def lesion_study(
     min_fraction: float | None = None,
     batch_size: int = 8192,
     data: Any = None,
+    data_root: str | None = None,
     progress: bool | None = None,
     log: Log | None = None,
 ) -> dict[str, Path]:
@@ -498,6 +309,8 @@ def lesion_study(
     data:
         Evaluation set (an object with ``.x``, ``.y``, ``.n_classes``); default:
         the checkpoint's data set, test split.
+    data_root:
+        Data folder for that default (``None``: the checkpoint's setting).
 
     Returns
     -------
@@ -533,14 +346,14 @@ def lesion_study(
         meta = {
             "source": net.source,
             "dataset": net.dataset,
-            "metrics": _jsonable(net.metrics),
+            "metrics": jsonable(net.metrics),
             "config": net.config,
             "widths": list(net.widths),
             "labels": labels.tolist(),
             "k": k,
             "modcut_version": modcut.__version__,
         }
-        (out / "meta.json").write_text(json.dumps(meta, indent=2))
+        write_json(meta, out / "meta.json")
 
     if data is None:
         if not net.dataset:
@@ -551,7 +364,7 @@ def lesion_study(
         say(f"loading the {net.dataset} test set")
         data = hdata.load_dataset(
             net.dataset,
-            net.data_root,
+            data_root if data_root is not None else net.data_root,
             train=False,
             seed=int(cfg.get("seed") or 0),
             n=cfg.get("n_test"),
@@ -628,7 +441,7 @@ def lesion_study(
             paths["lesion_double"] = report.plot_double_lesion(dres, out / "lesion_double.png")
     finally:
         ev.close()
-    paths["report"] = build_report(out)
+    paths["report"] = report.build_report(out)
     return paths
 
 
@@ -681,7 +494,7 @@ def _ensure_trained(config: Any, run_dir: Path, say: Log, progress: bool | None)
     marker = run_dir / "run_config.json"
     want = _config_dict(config)
     if ckpt.exists() and marker.exists():
-        if _same_config(json.loads(marker.read_text()), want):
+        if _same_config(read_json(marker), want):
             say(f"  reusing {ckpt}")
             return ckpt
         say(f"  {run_dir} was trained with other settings: training again")
@@ -689,7 +502,7 @@ def _ensure_trained(config: Any, run_dir: Path, say: Log, progress: bool | None)
     marker.unlink(missing_ok=True)
     t0 = time.perf_counter()
     path = Path(train.train(config, run_dir, progress=progress))
-    marker.write_text(json.dumps(want, indent=2))  # written last: marks the run finished
+    write_json(want, marker)  # written last: marks the run finished
     say(f"  trained in {time.perf_counter() - t0:.0f} s → {path}")
     return path
 
@@ -702,7 +515,7 @@ def _analysis_done(
         return False
     if cpath.stat().st_mtime < ckpt.stat().st_mtime:
         return False
-    s = json.loads(cpath.read_text()).get("settings", {})
+    s = read_json(cpath).get("settings", {})
     return bool(
         s.get("k") == k
         and s.get("n_shuffles") == n_shuffles
@@ -718,7 +531,7 @@ def _lesion_done(adir: Path, n_random: int, seed: int) -> bool:
         return False
     if single.stat().st_mtime < cpath.stat().st_mtime:
         return False
-    s = json.loads(single.read_text()).get("settings", {})
+    s = read_json(single).get("settings", {})
     return bool(s.get("n_random") == n_random and s.get("seed") == seed)
 
 
@@ -737,8 +550,8 @@ RUN_COLUMNS = (
 
 
 def _run_row(variant: str, seed: int, adir: Path) -> dict[str, Any]:
-    res = json.loads((adir / "clusterability.json").read_text())
-    meta = json.loads((adir / "meta.json").read_text())
+    res = read_json(adir / "clusterability.json")
+    meta = read_json(adir / "meta.json")
     metrics = meta.get("metrics") or {}
     return {
         "variant": variant,
@@ -1054,6 +867,8 @@ def demo(
     say(f"[3/3] lesion tests ({n_random} random lesions per sub-module)")
     if _lesion_done(adir, n_random, seed):
         say(f"  reusing {adir / 'lesion_single.json'}")
+        from modcut.report import build_report
+
         build_report(adir)
     else:
         paths.update(
@@ -1077,275 +892,3 @@ def demo(
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-def _shuffle_choices() -> list[str]:
-    try:
-        from modcut.shuffle import SHUFFLE_METHODS
-
-        return list(SHUFFLE_METHODS)
-    except ImportError:  # pragma: no cover - the core is always there in a build
-        return ["layer", "layer_nonzero", "layer_nonzero_distribution", "layer_all_distribution"]
-
-
-def _variants_arg(text: str) -> list[str]:
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    if names == ["all"]:
-        return list(VARIANTS)
-    bad = [v for v in names if v not in VARIANTS]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown variant(s) {', '.join(bad) or '(none)'}; choose from {', '.join(VARIANTS)} or 'all'"
-        )
-    return names
-
-
-def _seeds_arg(text: str) -> int | list[int]:
-    try:
-        if "," in text:
-            return [int(s) for s in text.split(",") if s.strip()]
-        n = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected a count or a comma list of seeds, got {text!r}"
-        ) from exc
-    if n < 1:
-        raise argparse.ArgumentTypeError("need at least one seed")
-    return n
-
-
-def _add_analysis_options(p: argparse.ArgumentParser, *, shuffles: int = 1000) -> None:
-    p.add_argument("--k", type=int, default=12, help="number of clusters (default 12)")
-    p.add_argument(
-        "--shuffles", type=int, default=shuffles, help=f"null networks (default {shuffles})"
-    )
-    p.add_argument(
-        "--shuffle",
-        default="layer_nonzero",
-        choices=_shuffle_choices(),
-        help="shuffle method of the null (default layer_nonzero)",
-    )
-    p.add_argument("--jobs", type=int, default=-1, help="threads (default -1: all cores)")
-
-
-def _progress_flag(args: argparse.Namespace) -> bool | None:
-    return False if getattr(args, "quiet", False) else None
-
-
-def _cmd_analyze(args: argparse.Namespace) -> int:
-    paths = analyze(
-        args.network,
-        args.out,
-        k=args.k,
-        n_shuffles=args.shuffles,
-        shuffle=args.shuffle,
-        seed=args.seed,
-        n_jobs=args.jobs,
-        progress=_progress_flag(args),
-        log=_print,
-    )
-    if args.lesion:
-        paths.update(
-            lesion_study(
-                args.network,
-                paths["report"].parent,
-                k=args.k,
-                seed=args.seed,
-                n_random=args.random,
-                progress=_progress_flag(args),
-                log=_print,
-            )
-        )
-    print(paths["summary"].read_text().rstrip())
-    print(f"report: {paths['report']}")
-    return 0
-
-
-def _cmd_lesion(args: argparse.Namespace) -> int:
-    paths = lesion_study(
-        args.checkpoint,
-        args.out,
-        k=args.k,
-        seed=args.seed,
-        n_random=args.random,
-        double=not args.no_double,
-        max_submodules=args.max_submodules or None,
-        n_random_double=args.double_random,
-        min_size=args.min_size,
-        min_fraction=args.min_fraction,
-        batch_size=args.batch_size,
-        progress=_progress_flag(args),
-        log=_print,
-    )
-    print(
-        f"tables: {paths['single_csv']}"
-        + (f", {paths['double_csv']}" if "double_csv" in paths else "")
-    )
-    print(f"report: {paths['report']}")
-    return 0
-
-
-def _cmd_reproduce(args: argparse.Namespace) -> int:
-    command = "modcut " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else None
-    reproduce(
-        args.dataset,
-        args.seeds,
-        args.variants,
-        args.out,
-        epochs=args.epochs,
-        prune_epochs=args.prune_epochs,
-        k=args.k,
-        n_shuffles=args.shuffles,
-        shuffle=args.shuffle,
-        n_jobs=args.jobs,
-        data_root=args.data_root,
-        progress=_progress_flag(args),
-        log=_print,
-        command=command,
-    )
-    return 0
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    demo(
-        args.out,
-        epochs=args.epochs,
-        prune_epochs=args.prune_epochs,
-        n_shuffles=args.shuffles,
-        shuffle=args.shuffle,
-        n_random=args.random,
-        k=args.k,
-        n_jobs=args.jobs,
-        seed=args.seed,
-        data_root=args.data_root,
-        progress=_progress_flag(args),
-        log=_print,
-    )
-    return 0
-
-
-def add_study_parsers(sub: Any) -> None:
-    """Register ``analyze``, ``lesion``, ``reproduce`` and ``demo`` on ``sub``
-    (the ``add_subparsers`` object of the ``modcut`` parser)."""
-    p = sub.add_parser(
-        "analyze",
-        help="clusterability of a network vs its shuffles, with figures and report",
-        description="Cluster a network, compare its n-cut with shuffled networks, and write "
-        "clusterability.json, summary.txt, figures and report.html.",
-    )
-    p.add_argument("network", help="checkpoint (.pt from modcut train) or .npz of weight matrices")
-    _add_analysis_options(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed of the analysis (default 0)")
-    p.add_argument("--out", default=None, help="output folder (default: next to the input)")
-    p.add_argument("--lesion", action="store_true", help="also run the lesion tests (checkpoints)")
-    p.add_argument(
-        "--random",
-        type=int,
-        default=100,
-        help="random lesions per sub-module with --lesion (default 100)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_analyze)
-
-    p = sub.add_parser(
-        "lesion",
-        help="lesion tests of a checkpoint's sub-modules",
-        description="Lesion every sub-module (one cluster in one hidden layer) of a trained "
-        "network, compare with random same-size lesions, then lesion pairs of sub-modules.",
-    )
-    p.add_argument("checkpoint", help="checkpoint (.pt) written by modcut train")
-    p.add_argument(
-        "--k",
-        type=int,
-        default=12,
-        help="clusters (default 12; reuses clusterability.json in --out when k matches)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed of the clustering and the random lesions (default 0)",
-    )
-    p.add_argument(
-        "--random", type=int, default=100, help="random lesions per sub-module (default 100)"
-    )
-    p.add_argument(
-        "--min-size", type=int, default=None, help="smallest sub-module (default 3 neurons)"
-    )
-    p.add_argument(
-        "--min-fraction",
-        type=float,
-        default=None,
-        help="smallest sub-module as a fraction of its layer (default 0.05)",
-    )
-    p.add_argument("--no-double", action="store_true", help="skip the double-lesion test")
-    p.add_argument(
-        "--max-submodules",
-        type=int,
-        default=16,
-        help="pair the N most damaging sub-modules (default 16; 0: all)",
-    )
-    p.add_argument(
-        "--double-random",
-        type=int,
-        default=0,
-        help="random pairs per double lesion, for a null (default 0: none)",
-    )
-    p.add_argument(
-        "--batch-size", type=int, default=8192, help="evaluation batch size (default 8192)"
-    )
-    p.add_argument(
-        "--out", default=None, help="output folder (default: analysis/ next to the checkpoint)"
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_lesion)
-
-    p = sub.add_parser(
-        "reproduce",
-        help="train the study's variants over seeds, analyze them, write the table",
-        description="Train each variant × seed (resuming finished runs), analyze each network "
-        "and write runs.csv, table.csv and table.md.",
-    )
-    p.add_argument(
-        "--dataset",
-        default="fashion",
-        help="data set: fashion (default), mnist, cifar10, halves, …",
-    )
-    p.add_argument(
-        "--seeds",
-        type=_seeds_arg,
-        default=2,
-        help="number of seeds (default 2: seeds 0 and 1), or a comma list of seeds",
-    )
-    p.add_argument(
-        "--variants",
-        type=_variants_arg,
-        default=["control", "dropout"],
-        help=f"comma list of {','.join(VARIANTS)}, or 'all' (default control,dropout)",
-    )
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 20)")
-    p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (default 20)")
-    _add_analysis_options(p)
-    p.add_argument("--data-root", default=None, help="data folder (default: the harness's)")
-    p.add_argument("--out", default=None, help="study folder (default runs/reproduce-<dataset>)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_reproduce)
-
-    p = sub.add_parser(
-        "demo",
-        help="train, analyze and lesion one short pruned MLP on Fashion-MNIST",
-        description="The whole pipeline in a few minutes on a laptop: train a pruned MLP "
-        "(short settings), test its clusterability against 1,000 shuffles, run the lesion "
-        "tests, and write an HTML report.",
-    )
-    p.add_argument("--out", default="demo", help="output folder (default demo)")
-    p.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
-    p.add_argument("--prune-epochs", type=int, default=2, help="pruning epochs (default 2)")
-    _add_analysis_options(p)
-    p.add_argument(
-        "--random", type=int, default=50, help="random lesions per sub-module (default 50)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of training and analysis (default 0)")
-    p.add_argument("--data-root", default=None, help="data folder (default: the harness's)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_demo)

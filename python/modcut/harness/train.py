@@ -1,4 +1,6 @@
-"""Training, pruning, evaluation and checkpoints (method.md section 5), and ``modcut train``.
+"""Training, pruning, evaluation and checkpoints (method.md section 5).
+
+The ``modcut train`` command that drives :func:`train` is :mod:`modcut.cli.train`.
 
 :func:`train` runs the reference recipe: Adam (lr 1e-3), batch 128, cross-entropy
 (mean squared error for ``poly``), ``epochs`` epochs of training, then
@@ -40,7 +42,6 @@ repeats everything but the weights, for people.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -59,7 +60,6 @@ from torch import nn
 
 from modcut._optional import progress_bar, want_progress
 from modcut.harness.data import (
-    DATASET_NAMES,
     ImageData,
     canonical_name,
     load_splits,
@@ -72,9 +72,7 @@ __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
     "TrainConfig",
-    "add_train_parser",
     "checkpoint_from_dict",
-    "config_from_args",
     "evaluate",
     "evaluate_loss",
     "load_checkpoint",
@@ -702,209 +700,3 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     except Exception as exc:
         raise ValueError(f"cannot read checkpoint {p}: {exc}") from exc
     return checkpoint_from_dict(raw, p)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _widths(text: str) -> list[int]:
-    """Parse ``256``, ``256,128`` or ``256x4`` into widths."""
-    out: list[int] = []
-    for part in str(text).replace(" ", "").split(","):
-        if not part:
-            continue
-        if "x" in part:
-            w, _, times = part.partition("x")
-            out += [int(w)] * int(times)
-        else:
-            out.append(int(part))
-    if not out or any(v < 1 for v in out):
-        raise argparse.ArgumentTypeError(f"invalid widths {text!r}")
-    return out
-
-
-def _flat(values: Sequence[Sequence[int]] | None) -> tuple[int, ...] | None:
-    if values is None:
-        return None
-    return tuple(v for group in values for v in group)
-
-
-def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``modcut train`` on an ``argparse`` sub-parsers object; returns its parser."""
-    p = subparsers.add_parser(
-        "train",
-        help="train (and prune) a network and write a checkpoint",
-        description=(
-            "Train an MLP or small CNN as in the paper: Adam, then fine-tuning with magnitude "
-            "pruning on a polynomial schedule. Writes OUT/checkpoint.pt and OUT/metrics.json."
-        ),
-    )
-    p.add_argument(
-        "--dataset", default="fashion", help=f"one of {', '.join(DATASET_NAMES)} (default fashion)"
-    )
-    p.add_argument(
-        "--base", default=None, help="image set that halves/stacked are built from (default mnist)"
-    )
-    p.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
-    p.add_argument(
-        "--hidden",
-        type=_widths,
-        nargs="+",
-        default=None,
-        metavar="W",
-        help="MLP hidden widths: '256 256', '256,256' or '256x4' (default 256x4)",
-    )
-    p.add_argument(
-        "--channels",
-        type=_widths,
-        nargs="+",
-        default=None,
-        metavar="C",
-        help="CNN conv channels (default 64x3)",
-    )
-    p.add_argument(
-        "--dense",
-        type=_widths,
-        nargs="+",
-        default=None,
-        metavar="W",
-        help="CNN dense hidden widths (default 128)",
-    )
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (mlp 20, cnn 10)")
-    p.add_argument(
-        "--prune-epochs",
-        type=int,
-        default=None,
-        help="fine-tuning epochs while pruning (mlp 20, cnn 10; 0 = unpruned)",
-    )
-    p.add_argument("--sparsity", type=float, default=0.9, help="final sparsity (default 0.9)")
-    p.add_argument(
-        "--initial-sparsity", type=float, default=0.5, help="initial sparsity (default 0.5)"
-    )
-    p.add_argument(
-        "--prune-every", type=int, default=10, help="steps between mask updates (default 10)"
-    )
-    p.add_argument(
-        "--prune-scope",
-        choices=["layer", "global"],
-        default="layer",
-        help="prune each weight matrix to the sparsity (default) or all together",
-    )
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (mlp 128, cnn 64)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument(
-        "--dropout",
-        type=float,
-        default=None,
-        help="dropout after dense hidden layers (mlp 0, cnn 0.5)",
-    )
-    p.add_argument(
-        "--conv-dropout", type=float, default=None, help="dropout after conv blocks (cnn 0.25)"
-    )
-    p.add_argument(
-        "--l1",
-        type=float,
-        nargs="?",
-        const=5e-5,
-        default=0.0,
-        metavar="RATE",
-        help="L1 weight penalty (flag alone: 5e-5)",
-    )
-    p.add_argument(
-        "--l2",
-        type=float,
-        nargs="?",
-        const=5e-5,
-        default=0.0,
-        metavar="RATE",
-        help="L2 weight penalty (flag alone: 5e-5)",
-    )
-    p.add_argument(
-        "--clusterable-init",
-        type=int,
-        nargs="?",
-        const=4,
-        default=0,
-        metavar="K",
-        help="plant K modules in the initial weights (flag alone: 4)",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--n-train", type=int, default=None, help="use/generate this many training examples"
-    )
-    p.add_argument("--n-test", type=int, default=None, help="use/generate this many test examples")
-    p.add_argument("--data-dir", default=None, help="directory searched first for data files")
-    p.add_argument("--no-download", action="store_true", help="never download data sets")
-    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:N")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads (default: 1 for the MLP, torch's default for the CNN)",
-    )
-    p.add_argument(
-        "--out", required=True, help="run directory (checkpoint goes to OUT/checkpoint.pt)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    p.set_defaults(func=_run_train)
-    return p
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` for parsed ``modcut train`` arguments."""
-    defaults = model_defaults(args.model)
-
-    def pick(value: Any, key: str) -> Any:
-        return defaults[key] if value is None else value
-
-    kwargs: dict[str, Any] = {
-        "dataset": args.dataset,
-        "base": args.base,
-        "model": args.model,
-        "epochs": pick(args.epochs, "epochs"),
-        "prune_epochs": pick(args.prune_epochs, "prune_epochs"),
-        "sparsity": args.sparsity,
-        "initial_sparsity": args.initial_sparsity,
-        "prune_every": args.prune_every,
-        "prune_scope": args.prune_scope,
-        "batch_size": pick(args.batch_size, "batch_size"),
-        "lr": args.lr,
-        "dropout": pick(args.dropout, "dropout"),
-        "conv_dropout": pick(args.conv_dropout, "conv_dropout"),
-        "l1": args.l1,
-        "l2": args.l2,
-        "clusterable_init": args.clusterable_init > 0,
-        "init_modules": args.clusterable_init if args.clusterable_init > 0 else 4,
-        "seed": args.seed,
-        "n_train": args.n_train,
-        "n_test": args.n_test,
-        "data_root": args.data_dir,
-        "download": False if args.no_download else None,
-        "device": args.device,
-        "threads": args.threads,
-    }
-    for key in ("hidden", "channels", "dense"):
-        value = _flat(getattr(args, key))
-        if value is not None:
-            kwargs[key] = value
-    return TrainConfig(**kwargs)
-
-
-def _run_train(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    path = train(
-        config, args.out, progress=False if args.no_progress else None, verbose=not args.quiet
-    )
-    ckpt = load_checkpoint(path)
-    m = ckpt.metrics
-    if m.get("test_accuracy") is not None:
-        result = f"train accuracy {m['train_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f}"
-    else:
-        result = f"train mse {m['train_loss']:.4f}, test mse {m['test_loss']:.4f}"
-    print(
-        f"{config.model} on {ckpt.dataset}: {result}, sparsity {m['sparsity']:.3f}, "
-        f"{m['seconds']:.0f} s on {m['device']}"
-    )
-    print(f"checkpoint: {path}")
-    return 0
