@@ -74,6 +74,41 @@ pub fn kmeans<R: Rng + ?Sized>(
     tol: f64,
     rng: &mut R,
 ) -> Result<KMeansResult> {
+    validate(x, n, d, k, n_init, max_iter, tol)?;
+    let p = Problem {
+        x,
+        n,
+        d,
+        k,
+        n_init,
+        max_iter,
+        tol,
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx2") && has!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return Ok(unsafe { run_avx512(&p, rng) });
+        }
+        if has!("avx2") && has!("fma") {
+            // SAFETY: as above.
+            return Ok(unsafe { run_avx2(&p, rng) });
+        }
+    }
+    Ok(dispatch_dim::<false, R>(&p, rng))
+}
+
+/// The argument checks of [`kmeans`].
+fn validate(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    k: usize,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+) -> Result<()> {
     if n == 0 {
         return Err(Error::Shape("k-means needs at least one point".into()));
     }
@@ -107,6 +142,26 @@ pub fn kmeans<R: Rng + ?Sized>(
             "k-means: the points contain NaN or infinite values".into(),
         ));
     }
+    Ok(())
+}
+
+/// [`kmeans`] with a chosen build, for benchmarks and `perf stat`: `"portable"`
+/// (no FMA), `"avx2"` (x86-64 with AVX2 and FMA), anything else: the runtime
+/// dispatch of [`kmeans`]. Not part of the API.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn kmeans_build<R: Rng + ?Sized>(
+    build: &str,
+    x: &[f64],
+    n: usize,
+    d: usize,
+    k: usize,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    rng: &mut R,
+) -> Result<KMeansResult> {
+    validate(x, n, d, k, n_init, max_iter, tol)?;
     let p = Problem {
         x,
         n,
@@ -116,19 +171,19 @@ pub fn kmeans<R: Rng + ?Sized>(
         max_iter,
         tol,
     };
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("avx2") && has!("fma") {
+    match build {
+        "portable" => Ok(dispatch_dim::<false, R>(&p, rng)),
+        #[cfg(target_arch = "x86_64")]
+        "avx2" => {
+            use std::arch::is_x86_feature_detected as has;
+            if !(has!("avx2") && has!("fma")) {
+                return Err(Error::Value("this CPU has no AVX2 and FMA".into()));
+            }
             // SAFETY: the CPU supports the features the function is compiled for.
-            return Ok(unsafe { run_avx512(&p, rng) });
+            Ok(unsafe { run_avx2(&p, rng) })
         }
-        if has!("avx2") && has!("fma") {
-            // SAFETY: as above.
-            return Ok(unsafe { run_avx2(&p, rng) });
-        }
+        _ => kmeans(x, n, d, k, n_init, max_iter, tol, rng),
     }
-    Ok(dispatch_dim::<false, R>(&p, rng))
 }
 
 struct Problem<'a> {
@@ -747,15 +802,10 @@ fn relocate_empty<Dm: Dim>(dm: Dm, pr: &Prepared, k: usize, w: &mut Work) {
 mod tests {
     use super::*;
     use crate::rng::{rng_for, CLUSTER};
-    use crate::spectral::tests::{layered_block, time_ms};
+    use crate::testkit::{gaussian, layered_block};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use rand_distr::StandardNormal;
-
-    fn gaussian(n: usize, d: usize, seed: u64) -> Vec<f64> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..n * d).map(|_| rng.sample(StandardNormal)).collect()
-    }
 
     /// Well separated Gaussian blobs: `(points, true labels)`.
     fn blobs(n_per: usize, k: usize, d: usize, spread: f64, seed: u64) -> (Vec<f64>, Vec<u32>) {
@@ -1063,85 +1113,5 @@ mod tests {
             assert_eq!(sample_point(&w, &prefix, r, n), expect, "r = {r}");
         }
         assert_eq!(sample_point(&w, &prefix, total * 2.0, n), n - 1);
-    }
-
-    /// Fixed work for `perf stat`: MODCUT_REPS k-means calls (n_init 25) on a
-    /// null network's embedding; MODCUT_TIER = auto | avx2 | portable.
-    #[test]
-    #[ignore]
-    fn bench_kmeans_one() {
-        let reps: usize = std::env::var("MODCUT_REPS")
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(20);
-        let tier = std::env::var("MODCUT_TIER").unwrap_or_else(|_| "auto".into());
-        let (b, de, dd) = layered_block(&[784, 256, 256, 256, 256, 10], 0.1, 1);
-        let (emb, _) =
-            crate::spectral::embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap();
-        let n = b.nrows + b.ncols;
-        let p = Problem {
-            x: &emb,
-            n,
-            d: 12,
-            k: 12,
-            n_init: 25,
-            max_iter: 300,
-            tol: 1e-4,
-        };
-        let t0 = std::time::Instant::now();
-        let mut inertia = 0.0;
-        for i in 0..reps {
-            let mut rng = rng_for(i as u64, CLUSTER, 0);
-            inertia += match tier.as_str() {
-                "portable" => dispatch_dim::<false, _>(&p, &mut rng).inertia,
-                #[cfg(target_arch = "x86_64")]
-                "avx2" => unsafe { run_avx2(&p, &mut rng) }.inertia,
-                _ => {
-                    kmeans(&emb, n, 12, 12, 25, 300, 1e-4, &mut rng)
-                        .unwrap()
-                        .inertia
-                }
-            };
-        }
-        println!(
-            "{tier}: {:.2} ms per call (mean inertia {:.6e})",
-            t0.elapsed().as_secs_f64() * 1e3 / reps as f64,
-            inertia / reps as f64
-        );
-    }
-
-    /// `cargo test --release bench_kmeans -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn bench_kmeans() {
-        let (n, d, k) = (1818, 12, 12);
-        let x = gaussian(n, d, 1);
-        let (b, de, dd) = layered_block(&[784, 256, 256, 256, 256, 10], 0.1, 1);
-        let (emb, _) =
-            crate::spectral::embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap();
-        for (name, data) in [("gaussian", &x), ("null embedding", &emb)] {
-            let mut it = 0;
-            let (ms, r) = time_ms(20, || {
-                it += 1;
-                kmeans(data, n, d, k, 25, 300, 1e-4, &mut rng_for(it, CLUSTER, 0)).unwrap()
-            });
-            println!(
-                "{name} {n}x{d} k={k} n_init=25: {ms:.2} ms (inertia {:.6e}, n_iter {})",
-                r.inertia, r.n_iter
-            );
-            let p = Problem {
-                x: data,
-                n,
-                d,
-                k,
-                n_init: 25,
-                max_iter: 300,
-                tol: 1e-4,
-            };
-            let (ms, _) = time_ms(5, || {
-                dispatch_dim::<false, _>(&p, &mut rng_for(1, CLUSTER, 0))
-            });
-            println!("  portable (no AVX2/FMA) build of the same: {ms:.2} ms");
-        }
     }
 }

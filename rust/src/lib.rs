@@ -14,6 +14,8 @@ pub mod null;
 pub mod rng;
 pub mod shuffle;
 pub mod spectral;
+#[doc(hidden)]
+pub mod testkit;
 
 mod py_graph;
 mod py_null;

@@ -111,7 +111,8 @@ pub fn validate_block(b: &SparseBlock) -> Result<()> {
 }
 
 /// The transpose of a CSR block (i.e. its CSC form), in CSR.
-fn transpose(b: &SparseBlock) -> SparseBlock {
+#[doc(hidden)]
+pub fn transpose(b: &SparseBlock) -> SparseBlock {
     let nnz = b.indices.len();
     let mut indptr = vec![0usize; b.ncols + 1];
     for &c in &b.indices {
@@ -470,7 +471,8 @@ fn solve_connected<R: Rng + ?Sized>(
 
 /// Tuning of the thick-restart block Lanczos method.
 #[derive(Clone, Debug)]
-pub(crate) struct LanczosOpts {
+#[doc(hidden)]
+pub struct LanczosOpts {
     /// Block size.
     pub block: usize,
     /// Number of basis vectors before a restart.
@@ -507,10 +509,29 @@ impl LanczosOpts {
 
 /// Work counters of one [`lanczos_gram`] call.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct LanczosStats {
+#[doc(hidden)]
+pub struct LanczosStats {
     /// Vectors multiplied by `G` (block applications × block size).
     pub applies: usize,
     pub restarts: usize,
+}
+
+/// `out = BᵀB x` for one vector `x` of length `b.ncols` (for benchmarks, e.g. as
+/// a matrix-free operator for other solvers). Not part of the API.
+#[doc(hidden)]
+pub fn gram_apply(b: &SparseBlock, x: &[f64], out: &mut [f64]) -> Result<()> {
+    validate_block(b)?;
+    if x.len() != b.ncols || out.len() != b.ncols {
+        return Err(Error::Shape(format!(
+            "gram_apply: x has {} and out {} values for {} columns",
+            x.len(),
+            out.len(),
+            b.ncols
+        )));
+    }
+    // SAFETY: validate_block checks every column index is below ncols = x.len().
+    unsafe { gram_apply_dispatch::<true>(b, x, out, 1) };
+    Ok(())
 }
 
 /// `out = Mᵀ M x` for a block of `bs` vectors stored interleaved (`x[j*bs + c]`),
@@ -726,7 +747,8 @@ fn cgs2<const FMA: bool>(
 
 /// Largest `nev` eigenpairs of `G = MᵀM` (n = `m.ncols`): eigenvalues
 /// descending and the eigenvectors as an n × nev matrix.
-pub(crate) fn lanczos_gram<R: Rng + ?Sized>(
+#[doc(hidden)]
+pub fn lanczos_gram<R: Rng + ?Sized>(
     m: &SparseBlock,
     nev: usize,
     opts: &LanczosOpts,
@@ -1028,6 +1050,9 @@ pub(crate) mod tests {
     use super::*;
     use crate::kmeans::kmeans;
     use crate::rng::{rng_for, CLUSTER};
+    pub(crate) use crate::testkit::{
+        block_diag, check_triplets, layered_block, normalize, random_block,
+    };
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -1044,214 +1069,6 @@ pub(crate) mod tests {
         let n = b.nrows + b.ncols;
         let (max_iter, tol) = (crate::null::KMEANS_MAX_ITER, crate::null::KMEANS_TOL);
         Ok(kmeans(&emb, n, k, k, n_init, max_iter, tol, rng)?.labels)
-    }
-
-    /// A random sparse block with entries |N(0,1)| at the given density.
-    pub(crate) fn random_block(nrows: usize, ncols: usize, density: f64, seed: u64) -> SparseBlock {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut indptr = vec![0];
-        let mut indices = Vec::new();
-        let mut data = Vec::new();
-        for _ in 0..nrows {
-            for c in 0..ncols {
-                if rng.random::<f64>() < density {
-                    indices.push(c as u32);
-                    data.push(rng.sample::<f64, _>(StandardNormal).abs());
-                }
-            }
-            indptr.push(indices.len());
-        }
-        SparseBlock {
-            nrows,
-            ncols,
-            indptr,
-            indices,
-            data,
-        }
-    }
-
-    /// Normalize a block of absolute weights: `D_e^-1/2 A D_o^-1/2` and the
-    /// degrees (rows, columns). Panics on isolated nodes.
-    pub(crate) fn normalize(a: &SparseBlock) -> (SparseBlock, Vec<f64>, Vec<f64>) {
-        let mut de = vec![0.0; a.nrows];
-        let mut dd = vec![0.0; a.ncols];
-        for r in 0..a.nrows {
-            for e in a.indptr[r]..a.indptr[r + 1] {
-                de[r] += a.data[e];
-                dd[a.indices[e] as usize] += a.data[e];
-            }
-        }
-        assert!(de.iter().chain(&dd).all(|&d| d > 0.0), "isolated node");
-        let mut b = a.clone();
-        for r in 0..a.nrows {
-            for e in a.indptr[r]..a.indptr[r + 1] {
-                b.data[e] /= (de[r] * dd[a.indices[e] as usize]).sqrt();
-            }
-        }
-        (b, de, dd)
-    }
-
-    /// The normalized block of a random layered network with the given widths
-    /// and fraction of non-zero weights (even layers are the rows).
-    pub(crate) fn layered_block(
-        widths: &[usize],
-        density: f64,
-        seed: u64,
-    ) -> (SparseBlock, Vec<f64>, Vec<f64>) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut off = vec![0usize; widths.len()];
-        let (mut ne, mut no) = (0, 0);
-        for (l, &w) in widths.iter().enumerate() {
-            if l % 2 == 0 {
-                off[l] = ne;
-                ne += w;
-            } else {
-                off[l] = no;
-                no += w;
-            }
-        }
-        let mut rows: Vec<Vec<(u32, f64)>> = vec![Vec::new(); ne];
-        for l in 0..widths.len() - 1 {
-            for i in 0..widths[l] {
-                for j in 0..widths[l + 1] {
-                    if rng.random::<f64>() < density {
-                        let w = rng.sample::<f64, _>(StandardNormal).abs() + 1e-3;
-                        let (r, c) = if l % 2 == 0 {
-                            (off[l] + i, off[l + 1] + j)
-                        } else {
-                            (off[l + 1] + j, off[l] + i)
-                        };
-                        rows[r].push((c as u32, w));
-                    }
-                }
-            }
-        }
-        let mut a = SparseBlock {
-            nrows: ne,
-            ncols: no,
-            indptr: vec![0],
-            indices: vec![],
-            data: vec![],
-        };
-        for mut row in rows {
-            row.sort_by_key(|e| e.0);
-            for (c, w) in row {
-                a.indices.push(c);
-                a.data.push(w);
-            }
-            a.indptr.push(a.indices.len());
-        }
-        normalize(&drop_isolated(&a))
-    }
-
-    /// Remove empty rows and columns (isolated nodes), as the pipeline does.
-    pub(crate) fn drop_isolated(a: &SparseBlock) -> SparseBlock {
-        let mut col_used = vec![false; a.ncols];
-        for &c in &a.indices {
-            col_used[c as usize] = true;
-        }
-        let mut new_col = vec![0u32; a.ncols];
-        let mut ncols = 0;
-        for c in 0..a.ncols {
-            if col_used[c] {
-                new_col[c] = ncols as u32;
-                ncols += 1;
-            }
-        }
-        let mut out = SparseBlock {
-            nrows: 0,
-            ncols,
-            indptr: vec![0],
-            indices: vec![],
-            data: vec![],
-        };
-        for r in 0..a.nrows {
-            let (lo, hi) = (a.indptr[r], a.indptr[r + 1]);
-            if lo == hi {
-                continue;
-            }
-            for e in lo..hi {
-                out.indices.push(new_col[a.indices[e] as usize]);
-                out.data.push(a.data[e]);
-            }
-            out.indptr.push(out.indices.len());
-            out.nrows += 1;
-        }
-        out
-    }
-
-    /// Block-diagonal stacking of blocks.
-    pub(crate) fn block_diag(blocks: &[SparseBlock]) -> SparseBlock {
-        let mut out = SparseBlock {
-            nrows: 0,
-            ncols: 0,
-            indptr: vec![0],
-            indices: vec![],
-            data: vec![],
-        };
-        for b in blocks {
-            for r in 0..b.nrows {
-                for e in b.indptr[r]..b.indptr[r + 1] {
-                    out.indices.push(b.indices[e] + out.ncols as u32);
-                    out.data.push(b.data[e]);
-                }
-                out.indptr.push(out.indices.len());
-            }
-            out.nrows += b.nrows;
-            out.ncols += b.ncols;
-        }
-        out
-    }
-
-    fn matvec(b: &SparseBlock, x: &[f64]) -> Vec<f64> {
-        (0..b.nrows)
-            .map(|r| {
-                (b.indptr[r]..b.indptr[r + 1])
-                    .map(|e| b.data[e] * x[b.indices[e] as usize])
-                    .sum()
-            })
-            .collect()
-    }
-
-    fn col(m: &[f64], n: usize, k: usize, j: usize) -> Vec<f64> {
-        (0..n).map(|r| m[r * k + j]).collect()
-    }
-
-    /// Max over triplets of the residuals relative to σ_1, and the max
-    /// deviation of UᵀU and VᵀV from the identity.
-    fn check_triplets(b: &SparseBlock, svd: &Svd, k: usize) -> (f64, f64) {
-        let bt = transpose(b);
-        let s1 = svd.s[0];
-        let mut res: f64 = 0.0;
-        for j in 0..k {
-            let u = col(&svd.u, b.nrows, k, j);
-            let v = col(&svd.v, b.ncols, k, j);
-            let bv = matvec(b, &v);
-            let btu = matvec(&bt, &u);
-            let r1: f64 = bv
-                .iter()
-                .zip(&u)
-                .map(|(x, y)| (x - svd.s[j] * y).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            let r2: f64 = btu
-                .iter()
-                .zip(&v)
-                .map(|(x, y)| (x - svd.s[j] * y).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            res = res.max(r1 / s1).max(r2 / s1);
-        }
-        let mut orth: f64 = 0.0;
-        for (m, n) in [(&svd.u, b.nrows), (&svd.v, b.ncols)] {
-            for i in 0..k {
-                for j in 0..k {
-                    let d: f64 = (0..n).map(|r| m[r * k + i] * m[r * k + j]).sum();
-                    orth = orth.max((d - if i == j { 1.0 } else { 0.0 }).abs());
-                }
-            }
-        }
-        (res, orth)
     }
 
     /// ‖P − P̃‖_max for the projectors on the first `k` columns of two n × ? bases.
@@ -1646,227 +1463,6 @@ pub(crate) mod tests {
         }
     }
 
-    /// Minimum wall time over `reps` runs (robust on a shared machine).
-    pub(crate) fn time_ms<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-        let mut out = f();
-        let mut best = f64::INFINITY;
-        for _ in 0..reps {
-            let t0 = std::time::Instant::now();
-            out = f();
-            best = best.min(t0.elapsed().as_secs_f64() * 1e3);
-        }
-        (best, out)
-    }
-
-    /// `B` as a faer operator (for comparing with faer's partial SVD / eigensolver).
-    #[derive(Debug)]
-    struct FaerOp<'a> {
-        b: &'a SparseBlock,
-        bt: SparseBlock,
-        /// apply `BᵀB` (ncols × ncols) instead of `B`
-        gram: bool,
-    }
-
-    fn spmm(b: &SparseBlock, mut out: MatMut<'_, f64>, rhs: MatRef<'_, f64>) {
-        for c in 0..rhs.ncols() {
-            for r in 0..b.nrows {
-                let mut t = 0.0;
-                for e in b.indptr[r]..b.indptr[r + 1] {
-                    t += b.data[e] * rhs[(b.indices[e] as usize, c)];
-                }
-                out[(r, c)] = t;
-            }
-        }
-    }
-
-    impl faer::matrix_free::LinOp<f64> for FaerOp<'_> {
-        fn apply_scratch(&self, _: usize, _: Par) -> faer::dyn_stack::StackReq {
-            faer::dyn_stack::StackReq::EMPTY
-        }
-        fn nrows(&self) -> usize {
-            if self.gram {
-                self.b.ncols
-            } else {
-                self.b.nrows
-            }
-        }
-        fn ncols(&self) -> usize {
-            self.b.ncols
-        }
-        fn apply(
-            &self,
-            out: MatMut<'_, f64>,
-            rhs: MatRef<'_, f64>,
-            _: Par,
-            _: &mut faer::dyn_stack::MemStack,
-        ) {
-            if self.gram {
-                let n = self.b.ncols;
-                let mut x = vec![0.0; n];
-                let mut y = vec![0.0; n];
-                let mut out = out;
-                for c in 0..rhs.ncols() {
-                    for j in 0..n {
-                        x[j] = rhs[(j, c)];
-                    }
-                    unsafe { gram_apply_dispatch::<true>(self.b, &x, &mut y, 1) };
-                    for j in 0..n {
-                        out[(j, c)] = y[j];
-                    }
-                }
-            } else {
-                spmm(self.b, out, rhs);
-            }
-        }
-        fn conj_apply(
-            &self,
-            out: MatMut<'_, f64>,
-            rhs: MatRef<'_, f64>,
-            p: Par,
-            s: &mut faer::dyn_stack::MemStack,
-        ) {
-            self.apply(out, rhs, p, s)
-        }
-    }
-
-    impl faer::matrix_free::BiLinOp<f64> for FaerOp<'_> {
-        fn transpose_apply_scratch(&self, _: usize, _: Par) -> faer::dyn_stack::StackReq {
-            faer::dyn_stack::StackReq::EMPTY
-        }
-        fn transpose_apply(
-            &self,
-            out: MatMut<'_, f64>,
-            rhs: MatRef<'_, f64>,
-            _: Par,
-            _: &mut faer::dyn_stack::MemStack,
-        ) {
-            spmm(&self.bt, out, rhs);
-        }
-        fn adjoint_apply(
-            &self,
-            out: MatMut<'_, f64>,
-            rhs: MatRef<'_, f64>,
-            p: Par,
-            s: &mut faer::dyn_stack::MemStack,
-        ) {
-            self.transpose_apply(out, rhs, p, s)
-        }
-    }
-
-    /// faer 0.24's restarted Lanczos partial SVD and partial self-adjoint
-    /// eigensolver on the same problem, for comparison.
-    #[test]
-    #[ignore]
-    fn bench_faer_partial() {
-        use faer::dyn_stack::{MemBuffer, MemStack};
-        use faer::matrix_free::eigen::{
-            partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch, partial_svd,
-            partial_svd_scratch, PartialEigenParams,
-        };
-        let (b, _, _) = layered_block(&[784, 256, 256, 256, 256, 10], 0.1, 1);
-        let k = 12;
-        let reference = top_singular(&b, k, &mut rng_for(1, CLUSTER, 0)).unwrap();
-        for tol in [1e-8, 1e-9, 1e-10] {
-            let op = FaerOp {
-                b: &b,
-                bt: transpose(&b),
-                gram: false,
-            };
-            let params = PartialEigenParams::default();
-            let mut mem = MemBuffer::new(partial_svd_scratch::<f64>(&op, k, Par::Seq, params));
-            let mut it = 0u64;
-            let (ms, (nconv, s, u, v)) = time_ms(50, || {
-                it += 1;
-                let mut rng = rng_for(it, CLUSTER, 0);
-                let v0 = faer::Col::<f64>::from_fn(b.ncols, |_| rng.sample(StandardNormal));
-                let mut u = Mat::<f64>::zeros(b.nrows, k);
-                let mut v = Mat::<f64>::zeros(b.ncols, k);
-                let mut s = vec![0.0; k];
-                let info = partial_svd(
-                    u.as_mut(),
-                    v.as_mut(),
-                    &mut s,
-                    &op,
-                    v0.as_ref(),
-                    tol,
-                    Par::Seq,
-                    MemStack::new(&mut mem),
-                    params,
-                );
-                (info.n_converged_eigen, s, u, v)
-            });
-            let mut svd = Svd {
-                s: s.clone(),
-                u: vec![0.0; b.nrows * k],
-                v: vec![0.0; b.ncols * k],
-            };
-            for r in 0..b.nrows {
-                for j in 0..k {
-                    svd.u[r * k + j] = u[(r, j)];
-                }
-            }
-            for c in 0..b.ncols {
-                for j in 0..k {
-                    svd.v[c * k + j] = v[(c, j)];
-                }
-            }
-            let (res, orth) = if nconv == k {
-                check_triplets(&b, &svd, k)
-            } else {
-                (f64::NAN, f64::NAN)
-            };
-            let err = (0..nconv)
-                .map(|j| (s[j] - reference.s[j]).abs())
-                .fold(0.0, f64::max);
-            println!("faer partial_svd tol {tol:e}: {ms:.2} ms, {nconv}/{k} converged, residual {res:.1e}, orth {orth:.1e}, max |σ − σ_ours| {err:.1e}");
-
-            if tol < 1e-9 {
-                // faer's partial_self_adjoint_eigen did not return within 14 minutes at
-                // tol 1e-10 on this problem (measured); skip it
-                continue;
-            }
-            let gop = FaerOp {
-                b: &b,
-                bt: transpose(&b),
-                gram: true,
-            };
-            let mut mem = MemBuffer::new(partial_self_adjoint_eigen_scratch::<f64>(
-                &gop,
-                k,
-                Par::Seq,
-                params,
-            ));
-            let (ms, (nconv, lam)) = time_ms(50, || {
-                it += 1;
-                let mut rng = rng_for(it, CLUSTER, 0);
-                let v0 = faer::Col::<f64>::from_fn(b.ncols, |_| rng.sample(StandardNormal));
-                let mut x = Mat::<f64>::zeros(b.ncols, k);
-                let mut lam = vec![0.0; k];
-                let info = partial_self_adjoint_eigen(
-                    x.as_mut(),
-                    &mut lam,
-                    &gop,
-                    v0.as_ref(),
-                    tol,
-                    Par::Seq,
-                    MemStack::new(&mut mem),
-                    params,
-                );
-                (info.n_converged_eigen, lam)
-            });
-            let err = (0..nconv)
-                .map(|j| (lam[j].sqrt() - reference.s[j]).abs())
-                .fold(0.0, f64::max);
-            println!("faer partial_self_adjoint_eigen(BᵀB) tol {tol:e}: {ms:.2} ms, {nconv}/{k} converged, max |σ − σ_ours| {err:.1e}");
-        }
-        let mut it = 0u64;
-        let (ms, _) = time_ms(50, || {
-            it += 1;
-            top_singular(&b, k, &mut rng_for(it, CLUSTER, 0)).unwrap()
-        });
-        println!("ours (top_singular): {ms:.2} ms");
-    }
-
     /// Many null-like networks (several sizes, densities, k): the Lanczos
     /// result against the dense SVD. `cargo test --release stress_top_singular -- --ignored`
     #[test]
@@ -1899,124 +1495,5 @@ pub(crate) mod tests {
             }
         }
         println!("{count} problems: worst |σ − σ_dense| {worst_s:.1e}, worst relative residual {worst_res:.1e}");
-    }
-
-    /// One Lanczos configuration, repeated (for profiling): MODCUT_BS, MODCUT_MD, MODCUT_TOL.
-    #[test]
-    #[ignore]
-    fn bench_lanczos_one() {
-        let env = |k: &str, d: f64| {
-            std::env::var(k)
-                .ok()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(d)
-        };
-        let (bs, md, tol) = (
-            env("MODCUT_BS", 2.0) as usize,
-            env("MODCUT_MD", 48.0) as usize,
-            env("MODCUT_TOL", TOL),
-        );
-        let (b, _, _) = layered_block(&[784, 256, 256, 256, 256, 10], 0.1, 1);
-        let opts = LanczosOpts {
-            block: bs,
-            max_dim: md,
-            tol,
-            max_restarts: MAX_RESTARTS,
-        };
-        let mut it = 0u64;
-        if std::env::var("MODCUT_FULL").is_ok() {
-            let (ms, _) = time_ms(200, || {
-                it += 1;
-                top_singular(&b, 12, &mut rng_for(it, CLUSTER, 0)).unwrap()
-            });
-            println!("top_singular: {ms:.2} ms");
-            return;
-        }
-        let (ms, (_, _, st)) = time_ms(200, || {
-            it += 1;
-            lanczos_gram(&b, 12, &opts, &mut rng_for(it, CLUSTER, 0)).unwrap()
-        });
-        println!(
-            "block {bs} max_dim {md} tol {tol:e}: {ms:.2} ms, {} G-vectors, {} restarts",
-            st.applies, st.restarts
-        );
-    }
-
-    /// `cargo test --release bench_spectral -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn bench_spectral() {
-        for (name, widths, density, reps) in [
-            (
-                "784-256x4-10 at 10%",
-                vec![784, 256, 256, 256, 256, 10],
-                0.1,
-                30,
-            ),
-            (
-                "784-1024x4-10 dense",
-                vec![784, 1024, 1024, 1024, 1024, 10],
-                1.0,
-                3,
-            ),
-        ] {
-            // MODCUT_BENCH=small|big (default: both)
-            let which = std::env::var("MODCUT_BENCH").unwrap_or_default();
-            if (which == "small" && density >= 1.0) || (which == "big" && density < 1.0) {
-                continue;
-            }
-            let (b, de, dd) = layered_block(&widths, density, 1);
-            println!(
-                "{name}: block {} x {}, nnz {}",
-                b.nrows,
-                b.ncols,
-                b.indices.len()
-            );
-            let tol: f64 = std::env::var("MODCUT_TOL")
-                .ok()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(TOL);
-            for bs in [1usize, 2, 4, 8] {
-                for md in [40usize, 64, 96] {
-                    let opts = LanczosOpts {
-                        block: bs,
-                        max_dim: md,
-                        tol,
-                        max_restarts: MAX_RESTARTS,
-                    };
-                    let mut it = 0u64;
-                    let (ms, (_, _, st)) = time_ms(reps, || {
-                        it += 1;
-                        lanczos_gram(&b, 12, &opts, &mut rng_for(it, CLUSTER, 0)).unwrap()
-                    });
-                    println!(
-                        "  lanczos block {bs} max_dim {md}: {ms:.2} ms, {} G-vectors, {} restarts",
-                        st.applies, st.restarts
-                    );
-                }
-            }
-            let mut it = 0u64;
-            let (ms, svd) = time_ms(reps, || {
-                it += 1;
-                top_singular(&b, 12, &mut rng_for(it, CLUSTER, 0)).unwrap()
-            });
-            let (res, orth) = check_triplets(&b, &svd, 12);
-            println!(
-                "  top_singular k=12: {ms:.2} ms (residual {res:.1e}, orthonormality {orth:.1e})"
-            );
-            let (ms, (emb, _)) = time_ms(reps, || {
-                embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap()
-            });
-            println!("  embed: {ms:.2} ms");
-            let n = b.nrows + b.ncols;
-            let (ms, r) = time_ms(reps.min(10), || {
-                crate::kmeans::kmeans(&emb, n, 12, 12, 25, 300, 1e-4, &mut rng_for(1, CLUSTER, 0))
-                    .unwrap()
-            });
-            println!(
-                "  kmeans n={n} d=12 k=12 n_init=25: {ms:.2} ms (n_iter of best {})",
-                r.n_iter
-            );
-        }
     }
 }
