@@ -53,6 +53,7 @@ develop:
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	cargo bench --no-run
 	$(PYTHON) -m ruff check python tests benches
 	$(PYTHON) -m mypy
 

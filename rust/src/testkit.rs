@@ -3,6 +3,8 @@
 //! Used by the unit tests and by the benchmarks in `rust/benches/`; not part
 //! of modcut's API.
 
+#![allow(clippy::needless_range_loop)]
+
 use crate::graph::SparseBlock;
 use crate::spectral::{transpose, Svd};
 use rand::{Rng, SeedableRng};
