@@ -29,29 +29,13 @@ fn bench_kmeans_one() {
     let (b, de, dd) = layered_block(&[784, 256, 256, 256, 256, 10], 0.1, 1);
     let (emb, _) = embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap();
     let n = b.nrows + b.ncols;
-    let p = Problem {
-        x: &emb,
-        n,
-        d: 12,
-        k: 12,
-        n_init: 25,
-        max_iter: 300,
-        tol: 1e-4,
-    };
     let t0 = std::time::Instant::now();
     let mut inertia = 0.0;
     for i in 0..reps {
         let mut rng = rng_for(i as u64, CLUSTER, 0);
-        inertia += match tier.as_str() {
-            "portable" => dispatch_dim::<false, _>(&p, &mut rng).inertia,
-            #[cfg(target_arch = "x86_64")]
-            "avx2" => unsafe { run_avx2(&p, &mut rng) }.inertia,
-            _ => {
-                kmeans(&emb, n, 12, 12, 25, 300, 1e-4, &mut rng)
-                    .unwrap()
-                    .inertia
-            }
-        };
+        inertia += kmeans_build(&tier, &emb, n, 12, 12, 25, 300, 1e-4, &mut rng)
+            .unwrap()
+            .inertia;
     }
     println!(
         "{tier}: {:.2} ms per call (mean inertia {:.6e})",
@@ -76,17 +60,19 @@ fn bench_kmeans() {
             "{name} {n}x{d} k={k} n_init=25: {ms:.2} ms (inertia {:.6e}, n_iter {})",
             r.inertia, r.n_iter
         );
-        let p = Problem {
-            x: data,
-            n,
-            d,
-            k,
-            n_init: 25,
-            max_iter: 300,
-            tol: 1e-4,
-        };
         let (ms, _) = time_ms(5, || {
-            dispatch_dim::<false, _>(&p, &mut rng_for(1, CLUSTER, 0))
+            kmeans_build(
+                "portable",
+                data,
+                n,
+                d,
+                k,
+                25,
+                300,
+                1e-4,
+                &mut rng_for(1, CLUSTER, 0),
+            )
+            .unwrap()
         });
         println!("  portable (no AVX2/FMA) build of the same: {ms:.2} ms");
     }
