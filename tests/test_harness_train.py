@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
+from modcut.cli.train import add_parser as add_train_parser
 from modcut.harness.data import ImageData, load_dataset
 from modcut.harness.models import MLP, SmallCNN
 from modcut.harness.prune import weight_sparsity
-from modcut.cli.train import add_parser as add_train_parser
 from modcut.harness.train import (
     CHECKPOINT_NAME,
     Checkpoint,

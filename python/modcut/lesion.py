@@ -38,16 +38,15 @@ from typing import Any
 
 import numpy as np
 
+from modcut._io import float_or_nan, read_json, to_csv, write_json
+from modcut._layers import split_by_layer
 from modcut._optional import progress_bar, require
+from modcut._stats import empirical_test
 
 require("torch", extra="torch", purpose="modcut.lesion (lesion tests of PyTorch models)")
 
 import torch  # noqa: E402  (after the check that names the extra)
 from torch import nn  # noqa: E402
-
-from modcut._io import float_or_nan, read_json, to_csv, write_json
-from modcut._layers import split_by_layer
-from modcut._stats import empirical_test
 
 __all__ = [
     "DoubleLesion",

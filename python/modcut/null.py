@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from modcut import _core
-from modcut._optional import progress_bar
 from modcut._io import float_or_nan, read_json, write_json
+from modcut._optional import progress_bar
 from modcut._stats import empirical_test
 from modcut._validate import as_network, check_n_jobs, check_random_state
 from modcut.cluster import check_k, default_n_init, spectral_partition

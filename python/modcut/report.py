@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modcut._optional import require
-
 from modcut._io import read_json, write_csv
 from modcut._layers import split_by_layer
+from modcut._optional import require
 
 if TYPE_CHECKING:
     from modcut.lesion import DoubleLesionResult, SingleLesionResult
