@@ -23,7 +23,7 @@ METHOD = "layer"  # the published tables' shuffle
 
 def _reduced(ws):
     net = modcut.as_network(ws)
-    reduced, kept = _core.reduce_isolated(net.to_core())
+    reduced, kept = _core.reduce_isolated(net.core)
     return reduced, int(kept.shape[0])
 
 

@@ -13,7 +13,8 @@ True
 """
 
 from modcut._core import __version__
-from modcut._validate import Network, as_network
+from modcut._validate import Network
+from modcut.load import NetworkFileError, as_network
 from modcut.cluster import cluster, spectral_embedding
 from modcut.cut import NcutParts, ncut, ncut_parts
 from modcut.graph import Graph, build_graph
@@ -26,6 +27,7 @@ __all__ = [
     "Graph",
     "NcutParts",
     "Network",
+    "NetworkFileError",
     "__version__",
     "as_network",
     "build_graph",

@@ -1,10 +1,11 @@
 """Type stubs for :mod:`modcut._core`, the Rust extension.
 
-A network is passed as a list of layers, each ``(rows, cols, indptr, indices, data)``:
-a canonical CSR matrix (column indices strictly increasing within each row) with
-``rows`` inputs and ``cols`` outputs, ``indptr`` int64, ``indices`` int32, ``data``
-float64 (:meth:`modcut._validate.Network.to_core` builds it). Node ids are global and
-in layer order: the ``n0`` input neurons first, then layer 1's, and so on.
+A network is passed as a :class:`CoreNetwork`, the core's validated copy of it, built
+once (by :func:`modcut.as_network`) from a list of layers, each ``(rows, cols, indptr,
+indices, data)``: a canonical CSR matrix (column indices strictly increasing within
+each row) with ``rows`` inputs and ``cols`` outputs, ``indptr`` int64, ``indices``
+int32, ``data`` float64. Node ids are global and in layer order: the ``n0`` input
+neurons first, then layer 1's, and so on.
 
 Every function raises ``ValueError`` for bad input and ``RuntimeError`` for a
 numerical failure or an internal error; the GIL is released during the work.
@@ -24,10 +25,31 @@ Layer: TypeAlias = tuple[int, int, NDArray[np.int64], NDArray[np.int32], NDArray
 Csr: TypeAlias = tuple[int, int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]
 """A sparse matrix ``(nrows, ncols, indptr, indices, data)`` in CSR form."""
 
+class CoreNetwork:
+    """A validated layered network owned by the Rust core (immutable, thread-safe).
+
+    ``CoreNetwork(layers)`` checks the CSR structure, that the layers chain, that
+    weights are finite, that rows are canonical and that node ids fit int32, and
+    raises ``ValueError`` otherwise. It pickles as its layer list.
+    """
+
+    def __init__(self, layers: list[Layer]) -> None: ...
+    @property
+    def widths(self) -> list[int]:
+        """Neurons per layer ``[n0, n1, …, nL]``."""
+    @property
+    def n_nodes(self) -> int:
+        """Total number of neurons."""
+    @property
+    def nnz(self) -> list[int]:
+        """Stored entries of every layer."""
+    def layers(self) -> list[Layer]:
+        """The layer list (fresh arrays)."""
+
 # --- graph, cut, shuffle ---
 
 def adjacency(
-    layers: list[Layer],
+    net: CoreNetwork,
 ) -> tuple[int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64], NDArray[np.float64]]:
     """The symmetric weighted adjacency of the network over all neurons.
 
@@ -37,10 +59,10 @@ def adjacency(
     weighted degree ``Σ |w|`` of every neuron.
     """
 
-def degrees(layers: list[Layer]) -> NDArray[np.float64]:
+def degrees(net: CoreNetwork) -> NDArray[np.float64]:
     """Weighted degree ``Σ |w|`` of every neuron (0 for isolated ones), shape ``(n_nodes,)``."""
 
-def reduce_isolated(layers: list[Layer]) -> tuple[list[Layer], NDArray[np.int64]]:
+def reduce_isolated(net: CoreNetwork) -> tuple[CoreNetwork, NDArray[np.int64]]:
     """Remove the isolated (degree-0) neurons of every layer.
 
     Returns ``(layers_out, kept)``: the reduced network (widths shrink; stored
@@ -51,7 +73,7 @@ def reduce_isolated(layers: list[Layer]) -> tuple[list[Layer], NDArray[np.int64]
     """
 
 def normalized_bipartite(
-    layers: list[Layer],
+    net: CoreNetwork,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], Csr]:
     """The odd-to-even block of ``D^-1/2 A D^-1/2`` over non-isolated neurons.
 
@@ -65,7 +87,7 @@ def normalized_bipartite(
     """
 
 def ncut(
-    layers: list[Layer], labels: NDArray[np.int64], eps: float = 1e-8
+    net: CoreNetwork, labels: NDArray[np.int64], eps: float = 1e-8
 ) -> tuple[float, NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """Normalized cut of a partition of the neurons.
 
@@ -74,15 +96,17 @@ def ncut(
     labels are arbitrary non-negative integers. Returns ``(ncut, cluster_ids,
     cut, volume)`` where, for every non-empty cluster (ascending id), ``cut`` is
     the total ``|w|`` of edges leaving it and ``volume`` the sum of its neurons'
-    degrees, and ``ncut = Σ cut / (volume + eps)`` over clusters of positive volume.
+    degrees, and ``ncut = Σ cut / (volume + eps')`` over clusters of positive volume,
+    where ``eps' = eps * min(1, total volume)`` (total volume: the sum of all degrees),
+    so the n-cut does not depend on the scale of the weights.
 
     Raises ``ValueError`` for a wrong number of labels, a label below -1, or a
     negative or non-finite ``eps``.
     """
 
 def shuffle(
-    layers: list[Layer], method: str, seed: int, start: int, count: int, n_threads: int
-) -> list[list[Layer]]:
+    net: CoreNetwork, method: str, seed: int, start: int, count: int, n_threads: int
+) -> list[CoreNetwork]:
     """Null networks ``start, start + 1, …, start + count - 1``.
 
     ``method`` is one of ``"layer"`` (permute all entries, zeros included),
@@ -97,12 +121,9 @@ def shuffle(
     Raises ``ValueError`` for an unknown method.
     """
 
-# --- spectral embedding and k-means (rust/src/spectral.rs, kmeans.rs, py_spectral.rs) ---
+# --- k-means (rust/src/kmeans.rs, py_spectral.rs) ---
 # Randomness: stream (seed, CLUSTER, stream); kernels use FMA where the CPU has AVX2+FMA,
 # so results are reproducible for a seed on a given machine.
-
-_Index = npt.NDArray[np.int64] | npt.NDArray[np.int32]
-_Block = tuple[int, int, _Index, _Index, npt.NDArray[np.float64]]
 
 def kmeans(
     x: npt.NDArray[np.float64],
@@ -125,44 +146,14 @@ def kmeans(
     Requires 1 <= k <= n, n_init >= 1, max_iter >= 1, tol >= 0, finite x.
     """
 
-def top_singular(
-    block: _Block, k: int, seed: int, stream: int = 0
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The k largest singular triplets of the block: ``(s (k,), u (nrows, k), v (ncols, k))``.
-
-    Singular values descending; residuals ``|B v - s u|`` and ``|B^T u - s v|``
-    at most ~1e-9 * s[0]; ``u`` and ``v`` have orthonormal columns, also for
-    repeated singular values (one s = 1 per connected component). Each pair's
-    largest-magnitude entry (over [u; v]) is positive. 1 <= k <= min(nrows, ncols).
-    """
-
-def spectral_embedding_block(
-    block: _Block,
-    d_even: npt.NDArray[np.float64],
-    d_odd: npt.NDArray[np.float64],
-    k: int,
-    seed: int,
-    stream: int = 0,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """scikit-learn's ``spectral_embedding(norm_laplacian=True, drop_first=False)``.
-
-    For the bipartite graph with normalized block ``block`` and node degrees
-    ``d_even`` (block rows, length nrows) and ``d_odd`` (block columns, length
-    ncols), all finite and positive: eigenvector i of D^-1/2 A D^-1/2 is
-    [u_i; v_i] / sqrt(2), each node's row divided by sqrt(degree). Returns
-    ``(embedding (nrows + ncols, k), s (k,))``: even nodes first (block row
-    order), then odd nodes (block column order); ``s`` are the top-k
-    eigenvalues of the normalized adjacency.
-    """
-
 # --- clustering and the null pipeline (rust/src/null.rs, py_null.rs) ---
-# Random streams: ``purpose`` 3 = an observed network, 2 = null sample clustering
-# (rust/src/rng.rs); null sample ``i`` uses stream ``i``.
+# Random streams are fixed by the entry point (rust/src/rng.rs): the observed network
+# clusters with stream (seed, CLUSTER, 0), null sample ``i`` with (seed, NULL_CLUSTER, i).
 
-def spectral_labels(
-    layers: list[Layer], k: int, n_init: int, seed: int, purpose: int, stream: int
+def observed_labels(
+    net: CoreNetwork, k: int, n_init: int, seed: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Normalized spectral clustering of every neuron.
+    """Normalized spectral clustering of every neuron of an observed network.
 
     Returns ``(labels, eigenvalues)``: ``labels`` has one entry per neuron (layer
     order), in ``0 … k-1``, ``-1`` for isolated neurons; ``eigenvalues`` are the k
@@ -173,14 +164,21 @@ def spectral_labels(
     ``n_init`` is 0.
     """
 
-def spectral_embedding(
-    layers: list[Layer], k: int, seed: int, purpose: int, stream: int
+def null_labels(
+    net: CoreNetwork, k: int, n_init: int, seed: int, sample: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """As :func:`observed_labels` with null sample ``sample``'s random stream: the
+    clustering :func:`null_ncuts` runs on that sample's shuffle."""
+
+def observed_embedding(
+    net: CoreNetwork, k: int, seed: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-    """The embedding k-means runs on: ``(node_ids (m,), x (m, k), eigenvalues (k,))``,
-    rows for the non-isolated neurons, even layers first, divided by ``sqrt(degree)``."""
+    """The embedding :func:`observed_labels` runs k-means on: ``(node_ids (m,), x (m, k),
+    eigenvalues (k,))``, rows for the non-isolated neurons, even layers first, divided
+    by ``sqrt(degree)``."""
 
 def null_ncuts(
-    layers: list[Layer],
+    net: CoreNetwork,
     method: str,
     k: int,
     n_init: int,
@@ -191,8 +189,8 @@ def null_ncuts(
 ) -> NDArray[np.float64]:
     """n-cuts of null samples ``start … start + count - 1``.
 
-    Sample ``i``: shuffle ``layers`` with stream ``(seed, shuffle, i)``, cluster it
-    with stream ``(seed, null clustering, i)``, score it (eps 1e-8). Pass the
+    Sample ``i``: shuffle ``net`` with stream ``(seed, shuffle, i)``, cluster it
+    with stream ``(seed, null clustering, i)``, score it (eps 1e-8, relative as in :func:`ncut`). Pass the
     network with isolated neurons already removed (:func:`reduce_isolated`);
     neurons a shuffle isolates are left out of the clustering. Parallel over
     samples on ``n_threads`` threads (0 = all cores); identical for any thread

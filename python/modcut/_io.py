@@ -68,14 +68,26 @@ def write_json(d: Any, path: str | os.PathLike[str] | None = None, *, indent: in
     return text
 
 
-def read_json(path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
-    """A JSON object from a file path, or from JSON text."""
-    p = Path(path_or_text)
+def read_json(path_or_text: str | os.PathLike[str], *, what: str = "a JSON object") -> dict[str, Any]:
+    """A JSON object from a file path, or from JSON text (a string starting with ``{``).
+
+    Raises ``FileNotFoundError`` for a path that is not a file, ``ValueError`` naming
+    ``what`` was expected for invalid JSON or JSON that is not an object.
+    """
+    if isinstance(path_or_text, str) and path_or_text.lstrip().startswith("{"):
+        text = path_or_text
+    else:
+        p = Path(path_or_text)
+        if not p.is_file():
+            raise FileNotFoundError(f"no such file: {p} (and it is not JSON text)")
+        text = p.read_text()
     try:
-        text = p.read_text() if p.exists() else str(path_or_text)
-    except OSError:
-        text = str(path_or_text)
-    return dict(json.loads(text))
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not {what}: invalid JSON ({exc})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"not {what}: the JSON is not an object")
+    return d
 
 
 def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:

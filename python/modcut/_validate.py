@@ -1,30 +1,38 @@
-"""Input validation shared by the whole package.
+"""The validated network and the checks shared by the whole package.
 
-Everything that takes "a network" accepts:
+This is the lowest module of the package: it knows arrays and SciPy sparse
+matrices only (never files, torch or the harness; :mod:`modcut.load` turns
+those into matrices). :func:`network_from_matrices` takes
 
 * a sequence of 2-D weight matrices ``W1 … WL`` where ``Wl`` has shape
   ``(n_{l-1}, n_l)`` (rows = inputs, columns = outputs), each a NumPy array
-  (float32 or float64) or a SciPy sparse matrix/array;
-* a :class:`Network` (already validated);
-* a ``torch.nn.Module`` made of ``nn.Linear`` layers (their ``weight`` is
-  ``(out, in)`` and is transposed here), or a modcut checkpoint path/dict
-  (handled by :mod:`modcut.harness.extract`).
+  (float or integer) or a SciPy sparse matrix/array (kept sparse);
+* a :class:`Network` (already validated, returned as is).
 
-The result is a :class:`Network`: canonical CSR float64 matrices that the Rust
-core takes without further copies.
+The result is a :class:`Network`: canonical CSR float64 matrices plus the
+Rust core's handle on them (:class:`modcut._core.CoreNetwork`), built once and
+passed to every call into the core.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Network", "as_network", "check_labels", "check_n_jobs", "check_random_state"]
+from modcut._core import CoreNetwork
+
+__all__ = [
+    "Network",
+    "check_count",
+    "check_labels",
+    "check_n_jobs",
+    "check_random_state",
+    "network_from_matrices",
+]
 
 
 @dataclass(frozen=True)
@@ -38,10 +46,28 @@ class Network:
         ``(widths[l], widths[l + 1])``. Stored entries may include zeros.
     widths:
         Neurons per layer, ``(n0, n1, …, nL)``, input layer first.
+    core:
+        The Rust core's validated copy (:class:`modcut._core.CoreNetwork`), the
+        argument of every ``modcut._core`` function.
+    provenance:
+        Where the network came from, as plain JSON-able data: ``source`` (a
+        path or a description such as ``"weight matrices"``), ``kind``
+        (``"matrices"``, ``"npz"``, ``"npy"``, ``"checkpoint"``, ``"module"``,
+        ``"shuffle"``) and, for checkpoints, ``dataset``, ``metrics``,
+        ``config`` and ``data_root``. Results carry it
+        (:attr:`modcut.ClusterabilityResult.provenance`).
+
+    A ``Network`` pickles as its matrices and provenance; unpickling rebuilds
+    (and re-validates) the Rust handle, so it can be sent to other processes.
     """
 
     layers: tuple[sp.csr_array, ...]
     widths: tuple[int, ...]
+    core: CoreNetwork = field(repr=False, compare=False)
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.layers, self.provenance))
 
     @property
     def n_nodes(self) -> int:
@@ -61,28 +87,14 @@ class Network:
         """Index of every neuron within its layer, shape ``(n_nodes,)``."""
         return np.concatenate([np.arange(w) for w in self.widths])
 
-    def to_core(self) -> list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
-        """The layer list in the form ``modcut._core`` takes."""
-        return [
-            (
-                int(m.shape[0]),
-                int(m.shape[1]),
-                m.indptr.astype(np.int64, copy=False),
-                m.indices.astype(np.int32, copy=False),
-                m.data.astype(np.float64, copy=False),
-            )
-            for m in self.layers
-        ]
-
     @classmethod
-    def from_core(cls, layers: Sequence[tuple[int, int, Any, Any, Any]]) -> Network:
-        """Inverse of :meth:`to_core` (trusted input from the Rust core)."""
+    def from_core(cls, core: CoreNetwork, provenance: dict[str, Any] | None = None) -> Network:
+        """Wrap a handle the Rust core returned (a shuffle, a reduction): trusted input."""
         mats = tuple(
             sp.csr_array((data, indices, indptr), shape=(rows, cols))
-            for rows, cols, indptr, indices, data in layers
+            for rows, cols, indptr, indices, data in core.layers()
         )
-        widths = (int(mats[0].shape[0]), *(int(m.shape[1]) for m in mats))
-        return cls(mats, widths)
+        return cls(mats, tuple(int(w) for w in core.widths), core, dict(provenance or {}))
 
     def to_dense(self) -> list[np.ndarray]:
         """The weight matrices as dense float64 arrays."""
@@ -120,8 +132,39 @@ def _layer_to_csr(w: Any, index: int) -> sp.csr_array:
     return m
 
 
-def as_network(network: Any) -> Network:
-    """Validate ``network`` and return it as a :class:`Network`.
+def _core_layers(
+    layers: Sequence[sp.csr_array],
+) -> list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    return [
+        (
+            int(m.shape[0]),
+            int(m.shape[1]),
+            m.indptr.astype(np.int64, copy=False),
+            m.indices.astype(np.int32, copy=False),
+            m.data.astype(np.float64, copy=False),
+        )
+        for m in layers
+    ]
+
+
+def _rebuild(layers: tuple[sp.csr_array, ...], provenance: dict[str, Any]) -> Network:
+    """Unpickle a :class:`Network`: rebuild its Rust handle."""
+    widths = (int(layers[0].shape[0]), *(int(m.shape[1]) for m in layers))
+    return Network(tuple(layers), widths, CoreNetwork(_core_layers(layers)), dict(provenance))
+
+
+def network_from_matrices(network: Any, provenance: dict[str, Any] | None = None) -> Network:
+    """Validate a sequence of weight matrices and return it as a :class:`Network`.
+
+    Parameters
+    ----------
+    network:
+        ``[W1, …, WL]``, ``Wl`` of shape ``(n_{l-1}, n_l)``: NumPy arrays (or
+        anything ``np.asarray`` takes, torch tensors included) or SciPy sparse
+        matrices; or a :class:`Network`, returned unchanged.
+    provenance:
+        Stored on the result (default ``{"source": "weight matrices",
+        "kind": "matrices"}``).
 
     Raises
     ------
@@ -134,14 +177,6 @@ def as_network(network: Any) -> Network:
     """
     if isinstance(network, Network):
         return network
-    if _is_torch_module(network):
-        from modcut.harness.extract import extract_weights
-
-        network = extract_weights(network)
-    elif isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
-        from modcut.harness.extract import extract_weights
-
-        network = extract_weights(network)
     if isinstance(network, np.ndarray) or sp.issparse(network):
         raise TypeError(
             "expected a sequence of weight matrices (one per layer), got a single array; "
@@ -149,8 +184,8 @@ def as_network(network: Any) -> Network:
         )
     if not isinstance(network, Sequence):
         raise TypeError(
-            "expected a sequence of 2-D weight matrices, a torch.nn.Module of Linear layers "
-            f"or a checkpoint path, got {type(network).__name__}"
+            "expected a sequence of 2-D weight matrices, a torch.nn.Module, a modcut "
+            f"checkpoint or run folder, or a .npz/.npy file, got {type(network).__name__}"
         )
     if len(network) == 0:
         raise ValueError("a network needs at least one weight matrix")
@@ -166,14 +201,17 @@ def as_network(network: Any) -> Network:
     if all(m.count_nonzero() == 0 for m in layers):
         raise ValueError("all weights are zero: the network has no edges")
     widths = (int(layers[0].shape[0]), *(int(m.shape[1]) for m in layers))
-    return Network(layers, widths)
+    prov = dict(provenance) if provenance else {"source": "weight matrices", "kind": "matrices"}
+    return Network(layers, widths, CoreNetwork(_core_layers(layers)), prov)
 
 
-def _is_torch_module(obj: Any) -> bool:
-    # A torch module can only exist if torch is already imported: never import it here
-    # (a multi-second import that users of plain arrays should not pay).
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
+def check_count(name: str, value: Any, minimum: int) -> int:
+    """An integer argument (Python int or NumPy integer, not bool) ``≥ minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_labels(labels: Any, n_nodes: int) -> np.ndarray:

@@ -29,20 +29,20 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from modcut import _core
-from modcut._validate import Network, as_network, check_random_state
+from modcut._validate import Network, check_count, check_random_state
+from modcut.load import as_network
 
 __all__ = ["Embedding", "check_k", "cluster", "default_n_init", "spectral_embedding"]
 
 EIGEN_SOLVERS = ("lanczos", "arpack")
-_CLUSTER, _NULL_CLUSTER = 3, 2  # rng purposes, as rust/src/rng.rs
+# Key of NumPy's generator for ARPACK's start vector (``[seed, 3, stream]``); a NumPy
+# stream of its own, unrelated to the Rust core's ChaCha streams, kept for reproducibility.
+_ARPACK_V0_KEY = 3
 
 
 def check_k(k: Any, n_active: int) -> int:
     """Validate the number of clusters against the non-isolated neurons."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an int, got {type(k).__name__}")
-    if k < 2:
-        raise ValueError(f"k must be at least 2, got {k}")
+    k = check_count("k", k, 2)
     if k > n_active:
         raise ValueError(f"k={k} is larger than the number of non-isolated neurons ({n_active})")
     return int(k)
@@ -55,13 +55,11 @@ def default_n_init(n_active: int) -> int:
 
 def _n_active(net: Network) -> int:
     """Number of non-isolated neurons."""
-    return int(np.count_nonzero(np.asarray(_core.degrees(net.to_core()))))
+    return int(np.count_nonzero(np.asarray(_core.degrees(net.core))))
 
 
 def _check_n_init(n_init: Any) -> int:
-    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
-        raise ValueError(f"n_init must be a positive int, got {n_init!r}")
-    return int(n_init)
+    return check_count("n_init", n_init, 1)
 
 
 @dataclass(frozen=True)
@@ -81,14 +79,14 @@ class Embedding:
 
 
 def _arpack_embedding(net: Network, k: int, seed: int, stream: int) -> Embedding:
-    even, odd, (nr, nc, indptr, indices, data) = _core.normalized_bipartite(net.to_core())
+    even, odd, (nr, nc, indptr, indices, data) = _core.normalized_bipartite(net.core)
     even = np.asarray(even)
     odd = np.asarray(odd)
-    deg = np.asarray(_core.degrees(net.to_core()))
+    deg = np.asarray(_core.degrees(net.core))
     if k >= min(nr, nc):
         return _dense_embedding(net, k)
     block = sp.csr_array((data, indices, indptr), shape=(nr, nc))
-    v0 = np.random.default_rng([seed, _CLUSTER, stream]).uniform(-1.0, 1.0, min(nr, nc))
+    v0 = np.random.default_rng([seed, _ARPACK_V0_KEY, stream]).uniform(-1.0, 1.0, min(nr, nc))
     u, s, vt = svds(block, k=k, v0=v0, solver="arpack", tol=1e-10, maxiter=10_000)
     order = np.argsort(-s)
     s, u, v = s[order], u[:, order], vt[order].T
@@ -122,7 +120,7 @@ def spectral_embedding(
     if eigen_solver == "arpack":
         return _arpack_embedding(net, k, seed, 0)
     if eigen_solver == "lanczos":
-        ids, x, s = _core.spectral_embedding(net.to_core(), k, seed, _CLUSTER, 0)
+        ids, x, s = _core.observed_embedding(net.core, k, seed)
         return Embedding(np.asarray(ids), np.asarray(x), np.asarray(s))
     raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
 
@@ -142,9 +140,11 @@ def spectral_partition(
     ``stream``/``null`` name the random stream (observed network: stream 0;
     null sample ``i``: ``null=True, stream=i``), as in the Rust null pipeline.
     """
-    purpose = _NULL_CLUSTER if null else _CLUSTER
     if eigen_solver == "lanczos":
-        labels, _ = _core.spectral_labels(net.to_core(), k, n_init, seed, purpose, stream)
+        if null:
+            labels, _ = _core.null_labels(net.core, k, n_init, seed, stream)
+        else:
+            labels, _ = _core.observed_labels(net.core, k, n_init, seed)
         return np.asarray(labels, dtype=np.int64)
     if eigen_solver != "arpack":
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")

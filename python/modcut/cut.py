@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from modcut import _core
-from modcut._validate import as_network, check_labels
+from modcut._validate import check_labels
+from modcut.load import as_network
 
 __all__ = ["NcutParts", "ncut", "ncut_parts"]
 
@@ -51,13 +52,18 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
         Integer cluster label per neuron, shape ``(n_nodes,)`` in layer order
         (inputs first); ``-1`` marks neurons outside every cluster.
     eps:
-        Added to every volume (reference: 1e-8).
+        The reference's ε (1e-8) before scaling: ``eps * min(1, total volume)`` is
+        added to every volume, the total volume being the sum of all degrees
+        (``2 Σ|w|``), so the n-cut does not depend on the scale of the weights
+        (method.md §3); for networks of total volume ≥ 1 exactly ``eps`` is added.
     """
     net = as_network(network)
     lab = check_labels(labels, net.n_nodes)
-    if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps >= 0):
+    if isinstance(eps, (bool, np.bool_)) or not (
+        isinstance(eps, (int, float, np.integer, np.floating)) and np.isfinite(eps) and eps >= 0
+    ):
         raise ValueError(f"eps must be a finite number ≥ 0, got {eps!r}")
-    value, ids, cut, vol = _core.ncut(net.to_core(), lab, float(eps))
+    value, ids, cut, vol = _core.ncut(net.core, lab, float(eps))
     return NcutParts(float(value), np.asarray(ids), np.asarray(cut), np.asarray(vol))
 
 

@@ -15,7 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from modcut import _core
-from modcut._validate import Network, as_network
+from modcut._validate import Network
+from modcut.load import as_network
 
 __all__ = ["Graph", "build_graph", "isolated_mask"]
 
@@ -80,7 +81,7 @@ class Graph:
 def build_graph(network: Any) -> Graph:
     """Build the graph of ``network`` (any input :func:`modcut.as_network` takes)."""
     net = as_network(network)
-    n, indptr, indices, data, degree = _core.adjacency(net.to_core())
+    n, indptr, indices, data, degree = _core.adjacency(net.core)
     adj = sp.csr_array((data, indices, indptr), shape=(n, n))
     return Graph(
         adjacency=adj,
@@ -93,4 +94,4 @@ def build_graph(network: Any) -> Graph:
 
 def isolated_mask(network: Network) -> np.ndarray:
     """Boolean mask of degree-0 neurons, shape ``(n_nodes,)``."""
-    return np.asarray(_core.degrees(network.to_core())) == 0
+    return np.asarray(_core.degrees(network.core)) == 0

@@ -22,9 +22,10 @@ from modcut import _core
 from modcut._io import float_or_nan, read_json, write_json
 from modcut._optional import progress_bar
 from modcut._stats import empirical_test
-from modcut._validate import as_network, check_n_jobs, check_random_state
+from modcut._validate import Network, check_count, check_n_jobs, check_random_state
 from modcut.cluster import check_k, default_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
+from modcut.load import as_network
 from modcut.shuffle import check_method
 
 __all__ = ["ClusterabilityResult", "clusterability", "null_statistics"]
@@ -59,6 +60,9 @@ class ClusterabilityResult:
     timings:
         Seconds spent: ``observed`` (clustering the network), ``null`` (all
         null samples), ``per_sample`` (``null / n_shuffles``).
+    provenance:
+        Where the network came from (:attr:`modcut.Network.provenance`: source,
+        kind, and a checkpoint's dataset, metrics and config).
     """
 
     ncut: float
@@ -72,6 +76,7 @@ class ClusterabilityResult:
     widths: tuple[int, ...]
     settings: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_shuffles(self) -> int:
@@ -103,11 +108,13 @@ class ClusterabilityResult:
             widths=tuple(int(w) for w in d["widths"]),
             settings=dict(d.get("settings", {})),
             timings={k: float(v) for k, v in d.get("timings", {}).items()},
+            provenance=dict(d.get("provenance", {})),
         )
 
     @classmethod
     def from_json(cls, path_or_text: str | os.PathLike[str]) -> ClusterabilityResult:
-        return cls.from_dict(read_json(path_or_text))
+        """Read a result from a JSON file or from JSON text (what :meth:`to_json` returns)."""
+        return cls.from_dict(read_json(path_or_text, what="a clusterability result"))
 
     def summary(self) -> str:
         """A few human-readable lines."""
@@ -198,15 +205,14 @@ def clusterability(
     method = check_method(shuffle)
     seed = check_random_state(random_state)
     threads = check_n_jobs(n_jobs)
-    if isinstance(n_shuffles, bool) or not isinstance(n_shuffles, (int, np.integer)):
-        raise TypeError("n_shuffles must be an int")
-    if n_shuffles < 2:
-        raise ValueError(f"n_shuffles must be at least 2, got {n_shuffles}")
+    n_shuffles = check_count("n_shuffles", n_shuffles, 2)
+    if chunk_size is not None:
+        chunk_size = check_count("chunk_size", chunk_size, 1)
     if eigen_solver not in ("lanczos", "arpack"):
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
 
     # The null is a shuffle of the network with isolated neurons removed (method.md §1).
-    reduced_core, kept = _core.reduce_isolated(net.to_core())
+    reduced_core, kept = _core.reduce_isolated(net.core)
     n_active = int(kept.shape[0])
     k = check_k(k, n_active)
     if n_init is None:
@@ -258,6 +264,7 @@ def clusterability(
             "eps": 1e-8,
             "n_isolated": net.n_nodes - n_active,
         },
+        provenance=dict(net.provenance),
         timings={
             "observed": t_obs,
             "null": t_null,
@@ -268,7 +275,7 @@ def clusterability(
 
 
 def _arpack_null_chunk(
-    reduced_core: list[Any],
+    reduced_core: _core.CoreNetwork,
     method: str,
     k: int,
     n_init: int,
@@ -278,12 +285,10 @@ def _arpack_null_chunk(
     threads: int,
 ) -> np.ndarray:
     """Null samples with SciPy's ARPACK embedding (same shuffles as the Rust path)."""
-    from modcut._validate import Network
-
     out = np.empty(count, dtype=np.float64)
     samples = _core.shuffle(reduced_core, method, seed, start, count, threads)
-    for i, layers in enumerate(samples):
-        shuffled = Network.from_core(layers)
+    for i, core in enumerate(samples):
+        shuffled = Network.from_core(core)
         lab = spectral_partition(
             shuffled,
             k=k,

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from modcut import _core
-from modcut._validate import Network, as_network, check_n_jobs, check_random_state
+from modcut._validate import Network, check_count, check_n_jobs, check_random_state
+from modcut.load import as_network
 
 __all__ = ["SHUFFLE_METHODS", "check_method", "shuffle"]
 
@@ -71,9 +72,9 @@ def shuffle(
     method = check_method(method)
     seed = check_random_state(random_state)
     threads = check_n_jobs(n_jobs)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
-    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-        raise ValueError(f"start must be a non-negative int, got {start!r}")
-    samples = _core.shuffle(net.to_core(), method, seed, start, n_samples, threads)
-    return [Network.from_core(layers) for layers in samples]
+    n_samples = check_count("n_samples", n_samples, 1)
+    start = check_count("start", start, 0)
+    samples = _core.shuffle(net.core, method, seed, start, n_samples, threads)
+    prov = {"source": f"'{method}' shuffle of {net.provenance.get('source', '?')}",
+            "kind": "shuffle"}
+    return [Network.from_core(core, prov) for core in samples]

@@ -32,7 +32,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +41,10 @@ from modcut._io import jsonable, read_json, write_json
 
 __all__ = [
     "VARIANTS",
-    "LoadedNetwork",
     "aggregate_runs",
     "analyze",
     "demo",
     "lesion_study",
-    "load_network",
     "reproduce",
     "variant_config",
 ]
@@ -68,102 +65,6 @@ Log = Callable[[str], None]
 
 def _print(msg: str) -> None:
     print(msg, flush=True)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-@dataclass
-class LoadedNetwork:
-    """A network to analyze, with whatever is known about it.
-
-    Attributes
-    ----------
-    weights:
-        Weight matrices ``W_l`` of shape ``(n_{l-1}, n_l)`` (dense float64).
-    source:
-        Where it came from (path, or a description).
-    model:
-        The ``torch.nn.Module`` when known (checkpoint or module), else None.
-    dataset:
-        Data set name when known (checkpoint), else None.
-    metrics:
-        Training metrics from the checkpoint (``test_accuracy``, ``sparsity``, …).
-    config:
-        The checkpoint's training configuration as a dict.
-    data_root:
-        The checkpoint's data folder setting (None: the harness default).
-    """
-
-    weights: list[np.ndarray]
-    source: str
-    model: Any = None
-    dataset: str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    data_root: str | None = None
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        return (int(self.weights[0].shape[0]), *(int(w.shape[1]) for w in self.weights))
-
-
-def _config_dict(config: Any) -> dict[str, Any]:
-    if config is None:
-        return {}
-    if isinstance(config, dict):
-        d = dict(config)
-    else:
-        try:
-            d = asdict(config)
-        except TypeError:
-            d = dict(vars(config))
-    return json.loads(json.dumps(d, default=str))
-
-
-def load_network(source: Any) -> LoadedNetwork:
-    """Load what :func:`analyze` accepts.
-
-    Parameters
-    ----------
-    source:
-        A checkpoint path written by ``harness.train.train`` (``.pt``); a
-        ``.npz`` file of weight matrices ``(inputs × outputs)`` in layer order
-        (``np.savez(path, W1, W2, …)``); a ``torch.nn.Module``; or a sequence of
-        weight matrices.
-    """
-    from modcut._validate import as_network
-
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise FileNotFoundError(f"no such file: {path}")
-        if path.suffix == ".npz":
-            with np.load(path) as z:
-                mats = [np.asarray(z[name], dtype=np.float64) for name in z.files]
-            net = as_network(mats)
-            return LoadedNetwork(net.to_dense(), str(path))
-        from modcut.harness import extract, train
-
-        ckpt = train.load_checkpoint(path)
-        config = _config_dict(getattr(ckpt, "config", None))
-        weights = [np.asarray(w, dtype=np.float64) for w in extract.extract_weights(ckpt.model)]
-        return LoadedNetwork(
-            weights=weights,
-            source=str(path),
-            model=ckpt.model,
-            dataset=getattr(ckpt, "dataset", None) or config.get("dataset"),
-            metrics=dict(getattr(ckpt, "metrics", {}) or {}),
-            config=config,
-            data_root=config.get("data_root"),
-        )
-    if hasattr(source, "parameters") and hasattr(source, "modules"):  # torch module
-        from modcut.harness import extract
-
-        weights = [np.asarray(w, dtype=np.float64) for w in extract.extract_weights(source)]
-        return LoadedNetwork(weights, type(source).__name__, model=source)
-    net = as_network(source)
-    return LoadedNetwork(net.to_dense(), "weight matrices")
 
 
 def _default_out(source: Any) -> Path:
@@ -195,8 +96,9 @@ def analyze(
     Parameters
     ----------
     network:
-        Checkpoint path, ``.npz`` of weight matrices, ``torch.nn.Module`` or a
-        list of weight matrices (see :func:`load_network`).
+        Anything :func:`modcut.as_network` takes: a checkpoint path or run folder,
+        a ``.npz``/``.npy`` file, a ``torch.nn.Module``, weight matrices or a
+        :class:`modcut.Network`.
     out_dir:
         Output folder (default: ``analysis/`` next to a ``checkpoint.pt``,
         ``<stem>_analysis/`` next to another file, else ``./analysis``).
@@ -218,14 +120,16 @@ def analyze(
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else _default_out(network)
     out.mkdir(parents=True, exist_ok=True)
-    net = network if isinstance(network, LoadedNetwork) else load_network(network)
+    net = modcut.as_network(network)
+    prov = net.provenance
+    weights = list(net.layers)  # sparse: no dense round trip
     say(
-        f"clustering {net.source} (k={k}) and {n_shuffles} '{shuffle}' shuffles "
+        f"clustering {prov.get('source', '?')} (k={k}) and {n_shuffles} '{shuffle}' shuffles "
         f"(widths {' × '.join(map(str, net.widths))})"
     )
     t0 = time.perf_counter()
     result = modcut.clusterability(
-        net.weights,
+        net,
         k=k,
         n_shuffles=n_shuffles,
         shuffle=shuffle,
@@ -238,12 +142,12 @@ def analyze(
     paths["json"] = out / "clusterability.json"
     result.to_json(paths["json"])
     meta = {
-        "source": net.source,
-        "dataset": net.dataset,
-        "metrics": jsonable(net.metrics),
-        "config": net.config,
+        "source": prov.get("source"),
+        "dataset": prov.get("dataset"),
+        "metrics": jsonable(prov.get("metrics", {})),
+        "config": prov.get("config", {}),
         "widths": list(net.widths),
-        "within_cluster_share": report.within_cluster_share(net.weights, result.labels, net.widths),
+        "within_cluster_share": report.within_cluster_share(weights, result.labels, net.widths),
         "modcut_version": modcut.__version__,
     }
     paths["meta"] = out / "meta.json"
@@ -254,10 +158,10 @@ def analyze(
     say("  drawing figures")
     paths["null_histogram"] = report.plot_null_histogram(result, out / "null_histogram.png")
     paths["network"] = report.plot_network(
-        result.labels, net.widths, out / "network.png", weights=net.weights
+        result.labels, net.widths, out / "network.png", weights=weights
     )
     paths["weights"] = report.plot_weight_blocks(
-        net.weights, result.labels, net.widths, out / "weights.png"
+        weights, result.labels, net.widths, out / "weights.png"
     )
     paths["report"] = report.build_report(out)
     paths["summary"] = out / "summary.txt"
@@ -290,7 +194,9 @@ def lesion_study(
     Parameters
     ----------
     checkpoint:
-        A checkpoint path (or a :class:`LoadedNetwork` with ``model`` and ``dataset``).
+        A checkpoint path or run folder, a loaded
+        :class:`~modcut.harness.train.Checkpoint`, or a ``torch.nn.Module`` (then
+        pass ``data=``): lesions need the model itself, not only its weights.
     out_dir:
         Output folder (default as for :func:`analyze`). When it holds a
         ``clusterability.json`` (from :func:`analyze`), its clustering is used
@@ -323,9 +229,20 @@ def lesion_study(
     from modcut.null import ClusterabilityResult
 
     say = log or (lambda _m: None)
-    net = checkpoint if isinstance(checkpoint, LoadedNetwork) else load_network(checkpoint)
-    if net.model is None:
+    from modcut.load import read_checkpoint
+
+    if isinstance(checkpoint, (str, os.PathLike)):
+        ckpt = read_checkpoint(checkpoint)
+        net = modcut.as_network(ckpt)
+        model = ckpt.model
+    elif hasattr(checkpoint, "model"):  # a loaded Checkpoint
+        net, model = modcut.as_network(checkpoint), checkpoint.model
+    elif hasattr(checkpoint, "parameters") and hasattr(checkpoint, "modules"):  # nn.Module
+        net, model = modcut.as_network(checkpoint), checkpoint
+    else:
         raise ValueError("lesion tests need a trained model: pass a checkpoint, not bare weights")
+    prov = net.provenance
+    dataset = prov.get("dataset")
     out = Path(out_dir) if out_dir is not None else _default_out(checkpoint)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -341,13 +258,13 @@ def lesion_study(
         labels = prev.labels
         say(f"using the clustering in {cpath}")
     else:
-        say(f"clustering {net.source} (k={k})")
-        labels = np.asarray(modcut.cluster(net.weights, k=k, random_state=seed), dtype=np.int64)
+        say(f"clustering {prov.get('source', '?')} (k={k})")
+        labels = np.asarray(modcut.cluster(net, k=k, random_state=seed), dtype=np.int64)
         meta = {
-            "source": net.source,
-            "dataset": net.dataset,
-            "metrics": jsonable(net.metrics),
-            "config": net.config,
+            "source": prov.get("source"),
+            "dataset": dataset,
+            "metrics": jsonable(prov.get("metrics", {})),
+            "config": prov.get("config", {}),
             "widths": list(net.widths),
             "labels": labels.tolist(),
             "k": k,
@@ -356,15 +273,15 @@ def lesion_study(
         write_json(meta, out / "meta.json")
 
     if data is None:
-        if not net.dataset:
+        if not dataset:
             raise ValueError("the checkpoint does not name its data set; pass data=")
         from modcut.harness import data as hdata
 
-        cfg = net.config
-        say(f"loading the {net.dataset} test set")
+        cfg = prov.get("config", {})
+        say(f"loading the {dataset} test set")
         data = hdata.load_dataset(
-            net.dataset,
-            data_root if data_root is not None else net.data_root,
+            dataset,
+            data_root if data_root is not None else prov.get("data_root"),
             train=False,
             seed=int(cfg.get("seed") or 0),
             n=cfg.get("n_test"),
@@ -379,7 +296,7 @@ def lesion_study(
         kw["min_size"] = min_size
     if min_fraction is not None:
         kw["min_fraction"] = min_fraction
-    ev = les.LesionEvaluator(net.model, data.x, data.y, n_classes=n_classes, batch_size=batch_size)
+    ev = les.LesionEvaluator(model, data.x, data.y, n_classes=n_classes, batch_size=batch_size)
     paths: dict[str, Path] = {}
     try:
         subs = les.submodules(labels, net.widths, **kw)
@@ -414,7 +331,7 @@ def lesion_study(
         paths["lesion_classes"] = report.plot_lesion_classes(
             single,
             out / "lesion_classes.png",
-            class_names=_class_names(net.dataset, single.n_classes),
+            class_names=_class_names(dataset, single.n_classes),
         )
         for name in ("lesion_double.json", "lesion_double.csv", "lesion_double.png"):
             (out / name).unlink(missing_ok=True)  # never report a stale double-lesion test

@@ -7,6 +7,12 @@
 //! edges to them count as leaving a cluster and they add nothing themselves.
 //! A cluster of volume 0 contributes 0.
 //!
+//! ε is relative to the graph's scale: the ε passed in (the reference's 1e-8)
+//! is multiplied by `min(1, total volume)`, the total volume being the sum of
+//! all degrees (`2 Σ |w|`). For a network of total volume ≥ 1 this is exactly
+//! the reference's ε; for a tiny-weight network it shrinks with the weights, so
+//! the n-cut does not depend on the scale of the weights ([`effective_eps`]).
+//!
 //! Both functions read the layers directly (no adjacency is built) in one pass
 //! over the stored weights, and give bit-identical ncut values.
 
@@ -97,12 +103,17 @@ fn slots(net: &LayeredNet, labels: &[i64], eps: f64) -> Result<Slots> {
     })
 }
 
-/// Per-slot `(cut, volume)` in one pass over the stored weights.
+/// The ε actually added to each volume: `eps * min(1, total_volume)`.
+pub fn effective_eps(eps: f64, total_volume: f64) -> f64 {
+    eps * total_volume.min(1.0)
+}
+
+/// Per-slot `(cut, volume)` and the total volume in one pass over the stored weights.
 ///
 /// Branch-free inner loop: unlabelled nodes sit in a dummy slot `n_slots`
 /// whose sums are dropped, and each row's own contributions are summed in
 /// registers and added to its slot once. Stored zeros add `+0.0`.
-fn accumulate(net: &LayeredNet, s: &Slots) -> (Vec<f64>, Vec<f64>) {
+fn accumulate(net: &LayeredNet, s: &Slots) -> (Vec<f64>, Vec<f64>, f64) {
     let off = net.offsets();
     let mut cut = vec![0.0; s.n_slots + 1];
     let mut vol = vec![0.0; s.n_slots + 1];
@@ -125,13 +136,16 @@ fn accumulate(net: &LayeredNet, s: &Slots) -> (Vec<f64>, Vec<f64>) {
             cut[cu as usize] += row_cut;
         }
     }
+    // every edge adds |w| to two volumes (the dummy slot's included)
+    let total_volume: f64 = vol.iter().sum();
     cut.truncate(s.n_slots);
     vol.truncate(s.n_slots);
-    (cut, vol)
+    (cut, vol, total_volume)
 }
 
 /// `Σ cut/(vol + ε)` over slots with positive volume, in slot order.
-fn total(cut: &[f64], vol: &[f64], eps: f64) -> f64 {
+fn total(cut: &[f64], vol: &[f64], total_volume: f64, eps: f64) -> f64 {
+    let eps = effective_eps(eps, total_volume);
     cut.iter()
         .zip(vol)
         .filter(|(_, &v)| v > 0.0)
@@ -148,10 +162,12 @@ fn total(cut: &[f64], vol: &[f64], eps: f64) -> f64 {
 /// # Errors
 /// [`Error::Labels`] if `labels` has the wrong length or a label below -1;
 /// [`Error::Value`] if `eps` is negative or not finite.
+///
+/// `eps` is the reference ε before scaling (see [`effective_eps`]).
 pub fn ncut(net: &LayeredNet, labels: &[i64], eps: f64) -> Result<NcutParts> {
     let s = slots(net, labels, eps)?;
-    let (cut, vol) = accumulate(net, &s);
-    let ncut = total(&cut, &vol, eps);
+    let (cut, vol, tv) = accumulate(net, &s);
+    let ncut = total(&cut, &vol, tv, eps);
     Ok(match s.ids {
         Some(ids) => NcutParts {
             ncut,
@@ -184,8 +200,8 @@ pub fn ncut(net: &LayeredNet, labels: &[i64], eps: f64) -> Result<NcutParts> {
 /// As [`ncut`].
 pub fn ncut_value(net: &LayeredNet, labels: &[i64], eps: f64) -> Result<f64> {
     let s = slots(net, labels, eps)?;
-    let (cut, vol) = accumulate(net, &s);
-    Ok(total(&cut, &vol, eps))
+    let (cut, vol, tv) = accumulate(net, &s);
+    Ok(total(&cut, &vol, tv, eps))
 }
 
 #[cfg(test)]
@@ -291,6 +307,40 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn eps_is_relative_to_the_total_volume() {
+        assert_eq!(effective_eps(1e-8, 1.0), 1e-8);
+        assert_eq!(effective_eps(1e-8, 123.0), 1e-8);
+        assert_eq!(effective_eps(1e-8, 0.5), 0.5e-8);
+        let w = [1.0, 0.02, 0.03, 1.5, 0.7, 0.01];
+        let labels = [0, 1, 0, 1, 0, 1, 0];
+        let at = |scale: f64| {
+            let v: Vec<f64> = w.iter().map(|x| x * scale).collect();
+            let net = LayeredNet::new(vec![
+                dense(2, 3, &v),
+                dense(3, 2, &[1.0, 0.0, 0.0, 1.0, 0.5, 0.5]).iter_scaled(scale),
+            ])
+            .unwrap();
+            ncut(&net, &labels, 1e-8).unwrap().ncut
+        };
+        let reference = at(1.0);
+        assert!(reference > 0.01);
+        for scale in [1e-12, 1e-9, 1e6] {
+            let got = at(scale);
+            assert!(
+                (got - reference).abs() <= 1e-7 * reference,
+                "scale {scale}: {got} vs {reference}"
+            );
+        }
+    }
+
+    impl CsrLayer {
+        fn iter_scaled(mut self, scale: f64) -> Self {
+            self.data.iter_mut().for_each(|x| *x *= scale);
+            self
+        }
+    }
+
     /// Brute force from the full adjacency.
     fn brute(net: &LayeredNet, labels: &[i64], eps: f64) -> (Vec<i64>, Vec<f64>, Vec<f64>, f64) {
         let g = adjacency(net);
@@ -312,6 +362,7 @@ mod tests {
                 }
             }
         }
+        let eps = effective_eps(eps, g.degree.iter().sum());
         let total = cut
             .iter()
             .zip(&vol)

@@ -18,6 +18,7 @@ pub mod spectral;
 pub mod testkit;
 
 mod py_graph;
+mod py_net;
 mod py_null;
 mod py_spectral;
 mod py_util;
@@ -30,6 +31,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    py_net::register(m)?;
     py_graph::register(m)?;
     py_spectral::register(m)?;
     py_null::register(m)?;

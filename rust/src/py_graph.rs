@@ -1,39 +1,20 @@
 //! Python bindings of [`crate::graph`], [`crate::cut`] and [`crate::shuffle`].
 //!
-//! Every function takes the network as the layer list built by
-//! `modcut._validate.Network.to_core()`, checks it (shapes, finite weights,
-//! canonical CSR), releases the GIL for the work, and raises `ValueError` for
-//! bad input.
+//! Every function takes the network as a [`CoreNetwork`] handle (validated
+//! once, when it was built), releases the GIL for the work, and raises
+//! `ValueError` for bad input.
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::cut;
 use crate::graph::{self, SparseBlock};
-use crate::net::LayeredNet;
-use crate::py_util::{
-    net_from_py, net_to_py, pool, run_detached, to_pyerr, F64Array, I32Array, I64Array, PyLayer,
-    PyLayerOut,
-};
+use crate::py_net::CoreNetwork;
+use crate::py_util::{pool, run_detached, to_pyerr, F64Array, I32Array, I64Array};
 use crate::shuffle::{shuffle_many, ShuffleMethod};
 
 /// A CSR matrix handed to Python: `(nrows, ncols, indptr, indices, data)`.
 type PyCsr<'py> = (usize, usize, I64Array<'py>, I32Array<'py>, F64Array<'py>);
-
-/// Convert and check a layer list: valid CSR layers that chain, canonical
-/// (sorted, duplicate-free) rows, and node ids that fit the `int32` index arrays.
-fn checked_net(layers: Vec<PyLayer<'_>>) -> PyResult<LayeredNet> {
-    let net = net_from_py(layers)?;
-    if net.n_nodes() > i32::MAX as usize {
-        return Err(PyValueError::new_err(format!(
-            "the network has {} neurons; at most {} are supported",
-            net.n_nodes(),
-            i32::MAX
-        )));
-    }
-    Ok(net)
-}
 
 fn usize_array<'py>(py: Python<'py>, v: &[usize]) -> I64Array<'py> {
     PyArray1::from_iter(py, v.iter().map(|&x| x as i64))
@@ -53,12 +34,12 @@ fn csr_to_py<'py>(py: Python<'py>, b: SparseBlock) -> PyCsr<'py> {
     )
 }
 
-/// `adjacency(layers) -> (n, indptr, indices, data, degree)`: the symmetric
+/// `adjacency(net) -> (n, indptr, indices, data, degree)`: the symmetric
 /// CSR adjacency (weights |w|, no zeros stored, sorted rows) over all neurons.
 #[pyfunction]
 fn adjacency<'py>(
     py: Python<'py>,
-    layers: Vec<PyLayer<'py>>,
+    net: &Bound<'py, CoreNetwork>,
 ) -> PyResult<(
     usize,
     I64Array<'py>,
@@ -66,8 +47,8 @@ fn adjacency<'py>(
     F64Array<'py>,
     F64Array<'py>,
 )> {
-    let net = checked_net(layers)?;
-    let g = run_detached(py, || Ok(graph::adjacency(&net)))?;
+    let net = net.get().net();
+    let g = run_detached(py, || Ok(graph::adjacency(net)))?;
     Ok((
         g.n,
         usize_array(py, &g.indptr),
@@ -77,35 +58,35 @@ fn adjacency<'py>(
     ))
 }
 
-/// `degrees(layers) -> degree`: weighted degree (Σ|w|) of every neuron.
+/// `degrees(net) -> degree`: weighted degree (Σ|w|) of every neuron.
 #[pyfunction]
-fn degrees<'py>(py: Python<'py>, layers: Vec<PyLayer<'py>>) -> PyResult<F64Array<'py>> {
-    let net = checked_net(layers)?;
-    let d = run_detached(py, || Ok(graph::degrees(&net)))?;
+fn degrees<'py>(py: Python<'py>, net: &Bound<'py, CoreNetwork>) -> PyResult<F64Array<'py>> {
+    let net = net.get().net();
+    let d = run_detached(py, || Ok(graph::degrees(net)))?;
     Ok(d.into_pyarray(py))
 }
 
-/// `reduce_isolated(layers) -> (layers_out, kept)`: the network without its
+/// `reduce_isolated(net) -> (layers_out, kept)`: the network without its
 /// degree-0 neurons, and the ascending global ids of the kept neurons.
 #[pyfunction]
 fn reduce_isolated<'py>(
     py: Python<'py>,
-    layers: Vec<PyLayer<'py>>,
-) -> PyResult<(Vec<PyLayerOut<'py>>, I64Array<'py>)> {
-    let net = checked_net(layers)?;
-    let (red, kept) = run_detached(py, || graph::reduce_isolated(&net))?;
-    Ok((net_to_py(py, &red), usize_array(py, &kept)))
+    net: &Bound<'py, CoreNetwork>,
+) -> PyResult<(CoreNetwork, I64Array<'py>)> {
+    let net = net.get().net();
+    let (red, kept) = run_detached(py, || graph::reduce_isolated(net))?;
+    Ok((CoreNetwork::from_net(red), usize_array(py, &kept)))
 }
 
-/// `normalized_bipartite(layers) -> (even, odd, (nrows, ncols, indptr, indices, data))`:
+/// `normalized_bipartite(net) -> (even, odd, (nrows, ncols, indptr, indices, data))`:
 /// the odd-to-even block of D^-1/2 A D^-1/2 over non-isolated neurons.
 #[pyfunction]
 fn normalized_bipartite<'py>(
     py: Python<'py>,
-    layers: Vec<PyLayer<'py>>,
+    net: &Bound<'py, CoreNetwork>,
 ) -> PyResult<(I64Array<'py>, I64Array<'py>, PyCsr<'py>)> {
-    let net = checked_net(layers)?;
-    let b = run_detached(py, || graph::normalized_bipartite(&net))?;
+    let net = net.get().net();
+    let b = run_detached(py, || graph::normalized_bipartite(net))?;
     Ok((
         usize_array(py, &b.even),
         usize_array(py, &b.odd),
@@ -113,18 +94,18 @@ fn normalized_bipartite<'py>(
     ))
 }
 
-/// `ncut(layers, labels, eps=1e-8) -> (ncut, cluster_ids, cut, volume)`.
+/// `ncut(net, labels, eps=1e-8) -> (ncut, cluster_ids, cut, volume)`.
 #[pyfunction]
-#[pyo3(signature = (layers, labels, eps = 1e-8))]
+#[pyo3(signature = (net, labels, eps = 1e-8))]
 fn ncut<'py>(
     py: Python<'py>,
-    layers: Vec<PyLayer<'py>>,
+    net: &Bound<'py, CoreNetwork>,
     labels: PyReadonlyArray1<'py, i64>,
     eps: f64,
 ) -> PyResult<(f64, I64Array<'py>, F64Array<'py>, F64Array<'py>)> {
-    let net = checked_net(layers)?;
+    let net = net.get().net();
     let labels: Vec<i64> = labels.as_array().iter().copied().collect();
-    let p = run_detached(py, || cut::ncut(&net, &labels, eps))?;
+    let p = run_detached(py, || cut::ncut(net, &labels, eps))?;
     Ok((
         p.ncut,
         p.cluster_ids.into_pyarray(py),
@@ -133,26 +114,26 @@ fn ncut<'py>(
     ))
 }
 
-/// `shuffle(layers, method, seed, start, count, n_threads) -> [layers_0, …]`:
+/// `shuffle(net, method, seed, start, count, n_threads) -> [layers_0, …]`:
 /// null samples `start … start + count - 1`, in parallel on `n_threads`
 /// threads (0 = all cores); identical for any thread count.
 #[pyfunction]
 fn shuffle<'py>(
     py: Python<'py>,
-    layers: Vec<PyLayer<'py>>,
+    net: &Bound<'py, CoreNetwork>,
     method: &str,
     seed: u64,
     start: u64,
     count: usize,
     n_threads: usize,
-) -> PyResult<Vec<Vec<PyLayerOut<'py>>>> {
+) -> PyResult<Vec<CoreNetwork>> {
     let method: ShuffleMethod = method.parse().map_err(to_pyerr)?;
-    let net = checked_net(layers)?;
+    let net = net.get().net();
     let pool = pool(n_threads)?;
     let nets = run_detached(py, || {
-        Ok(pool.install(|| shuffle_many(&net, method, seed, start, count)))
+        Ok(pool.install(|| shuffle_many(net, method, seed, start, count)))
     })?;
-    Ok(nets.iter().map(|n| net_to_py(py, n)).collect())
+    Ok(nets.into_iter().map(CoreNetwork::from_net).collect())
 }
 
 /// Add the graph, cut and shuffle functions to the module.

@@ -1,34 +1,40 @@
 //! Python bindings of the clustering and null pipeline (`null.rs`).
+//!
+//! The random stream of every entry point is fixed by its name: the observed
+//! network's clustering draws from `(seed, CLUSTER, 0)` and null sample `i`'s
+//! from `(seed, NULL_CLUSTER, i)` (see [`crate::rng`]); Python never passes a
+//! stream purpose.
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::null;
-use crate::py_util::{net_from_py, pool, run_detached, to_pyerr, F64Array, I64Array, PyLayer};
-use crate::rng::rng_for;
+use crate::py_net::CoreNetwork;
+use crate::py_util::{pool, run_detached, to_pyerr, F64Array, I64Array};
+use crate::rng::{rng_for, CLUSTER, NULL_CLUSTER};
 use crate::shuffle::ShuffleMethod;
 
-/// Labels of every neuron by normalized spectral clustering (-1 = isolated),
-/// and the embedding's eigenvalues. Randomness: stream `(seed, purpose, stream)`.
-#[pyfunction]
-#[pyo3(signature = (layers, k, n_init, seed, purpose, stream))]
-fn spectral_labels<'py>(
+fn check_n_init(n_init: usize) -> PyResult<()> {
+    if n_init == 0 {
+        return Err(PyValueError::new_err("n_init must be at least 1"));
+    }
+    Ok(())
+}
+
+fn labels_for<'py>(
     py: Python<'py>,
-    layers: Vec<PyLayer<'py>>,
+    net: &Bound<'py, CoreNetwork>,
     k: usize,
     n_init: usize,
     seed: u64,
     purpose: u64,
     stream: u64,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    let net = net_from_py(layers)?;
-    if n_init == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "n_init must be at least 1",
-        ));
-    }
+    check_n_init(n_init)?;
+    let net = net.get().net();
     let part = run_detached(py, || {
-        null::spectral_labels(&net, k, n_init, &mut rng_for(seed, purpose, stream))
+        null::spectral_labels(net, k, n_init, &mut rng_for(seed, purpose, stream))
     })?;
     Ok((
         PyArray1::from_vec(py, part.labels),
@@ -36,20 +42,47 @@ fn spectral_labels<'py>(
     ))
 }
 
-/// The spectral embedding: `(node_ids, x (m, k), eigenvalues)`.
+/// Labels of every neuron of an observed network by normalized spectral
+/// clustering (-1 = isolated), and the embedding's eigenvalues.
 #[pyfunction]
-#[pyo3(signature = (layers, k, seed, purpose, stream))]
-fn spectral_embedding<'py>(
+#[pyo3(signature = (net, k, n_init, seed))]
+fn observed_labels<'py>(
     py: Python<'py>,
-    layers: Vec<PyLayer<'py>>,
+    net: &Bound<'py, CoreNetwork>,
+    k: usize,
+    n_init: usize,
+    seed: u64,
+) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
+    labels_for(py, net, k, n_init, seed, CLUSTER, 0)
+}
+
+/// As [`observed_labels`], with the random stream of null sample `sample`
+/// (the clustering that [`null_ncuts`] runs on that sample's shuffle).
+#[pyfunction]
+#[pyo3(signature = (net, k, n_init, seed, sample))]
+fn null_labels<'py>(
+    py: Python<'py>,
+    net: &Bound<'py, CoreNetwork>,
+    k: usize,
+    n_init: usize,
+    seed: u64,
+    sample: u64,
+) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
+    labels_for(py, net, k, n_init, seed, NULL_CLUSTER, sample)
+}
+
+/// The spectral embedding of an observed network: `(node_ids, x (m, k), eigenvalues)`.
+#[pyfunction]
+#[pyo3(signature = (net, k, seed))]
+fn observed_embedding<'py>(
+    py: Python<'py>,
+    net: &Bound<'py, CoreNetwork>,
     k: usize,
     seed: u64,
-    purpose: u64,
-    stream: u64,
 ) -> PyResult<(I64Array<'py>, Bound<'py, PyArray2<f64>>, F64Array<'py>)> {
-    let net = net_from_py(layers)?;
+    let net = net.get().net();
     let emb = run_detached(py, || {
-        null::embedding(&net, k, &mut rng_for(seed, purpose, stream))
+        null::embedding(net, k, &mut rng_for(seed, CLUSTER, 0))
     })?;
     let rows = emb.node_ids.len();
     let x = PyArray1::from_vec(py, emb.x).reshape([rows, k])?;
@@ -63,11 +96,11 @@ fn spectral_embedding<'py>(
 /// n-cuts of null samples `start .. start + count` of a network (isolated
 /// neurons already removed), computed on `n_threads` threads (0 = all cores).
 #[pyfunction]
-#[pyo3(signature = (layers, method, k, n_init, seed, start, count, n_threads))]
+#[pyo3(signature = (net, method, k, n_init, seed, start, count, n_threads))]
 #[allow(clippy::too_many_arguments)]
 fn null_ncuts<'py>(
     py: Python<'py>,
-    layers: Vec<PyLayer<'py>>,
+    net: &Bound<'py, CoreNetwork>,
     method: &str,
     k: usize,
     n_init: usize,
@@ -76,23 +109,20 @@ fn null_ncuts<'py>(
     count: usize,
     n_threads: usize,
 ) -> PyResult<F64Array<'py>> {
-    let net = net_from_py(layers)?;
     let method: ShuffleMethod = method.parse().map_err(to_pyerr)?;
-    if n_init == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "n_init must be at least 1",
-        ));
-    }
+    check_n_init(n_init)?;
+    let net = net.get().net();
     let pool = pool(n_threads)?;
     let out = run_detached(py, || {
-        pool.install(|| null::null_ncuts(&net, method, k, n_init, seed, start, count))
+        pool.install(|| null::null_ncuts(net, method, k, n_init, seed, start, count))
     })?;
     Ok(PyArray1::from_vec(py, out))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(spectral_labels, m)?)?;
-    m.add_function(wrap_pyfunction!(spectral_embedding, m)?)?;
+    m.add_function(wrap_pyfunction!(observed_labels, m)?)?;
+    m.add_function(wrap_pyfunction!(null_labels, m)?)?;
+    m.add_function(wrap_pyfunction!(observed_embedding, m)?)?;
     m.add_function(wrap_pyfunction!(null_ncuts, m)?)?;
     Ok(())
 }

@@ -1,0 +1,264 @@
+"""The one input path: everything a user can hand modcut becomes a :class:`Network`.
+
+:func:`as_network` is the only place that turns user input into a network;
+every public function (``cluster``, ``ncut``, ``clusterability``, ``shuffle``,
+``build_graph``, ``spectral_embedding``, the study layer and the CLI) calls it,
+so they all accept the same things:
+
+* a sequence of 2-D weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)``
+  (rows = inputs, columns = outputs): NumPy arrays, SciPy sparse matrices (kept
+  sparse) or torch tensors;
+* a :class:`Network` (returned as is);
+* a ``.npz`` file: ``np.savez(path, W1, W2, …)`` (matrices in layer order; the
+  positional names ``arr_0, arr_1, …`` are read in numeric order, other names in
+  the order they were saved), or a single sparse matrix written by
+  ``scipy.sparse.save_npz`` (a one-layer network, kept sparse);
+* a ``.npy`` file holding one 2-D numeric matrix: a one-layer network (a
+  ``.npy`` cannot hold several matrices without pickling, which modcut never
+  unpickles: save several with ``np.savez``);
+* a modcut checkpoint (``checkpoint.pt`` from ``modcut train``), its run
+  folder, a checkpoint dict or a loaded :class:`~modcut.harness.train.Checkpoint`;
+* a ``torch.nn.Module`` of ``Linear``/``Conv2d`` layers
+  (:func:`modcut.harness.extract.extract_weights`).
+
+The data flows one way: this module sits above both the core (it builds the
+network with :func:`modcut._validate.network_from_matrices`) and the harness
+(imported lazily, only for checkpoints and modules); the core never imports
+the harness. The network's :attr:`~Network.provenance` records where it came
+from (and, for checkpoints, the data set, metrics and training configuration).
+
+A file that is not a network raises :class:`NetworkFileError` naming the file
+and what was expected (never a library's internal message).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import zipfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from modcut._validate import Network, network_from_matrices
+
+__all__ = ["NetworkFileError", "as_network", "read_checkpoint"]
+
+_EXPECTED = (
+    "expected a .npz of weight matrices (np.savez(path, W1, W2, ...)), a .npy holding one "
+    "2-D matrix, or a modcut checkpoint (.pt) or run folder written by `modcut train`"
+)
+
+
+class NetworkFileError(ValueError):
+    """A file (or folder) that modcut cannot read as a network."""
+
+
+def _is_torch_module(obj: Any) -> bool:
+    # A torch module can only exist if torch is already imported: never import it here
+    # (a multi-second import that users of plain arrays should not pay).
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _is_checkpoint_object(obj: Any) -> bool:
+    train = sys.modules.get("modcut.harness.train")
+    return train is not None and isinstance(obj, train.Checkpoint)
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if isinstance(config, dict):
+        d = dict(config)
+    else:
+        try:
+            d = asdict(config)
+        except TypeError:
+            d = dict(vars(config))
+    out: dict[str, Any] = json.loads(json.dumps(d, default=str))
+    return out
+
+
+def _plain(d: Any) -> dict[str, Any]:
+    def default(o: Any) -> Any:
+        if isinstance(o, (np.integer, np.floating)):
+            return o.item()
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        return str(o)
+
+    out: dict[str, Any] = json.loads(json.dumps(dict(d or {}), default=default))
+    return out
+
+
+def _checkpoint_provenance(ckpt: Any, source: str) -> dict[str, Any]:
+    config = _config_dict(getattr(ckpt, "config", None))
+    return {
+        "source": source,
+        "kind": "checkpoint",
+        "dataset": getattr(ckpt, "dataset", None) or config.get("dataset"),
+        "metrics": _plain(getattr(ckpt, "metrics", {})),
+        "config": config,
+        "data_root": config.get("data_root"),
+    }
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> Any:
+    """Load a modcut checkpoint (file, or run folder holding ``checkpoint.pt``).
+
+    Returns a :class:`modcut.harness.train.Checkpoint`. Raises
+    ``FileNotFoundError`` for a missing file and :class:`NetworkFileError`
+    (naming the file) for one that is not a modcut checkpoint.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file or folder: {p}")
+    if p.is_dir() and not (p / "checkpoint.pt").is_file():
+        raise NetworkFileError(f"{p} is a folder without a checkpoint.pt; {_EXPECTED}")
+    from modcut.harness import train
+
+    file = p / "checkpoint.pt" if p.is_dir() else p
+    try:
+        import torch
+
+        raw = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch's own message would advise unsafe unpickling
+        raise NetworkFileError(
+            f"{file} is not a modcut checkpoint (it cannot be read as one: "
+            f"{type(exc).__name__}); {_EXPECTED}"
+        ) from None
+    try:
+        return train.checkpoint_from_dict(raw, file)
+    except ValueError as exc:
+        raise NetworkFileError(str(exc)) from None
+
+
+def _npz_order(names: list[str]) -> list[str]:
+    if names and all(re.fullmatch(r"arr_\d+", n) for n in names):
+        return sorted(names, key=lambda n: int(n[4:]))
+    return names
+
+
+def _matrix(arr: Any, file: Path, name: str) -> Any:
+    a = np.asarray(arr)
+    if a.ndim != 2 or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise NetworkFileError(
+            f"{file}: entry {name!r} has shape {a.shape} and dtype {a.dtype}, but every entry "
+            f"must be a 2-D numeric weight matrix (inputs × outputs); {_EXPECTED}"
+        )
+    return a
+
+
+def _read_npz(p: Path) -> Network:
+    try:
+        z = np.load(p, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise NetworkFileError(
+            f"{p} cannot be read as a .npz archive ({type(exc).__name__}); {_EXPECTED}"
+        ) from None
+    with z:
+        names = list(z.files)
+        if not names:
+            raise NetworkFileError(f"{p} holds no arrays; {_EXPECTED}")
+        if {"format", "shape", "data"} <= set(names):  # scipy.sparse.save_npz
+            try:
+                mats: list[Any] = [sp.load_npz(p)]
+            except Exception as exc:
+                raise NetworkFileError(
+                    f"{p} looks like a scipy.sparse.save_npz file but cannot be read "
+                    f"({type(exc).__name__}); {_EXPECTED}"
+                ) from None
+            kind = "npz (sparse)"
+        else:
+            try:
+                mats = [_matrix(z[n], p, n) for n in _npz_order(names)]
+            except ValueError as exc:
+                if isinstance(exc, NetworkFileError):
+                    raise
+                raise NetworkFileError(
+                    f"{p} holds an entry that is not a plain numeric array (object arrays are "
+                    f"never unpickled); {_EXPECTED}"
+                ) from None
+            kind = "npz"
+    return _checked(mats, p, {"source": str(p), "kind": kind})
+
+
+def _read_npy(p: Path) -> Network:
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise NetworkFileError(
+            f"{p} cannot be read as a .npy array of numbers ({type(exc).__name__}; object "
+            f"arrays are never unpickled); {_EXPECTED}"
+        ) from None
+    return _checked([_matrix(arr, p, "the array")], p, {"source": str(p), "kind": "npy"})
+
+
+def _checked(mats: list[Any], p: Path, provenance: dict[str, Any]) -> Network:
+    try:
+        return network_from_matrices(mats, provenance)
+    except (TypeError, ValueError) as exc:
+        raise NetworkFileError(f"{p}: {exc}") from None
+
+
+def _from_path(source: str | os.PathLike[str] | bytes) -> Network:
+    p = Path(os.fsdecode(source) if isinstance(source, bytes) else source)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file or folder: {p} ({_EXPECTED})")
+    if p.is_file() and p.suffix.lower() == ".npz":
+        return _read_npz(p)
+    if p.is_file() and p.suffix.lower() == ".npy":
+        return _read_npy(p)
+    ckpt = read_checkpoint(p)
+    return _from_checkpoint(ckpt, str(p))
+
+
+def _from_checkpoint(ckpt: Any, source: str) -> Network:
+    from modcut.harness.extract import extract_weights
+
+    return network_from_matrices(
+        extract_weights(ckpt.model), _checkpoint_provenance(ckpt, source)
+    )
+
+
+def as_network(network: Any) -> Network:
+    """Validate ``network`` (anything the module docstring lists) as a :class:`Network`.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path that does not exist.
+    NetworkFileError
+        A file that is not a network (a ``ValueError``; the message names the file
+        and what was expected).
+    TypeError
+        Unsupported container or dtype.
+    ValueError
+        No matrix, non-2-D matrices, shapes that do not chain
+        (``W[l].shape[1] != W[l+1].shape[0]``), NaN/inf weights, a network whose
+        weights are all zero, or a module that cannot be mapped.
+    """
+    if isinstance(network, Network):
+        return network
+    if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
+        return _from_path(network)
+    if _is_torch_module(network):
+        from modcut.harness.extract import extract_weights
+
+        return network_from_matrices(
+            extract_weights(network), {"source": type(network).__name__, "kind": "module"}
+        )
+    if _is_checkpoint_object(network):
+        src = str(network.path) if getattr(network, "path", None) else "checkpoint"
+        return _from_checkpoint(network, src)
+    if isinstance(network, dict) and "state_dict" in network:
+        from modcut.harness.train import checkpoint_from_dict
+
+        return _from_checkpoint(checkpoint_from_dict(network), "checkpoint dict")
+    return network_from_matrices(network)
