@@ -14,10 +14,10 @@ True
 
 from modcut._core import __version__
 from modcut._validate import Network
-from modcut.load import NetworkFileError, as_network
 from modcut.cluster import cluster, spectral_embedding
 from modcut.cut import NcutParts, ncut, ncut_parts
 from modcut.graph import Graph, build_graph
+from modcut.load import NetworkFileError, as_network
 from modcut.null import ClusterabilityResult, clusterability, null_statistics
 from modcut.shuffle import SHUFFLE_METHODS, shuffle
 

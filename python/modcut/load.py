@@ -47,7 +47,7 @@ import scipy.sparse as sp
 
 from modcut._validate import Network, network_from_matrices
 
-__all__ = ["NetworkFileError", "as_network", "read_checkpoint"]
+__all__ = ["NetworkFileError", "as_network", "config_dict", "read_checkpoint"]
 
 _EXPECTED = (
     "expected a .npz of weight matrices (np.savez(path, W1, W2, ...)), a .npy holding one "
@@ -71,7 +71,8 @@ def _is_checkpoint_object(obj: Any) -> bool:
     return train is not None and isinstance(obj, train.Checkpoint)
 
 
-def _config_dict(config: Any) -> dict[str, Any]:
+def config_dict(config: Any) -> dict[str, Any]:
+    """A training configuration (dataclass, dict or object) as plain JSON-able data."""
     if config is None:
         return {}
     if isinstance(config, dict):
@@ -98,7 +99,7 @@ def _plain(d: Any) -> dict[str, Any]:
 
 
 def _checkpoint_provenance(ckpt: Any, source: str) -> dict[str, Any]:
-    config = _config_dict(getattr(ckpt, "config", None))
+    config = config_dict(getattr(ckpt, "config", None))
     return {
         "source": source,
         "kind": "checkpoint",

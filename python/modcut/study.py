@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from modcut._io import jsonable, read_json, write_json
+from modcut.load import config_dict
 
 __all__ = [
     "VARIANTS",
@@ -232,6 +233,11 @@ def lesion_study(
     from modcut.load import read_checkpoint
 
     if isinstance(checkpoint, (str, os.PathLike)):
+        if Path(checkpoint).suffix.lower() in (".npz", ".npy"):
+            raise ValueError(
+                f"lesion tests need a trained model: pass a checkpoint, not bare weights "
+                f"({checkpoint})"
+            )
         ckpt = read_checkpoint(checkpoint)
         net = modcut.as_network(ckpt)
         model = ckpt.model
@@ -409,7 +415,7 @@ def _ensure_trained(config: Any, run_dir: Path, say: Log, progress: bool | None)
 
     ckpt = run_dir / "checkpoint.pt"
     marker = run_dir / "run_config.json"
-    want = _config_dict(config)
+    want = config_dict(config)
     if ckpt.exists() and marker.exists():
         if _same_config(read_json(marker), want):
             say(f"  reusing {ckpt}")
