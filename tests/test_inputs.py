@@ -8,6 +8,7 @@ network given as plain arrays gives. Bad files get modcut errors naming the file
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 from pathlib import Path
@@ -29,7 +30,7 @@ K = 3
 def planted(widths=(12, 10, 8, 4), seed=0, sparse_frac=0.5):
     rng = np.random.default_rng(seed)
     ws = []
-    for a, b in zip(widths[:-1], widths[1:], strict=True):
+    for a, b in itertools.pairwise(widths):
         same = (np.arange(a)[:, None] * K // a) == (np.arange(b)[None, :] * K // b)
         w = rng.normal(size=(a, b)) * np.where(same, 1.0, 0.05)
         w[rng.random((a, b)) < sparse_frac] = 0.0  # pruned: zeros the sparse path keeps out
@@ -176,11 +177,11 @@ def test_bad_npz_and_npy_files(tmp_path):
 
 
 def test_missing_file_and_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.npz"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.npz"):
         modcut.cluster(tmp_path / "nope.npz", k=2)
     with pytest.raises(FileNotFoundError, match="nope"):
         modcut.build_graph(str(tmp_path / "nope"))
-    with pytest.raises(NetworkFileError, match="without a checkpoint.pt"):
+    with pytest.raises(NetworkFileError, match=r"without a checkpoint\.pt"):
         modcut.shuffle(tmp_path)
     assert main(["analyze", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "o")]) == 2
 
