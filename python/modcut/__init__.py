@@ -12,20 +12,35 @@ is more modular), and test it against shuffled copies of the network.
 True
 """
 
+from typing import Any
+
 from modcut._core import __version__
 from modcut._validate import Network, as_network
 from modcut.cluster import cluster, spectral_embedding
 from modcut.cut import NcutParts, ncut, ncut_parts
 from modcut.graph import Graph, build_graph
+from modcut.groupnet import EdgeGroup, GroupNetwork, NodeGroup
 from modcut.null import ClusterabilityResult, clusterability, null_statistics
 from modcut.shuffle import SHUFFLE_METHODS, shuffle
+
+
+def network_graph(model: Any, input_shape: tuple[int, ...] | None = None, **options: Any) -> GroupNetwork:
+    """The graph of a PyTorch model's neurons read from its forward pass
+    (:func:`modcut.fxgraph.network_graph`; imports torch)."""
+    from modcut.fxgraph import network_graph as _network_graph
+
+    return _network_graph(model, input_shape, **options)
+
 
 __all__ = [
     "SHUFFLE_METHODS",
     "ClusterabilityResult",
+    "EdgeGroup",
     "Graph",
+    "GroupNetwork",
     "NcutParts",
     "Network",
+    "NodeGroup",
     "__version__",
     "as_network",
     "build_graph",
@@ -33,6 +48,7 @@ __all__ = [
     "clusterability",
     "ncut",
     "ncut_parts",
+    "network_graph",
     "null_statistics",
     "shuffle",
     "spectral_embedding",

@@ -135,8 +135,10 @@ def as_network(network: Any) -> Network:
     if isinstance(network, Network):
         return network
     if _is_torch_module(network):
+        from modcut.fxgraph import check_chain
         from modcut.harness.extract import extract_weights
 
+        check_chain(network)  # a model with skips is not read as a chain: ValueError
         network = extract_weights(network)
     elif isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
         from modcut.harness.extract import extract_weights
