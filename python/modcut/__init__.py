@@ -32,6 +32,14 @@ def network_graph(model: Any, input_shape: tuple[int, ...] | None = None, **opti
     return _network_graph(model, input_shape, **options)
 
 
+def mlp_blocks(source: Any) -> list[Any]:
+    """One network per transformer feed-forward block of a ``.safetensors`` file, a
+    state dict or a module (:func:`modcut.blocks.mlp_blocks`)."""
+    from modcut.blocks import mlp_blocks as _mlp_blocks
+
+    return _mlp_blocks(source)
+
+
 __all__ = [
     "SHUFFLE_METHODS",
     "ClusterabilityResult",
@@ -46,6 +54,7 @@ __all__ = [
     "build_graph",
     "cluster",
     "clusterability",
+    "mlp_blocks",
     "ncut",
     "ncut_parts",
     "network_graph",

@@ -134,6 +134,10 @@ def as_network(network: Any) -> Network:
     """
     if isinstance(network, Network):
         return network
+    from modcut.groupnet import GroupNetwork
+
+    if isinstance(network, GroupNetwork):
+        return network.to_network()  # a chain; ValueError for skips (use the general path)
     if _is_torch_module(network):
         from modcut.fxgraph import check_chain
         from modcut.harness.extract import extract_weights

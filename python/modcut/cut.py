@@ -16,6 +16,7 @@ import numpy as np
 
 from modcut import _core
 from modcut._validate import as_network, check_labels
+from modcut.groupnet import non_chain
 
 __all__ = ["NcutParts", "ncut", "ncut_parts"]
 
@@ -53,6 +54,11 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
     eps:
         Added to every volume (reference: 1e-8).
     """
+    groups = non_chain(network)
+    if groups is not None:
+        from modcut.general import group_ncut_parts
+
+        return NcutParts(*group_ncut_parts(groups, labels, eps))
     net = as_network(network)
     lab = check_labels(labels, net.n_nodes)
     if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps >= 0):

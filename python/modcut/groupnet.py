@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from modcut._validate import Network, _layer_to_csr, as_network
 
-__all__ = ["EdgeGroup", "GroupNetwork", "NodeGroup", "as_group_network"]
+__all__ = ["EdgeGroup", "GroupNetwork", "NodeGroup", "as_group_network", "non_chain"]
 
 
 @dataclass(frozen=True)
@@ -272,6 +272,40 @@ class GroupNetwork:
             tuple(EdgeGroup(e.src, e.dst, w, e.name) for e, w in zip(self.edges, weights, strict=True)),
         )
 
+    def save(self, path: Any) -> None:
+        """Write the network to a ``.npz`` file (no pickle) that :meth:`load` and
+        ``modcut analyze`` read."""
+        arrays: dict[str, Any] = {
+            "__modcut_groups__": np.array(1),
+            "group_names": np.array([g.name for g in self.groups]),
+            "group_kinds": np.array([g.kind for g in self.groups]),
+            "group_sizes": np.array(self.sizes, dtype=np.int64),
+            "edge_ends": np.array([[e.src, e.dst] for e in self.edges], dtype=np.int64),
+            "edge_names": np.array([e.name for e in self.edges]),
+        }
+        for i, e in enumerate(self.edges):
+            arrays[f"e{i}_indptr"] = e.weights.indptr
+            arrays[f"e{i}_indices"] = e.weights.indices
+            arrays[f"e{i}_data"] = e.weights.data
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Any) -> GroupNetwork:
+        """Read a file written by :meth:`save` (ValueError for other ``.npz`` files)."""
+        with np.load(path, allow_pickle=False) as z:
+            if "__modcut_groups__" not in z.files:
+                raise ValueError(f"{path} was not written by GroupNetwork.save")
+            sizes = [int(s) for s in z["group_sizes"]]
+            groups = [NodeGroup(str(n), s, str(k)) for n, s, k in
+                      zip(z["group_names"], sizes, z["group_kinds"], strict=True)]
+            edges = []
+            for i, ((s, d), name) in enumerate(zip(z["edge_ends"], z["edge_names"],
+                                                   strict=True)):
+                m = sp.csr_array((z[f"e{i}_data"], z[f"e{i}_indices"], z[f"e{i}_indptr"]),
+                                 shape=(sizes[int(s)], sizes[int(d)]))
+                edges.append(EdgeGroup(int(s), int(d), m, str(name)))
+        return cls.from_edges(groups, edges)
+
     def summary(self) -> str:
         """A readable table of the node groups and the edge groups."""
         lines = [
@@ -299,6 +333,14 @@ class GroupNetwork:
             f"GroupNetwork({len(self.groups)} groups, {self.n_nodes} neurons, "
             f"{len(self.edges)} edge groups)"
         )
+
+
+def non_chain(obj: Any) -> GroupNetwork | None:
+    """``obj`` when it is a :class:`GroupNetwork` that is not a chain, else ``None``
+    (the core functions' test for taking the general path)."""
+    if isinstance(obj, GroupNetwork) and not obj.is_chain():
+        return obj
+    return None
 
 
 def as_group_network(obj: Any) -> GroupNetwork:

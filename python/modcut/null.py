@@ -25,6 +25,7 @@ from modcut._stats import empirical_test
 from modcut._validate import as_network, check_n_jobs, check_random_state
 from modcut.cluster import check_k, default_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
+from modcut.groupnet import non_chain
 from modcut.shuffle import check_method
 
 __all__ = ["ClusterabilityResult", "clusterability", "null_statistics"]
@@ -194,6 +195,14 @@ def clusterability(
     -------
     ClusterabilityResult
     """
+    groups = non_chain(network)
+    if groups is not None:  # skips / concatenations: the general path (modcut.general)
+        from modcut.general import group_clusterability
+
+        return group_clusterability(  # type: ignore[no-any-return]
+            groups, k, n_shuffles, shuffle, random_state, n_jobs, n_init=n_init,
+            eigen_solver=eigen_solver, progress=progress, chunk_size=chunk_size,
+        )
     net = as_network(network)
     method = check_method(shuffle)
     seed = check_random_state(random_state)

@@ -16,6 +16,7 @@ from typing import Any
 
 from modcut import _core
 from modcut._validate import Network, as_network, check_n_jobs, check_random_state
+from modcut.groupnet import non_chain
 
 __all__ = ["SHUFFLE_METHODS", "check_method", "shuffle"]
 
@@ -67,7 +68,8 @@ def shuffle(
     -------
     list of :class:`modcut.Network`, each with the shapes of ``network``.
     """
-    net = as_network(network)
+    groups = non_chain(network)
+    net = None if groups is not None else as_network(network)
     method = check_method(method)
     seed = check_random_state(random_state)
     threads = check_n_jobs(n_jobs)
@@ -75,5 +77,10 @@ def shuffle(
         raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
     if isinstance(start, bool) or not isinstance(start, int) or start < 0:
         raise ValueError(f"start must be a non-negative int, got {start!r}")
+    if groups is not None:  # each edge group shuffled on its own
+        from modcut.general import group_shuffle
+
+        return group_shuffle(groups, method, n_samples, seed, threads, start)  # type: ignore[return-value]
+    assert net is not None
     samples = _core.shuffle(net.to_core(), method, seed, start, n_samples, threads)
     return [Network.from_core(layers) for layers in samples]

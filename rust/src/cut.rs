@@ -131,7 +131,7 @@ fn accumulate(net: &LayeredNet, s: &Slots) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// `Σ cut/(vol + ε)` over slots with positive volume, in slot order.
-fn total(cut: &[f64], vol: &[f64], eps: f64) -> f64 {
+pub(crate) fn total(cut: &[f64], vol: &[f64], eps: f64) -> f64 {
     cut.iter()
         .zip(vol)
         .filter(|(_, &v)| v > 0.0)
