@@ -45,7 +45,21 @@ def ncut(weights: list, labels: np.ndarray, eps: float = 1e-8) -> float:
 
 
 def ncut_adjacency(a: np.ndarray, labels: np.ndarray, eps: float = 1e-8) -> float:
-    """The n-cut of ``labels`` on a dense symmetric adjacency ``a``."""
+    """The n-cut of ``labels`` on a symmetric adjacency ``a`` (dense, or SciPy sparse for
+    graphs too large to hold densely: the same formula with sparse row/column selection)."""
+    if hasattr(a, "tocsr"):
+        a = a.tocsr()
+        labels = np.asarray(labels)
+        total = 0.0
+        for c in np.unique(labels):
+            if c == -1:
+                continue
+            mask = labels == c
+            rows = a[np.flatnonzero(mask)]
+            vol = rows.sum()
+            cut = rows[:, np.flatnonzero(~mask)].sum()
+            total += cut / (vol + eps) if vol > 0 else 0.0
+        return float(total)
     labels = np.asarray(labels)
     total = 0.0
     for c in np.unique(labels):

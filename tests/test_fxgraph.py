@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+import reference as ref
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -13,7 +15,6 @@ from torch import nn
 import modcut
 from modcut.harness.extract import extract_weights
 from modcut.harness.models import MLP, SmallCNN
-from reference import general_adjacency
 
 
 def _wt(lin: nn.Linear) -> np.ndarray:
@@ -36,7 +37,7 @@ def _check(g: modcut.GroupNetwork, sizes: dict[str, int], want: dict[tuple[str, 
     for key, w in want.items():
         np.testing.assert_array_equal(got[key], w, err_msg=str(key))
     names = [gr.name for gr in g.groups]
-    a = general_adjacency(
+    a = ref.general_adjacency(
         [gr.size for gr in g.groups],
         [(names.index(s), names.index(d), w) for (s, d), w in want.items()],
     )
@@ -187,10 +188,10 @@ def _conv_norms(conv: nn.Conv2d) -> np.ndarray:
     return np.abs(conv.weight.detach().double().numpy()).sum(axis=(2, 3)).T
 
 
-def test_resnet18_channel_graph_matches_the_architecture():
+def test_resnet18_channel_graph_matches_the_architecture(tmp_path):
     torchvision = pytest.importorskip("torchvision")
     torch.manual_seed(4)
-    net = torchvision.models.resnet18(weights=None)
+    net = torchvision.models.resnet18(weights=None, num_classes=10)  # smaller head, same body
     with torch.no_grad():  # non-trivial BatchNorm statistics so that folding is visible
         for mod in net.modules():
             if isinstance(mod, nn.BatchNorm2d):
@@ -200,7 +201,7 @@ def test_resnet18_channel_graph_matches_the_architecture():
     # node groups: the input's 3 channels, every conv's filters, the fc units
     convs = [(n, mod) for n, mod in net.named_modules() if isinstance(mod, nn.Conv2d)]
     assert [gr.name for gr in g.groups] == ["input"] + [n for n, _ in convs] + ["fc"]
-    assert [gr.size for gr in g.groups] == [3] + [mod.out_channels for _, mod in convs] + [1000]
+    assert [gr.size for gr in g.groups] == [3] + [mod.out_channels for _, mod in convs] + [10]
     # the residual stream after each block is the set of groups added into it
     want: dict[tuple[str, str], np.ndarray] = {}
     mods = dict(net.named_modules())
@@ -230,7 +231,37 @@ def test_resnet18_channel_graph_matches_the_architecture():
     for key, w in want.items():
         np.testing.assert_allclose(got[key], w, rtol=1e-13, atol=0, err_msg=str(key))
     assert not g.is_bipartite()
-    assert g.n_nodes == 3 + sum(mod.out_channels for _, mod in convs) + 1000
+    assert g.n_nodes == 3 + sum(mod.out_channels for _, mod in convs) + 10
+    # n-cut of a partition against the reference on the hand-built adjacency
+    names = [gr.name for gr in g.groups]
+    off = np.concatenate([[0], np.cumsum(g.sizes)])
+    rows, cols, vals = [], [], []
+    for (s, d), w in want.items():
+        r, c = np.nonzero(w)
+        rows += [r + off[names.index(s)], c + off[names.index(d)]]
+        cols += [c + off[names.index(d)], r + off[names.index(s)]]
+        vals += [np.abs(w[r, c])] * 2
+    a = sp.coo_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                     shape=(g.n_nodes, g.n_nodes)).tocsr()
+    labels = modcut.cluster(g, k=8, random_state=0, n_init=5)
+    assert labels.min() == 0 and labels.max() == 7
+    assert modcut.ncut(g, labels) == pytest.approx(ref.ncut_adjacency(a, labels), rel=1e-10)
+    # clusterability runs on it, and on the graph saved to disk through `modcut analyze`
+    res = modcut.clusterability(g, k=8, n_shuffles=2, n_init=5, shuffle="layer",
+                                random_state=0, n_jobs=1)
+    assert res.settings["bipartite"] is False and np.isfinite(res.null_ncuts).all()
+    assert res.ncut == modcut.ncut(g, res.labels)
+    path = tmp_path / "resnet18_graph.npz"
+    g.save(path)
+    g2 = modcut.GroupNetwork.load(path)
+    assert g2.sizes == g.sizes and [gr.name for gr in g2.groups] == names
+    from modcut.study import analyze
+
+    paths = analyze(path, tmp_path / "analysis", k=8, n_shuffles=2, shuffle="layer", seed=0,
+                    n_jobs=1)
+    saved = modcut.ClusterabilityResult.from_json(paths["json"])
+    assert saved.widths == g.sizes and saved.settings["groups"] == names
+    assert paths["report"].exists() and "layer4.1.conv2" in paths["meta"].read_text()
 
 
 @pytest.mark.parametrize(
