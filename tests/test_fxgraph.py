@@ -6,13 +6,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-import reference as ref
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import modcut
+import reference as ref
 from modcut.harness.extract import extract_weights
 from modcut.harness.models import MLP, SmallCNN
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-import modcut  # noqa: E402
-from modcut.blocks import mlp_blocks  # noqa: E402
+import modcut
+from modcut.blocks import mlp_blocks
 
 OUT = Path(__file__).parent
 

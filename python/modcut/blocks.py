@@ -231,7 +231,7 @@ def analyze_blocks(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     blocks = mlp_blocks(source)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for b in blocks:
         say(f"block {b.name} ({b.layout}, widths {' × '.join(map(str, b.widths))})")
         res = modcut.clusterability(b.network, k=k, n_shuffles=n_shuffles, shuffle=shuffle,
@@ -248,7 +248,7 @@ def analyze_blocks(
                 type(source).__name__, "k": k, "n_shuffles": n_shuffles, "shuffle": shuffle,
                 "seed": seed, "modcut_version": modcut.__version__}
     paths["json"].write_text(json.dumps({"settings": settings, "blocks": rows}, indent=2))
-    n_sig = sum(1 for r in rows if r["p_value"] <= 0.05)
+    n_sig = sum(1 for r in rows if float(r["p_value"]) <= 0.05)
     summary = "\n".join(
         f"{r['block']:<24} n-cut {r['ncut']:.4f}  null {r['null_mean']:.4f} ± "
         f"{r['null_std']:.4f}  z = {r['z_score']:.2f}  p = {r['p_value']:.4g}" for r in rows

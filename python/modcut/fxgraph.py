@@ -205,7 +205,7 @@ class _Val:
         self.slots = len(self.terms[0].idx)
 
     def with_(self, **kw: Any) -> _Val:
-        d = {"terms": self.terms, "fdim": self.fdim, "P": self.P, "shape": self.shape,
+        d: dict[str, Any] = {"terms": self.terms, "fdim": self.fdim, "P": self.P, "shape": self.shape,
              "exclusive": None}
         d.update(kw)
         return _Val(**d)
@@ -230,6 +230,10 @@ def _hint(m: nn.Module) -> str:
             return text
     return "modules with parameters other than Linear, Conv2d, Conv1D and BatchNorm/LayerNorm "\
         "cannot be mapped"
+
+
+def _is_activation(result: Any) -> bool:
+    return not isinstance(result, torch.Size) and isinstance(result, (torch.Tensor, tuple, list))
 
 
 class _Tracer(fx.Tracer):
@@ -279,7 +283,8 @@ class _Builder:
             n_out = int(m.out_channels)
             mats = self._conv_edges(m, v)
         else:
-            w = m.weight.detach().to("cpu", torch.float64)
+            weight: torch.Tensor = m._parameters["weight"]  # type: ignore[assignment]
+            w = weight.detach().to("cpu", torch.float64)
             w = w.T if is_conv1d(m) else w  # (out, in)
             n_in = int(w.shape[1])
             n_out = int(w.shape[0])
@@ -347,9 +352,9 @@ class _Builder:
                 else:
                     eff = torch.zeros(out_f, size, v.P, dtype=torch.float64)
                     for t in ts:
-                        ok = np.flatnonzero(t.idx >= 0)
-                        sc = torch.from_numpy(t.scale[ok])[None, :, None]
-                        eff.index_add_(1, torch.from_numpy(t.idx[ok]), wr[:, ok] * sc)
+                        pos = np.flatnonzero(t.idx >= 0)
+                        sc = torch.from_numpy(t.scale[pos])[None, :, None]
+                        eff.index_add_(1, torch.from_numpy(t.idx[pos]), wr[:, pos] * sc)
                     mat = _norm(eff, (2,), self.norm).T.numpy().copy()
             res.append((g, mat))
         return res
@@ -381,15 +386,15 @@ class _Builder:
                     kf[q * go:(q + 1) * go, q * gi:(q + 1) * gi] = w[q * go:(q + 1) * go]
                 eff = torch.zeros(int(m.out_channels), size, *w.shape[2:], dtype=torch.float64)
                 for t in ts:
-                    ok = np.flatnonzero(t.idx >= 0)
-                    sc = torch.from_numpy(t.scale[ok])[None, :, None, None]
-                    eff.index_add_(1, torch.from_numpy(t.idx[ok]), kf[:, ok] * sc)
+                    pos = np.flatnonzero(t.idx >= 0)
+                    sc = torch.from_numpy(t.scale[pos])[None, :, None, None]
+                    eff.index_add_(1, torch.from_numpy(t.idx[pos]), kf[:, pos] * sc)
                 mat = _norm(eff, (2, 3), self.norm).T.numpy().copy()
             res.append((g, mat))
         return res
 
     # -- norms ------------------------------------------------------------------------
-    def norm_layer(self, node: fx.Node, m: nn.Module, v: Any) -> Any:
+    def norm_layer(self, node: fx.Node, m: Any, v: Any) -> Any:
         name = str(node.target)
         what = f"layer '{name}' ({type(m).__name__})"
         if not isinstance(v, _Val):
@@ -404,7 +409,7 @@ class _Builder:
             if m.weight is not None:
                 scale = scale * m.weight.detach().to("cpu", torch.float64).abs()
         else:
-            shape = tuple(m.normalized_shape)  # type: ignore[union-attr]
+            shape = tuple(getattr(m, "normalized_shape", ()))
             if v.fdim != len(v.shape) - 1 or v.P != 1 or shape != (v.slots,):
                 raise self.refuse(
                     node, what, f"it normalises over {shape}, not over the {v.slots} features "
@@ -568,10 +573,16 @@ class _Builder:
 
     # -- dispatch -------------------------------------------------------------------------
     def abstract(self, node: fx.Node, result: Any) -> Any:
-        args = fx.node.map_arg(node.args, lambda n: self.vals.get(n))
-        kwargs = fx.node.map_arg(node.kwargs, lambda n: self.vals.get(n))
+        get: Any = self.vals.get
+        args: Any = fx.node.map_arg(node.args, get)
+        kwargs: Any = fx.node.map_arg(node.kwargs, get)
         flat: list[Any] = []
-        fx.node.map_aggregate((args, kwargs), lambda a: flat.append(a) or a)
+
+        def collect(a: Any) -> Any:
+            flat.append(a)
+            return a
+
+        fx.node.map_aggregate((args, kwargs), collect)
         traced = [a for a in flat if isinstance(a, _Val)]
         params = [a for a in flat if isinstance(a, _Param)]
 
@@ -618,7 +629,7 @@ class _Builder:
             raise self.refuse(node, what, f"it uses parameter or buffer '{params[0].name}' "
                               "directly; only weight-layer modules may hold weights")
         is_m = node.op == "call_method"
-        v0 = args[0] if args else None
+        v0: Any = args[0] if args else None
 
         def name_in(fns: set[Any], meths: set[str]) -> bool:
             return (target in meths) if is_m else (target in fns)
@@ -627,7 +638,7 @@ class _Builder:
             raise self.refuse(node, what, _REFUSED_FUNCTIONS[target])
         if is_m and target in _REFUSED_METHODS:
             raise self.refuse(node, what, _REFUSED_METHODS[str(target)])
-        if isinstance(result, torch.Size) or not isinstance(result, (torch.Tensor, tuple, list)):
+        if not _is_activation(result):
             return None  # sizes, dims, …: bookkeeping, not activations
         if name_in(_ELEMENTWISE_FUNCTIONS, _ELEMENTWISE_METHODS):
             if len(traced) != 1:
@@ -750,7 +761,7 @@ def _default_shape(model: nn.Module) -> tuple[int, ...]:
         if isinstance(m, nn.Linear):
             return (int(m.in_features),)
         if is_conv1d(m):
-            return (int(m.weight.shape[0]),)
+            return (int(m._parameters["weight"].shape[0]),)  # type: ignore[union-attr]
         if isinstance(m, nn.Conv2d):
             raise ValueError(
                 f"{type(model).__name__} starts with a Conv2d: pass input_shape=(C, H, W)"

@@ -116,7 +116,7 @@ class GroupNetwork:
                 src, dst, w, name = e.src, e.dst, e.weights, e.name
             else:
                 src, dst, w = e[0], e[1], e[2]
-                name = str(e[3]) if len(e) > 3 else f"edge{e_i}"  # type: ignore[misc]
+                name = str(e[3]) if len(e) > 3 else f"edge{e_i}"
             for end in (src, dst):
                 if not isinstance(end, (int, np.integer)) or not 0 <= int(end) < len(gs):
                     raise ValueError(

@@ -199,7 +199,7 @@ def clusterability(
     if groups is not None:  # skips / concatenations: the general path (modcut.general)
         from modcut.general import group_clusterability
 
-        return group_clusterability(  # type: ignore[no-any-return]
+        return group_clusterability(
             groups, k, n_shuffles, shuffle, random_state, n_jobs, n_init=n_init,
             eigen_solver=eigen_solver, progress=progress, chunk_size=chunk_size,
         )
