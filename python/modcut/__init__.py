@@ -27,6 +27,9 @@ from modcut.shuffle import SHUFFLE_METHODS, shuffle
 def network_graph(model: Any, input_shape: tuple[int, ...] | None = None, **options: Any) -> GroupNetwork:
     """The graph of a PyTorch model's neurons read from its forward pass
     (:func:`modcut.fxgraph.network_graph`; imports torch)."""
+    from modcut._optional import require
+
+    require("torch", extra="torch", purpose="modcut.network_graph")
     from modcut.fxgraph import network_graph as _network_graph
 
     return _network_graph(model, input_shape, **options)

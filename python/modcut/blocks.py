@@ -80,7 +80,10 @@ def load_safetensors(path: str | os.PathLike[str], keys: list[str] | None = None
     Uses the ``safetensors`` NumPy backend; bfloat16 tensors (which NumPy cannot
     hold) are read through torch when it is installed.
     """
-    from safetensors import safe_open
+    from modcut._optional import require
+
+    safe_open = require("safetensors", extra="safetensors",
+                        purpose="reading .safetensors files").safe_open
 
     p = Path(path)
     if not p.exists():

@@ -22,7 +22,6 @@ as before). The Rust core (``rust/src/gnet.rs``) does the work:
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -31,6 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
 from modcut import _core
+from modcut._optional import progress_bar
 from modcut._validate import check_labels, check_n_jobs, check_random_state
 from modcut.groupnet import GroupNetwork
 
@@ -159,15 +159,11 @@ def group_clusterability(
     labels = group_cluster(g, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     observed = group_ncut_parts(g, labels, 1e-8)[0]
     t_obs = time.perf_counter() - t0
-    show = sys.stderr.isatty() if progress is None else bool(progress)
     if chunk_size is None:
         chunk_size = max(8, min(256, n_shuffles // 50 or 8))
     null = np.empty(n_shuffles, dtype=np.float64)
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_shuffles, desc=f"null ({method})", unit="sample", leave=False)
+    bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample",
+                       leave=False)
     t1 = time.perf_counter()
     core = reduced.to_core()
     try:
@@ -185,11 +181,9 @@ def group_clusterability(
                                         stream=start + i, null=True)
                     null[start + i] = group_ncut_parts(s, lab, 1e-8)[0]
             start += count
-            if bar is not None:
-                bar.update(count)
+            bar.update(count)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     t_null = time.perf_counter() - t1
     stats = null_statistics(observed, null)
     return ClusterabilityResult(
