@@ -108,7 +108,10 @@ def group_adjacency(sizes: list[int], edges: list[tuple[int, int, np.ndarray]]) 
     data = np.concatenate([p[0] for p in parts])
     rows = np.concatenate([p[1] for p in parts])
     cols = np.concatenate([p[2] for p in parts])
-    return sp.csr_array((data, (rows, cols)), shape=(n, n))
+    a = sp.csr_array((data, (rows, cols)), shape=(n, n))
+    a.indices = a.indices.astype(np.int32)  # scikit-learn takes 32-bit sparse indices only
+    a.indptr = a.indptr.astype(np.int32)
+    return a
 
 
 def group_null_sample(sizes: list[int], edges: list[tuple[int, int, np.ndarray]], method: str,
