@@ -30,8 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
 from modcut import _core
-from modcut._optional import progress_bar
-from modcut._validate import check_labels, check_n_jobs, check_random_state
+from modcut._validate import check_labels
 from modcut.groupnet import GroupNetwork
 
 __all__ = [
@@ -137,18 +136,10 @@ def group_clusterability(
 ) -> Any:
     """:func:`modcut.clusterability` for a group network that is not a chain."""
     from modcut.cluster import check_k, default_n_init
-    from modcut.null import ClusterabilityResult, null_statistics
-    from modcut.shuffle import check_method
+    from modcut.null import check_null_args, make_result, run_null
 
-    method = check_method(shuffle)
-    seed = check_random_state(random_state)
-    threads = check_n_jobs(n_jobs)
-    if isinstance(n_shuffles, bool) or not isinstance(n_shuffles, (int, np.integer)):
-        raise TypeError("n_shuffles must be an int")
-    if n_shuffles < 2:
-        raise ValueError(f"n_shuffles must be at least 2, got {n_shuffles}")
-    if eigen_solver not in ("lanczos", "arpack"):
-        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
+    method, seed, threads = check_null_args(shuffle, random_state, n_jobs, n_shuffles,
+                                            eigen_solver)
     sizes, edges, kept = _core.g_reduce_isolated(*g.to_core())
     reduced = _from_core(g, sizes, edges)
     n_active = int(np.asarray(kept).shape[0])
@@ -159,53 +150,33 @@ def group_clusterability(
     labels = group_cluster(g, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     observed = group_ncut_parts(g, labels, 1e-8)[0]
     t_obs = time.perf_counter() - t0
-    if chunk_size is None:
-        chunk_size = max(8, min(256, n_shuffles // 50 or 8))
-    null = np.empty(n_shuffles, dtype=np.float64)
-    bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample",
-                       leave=False)
-    t1 = time.perf_counter()
     core = reduced.to_core()
-    try:
-        start = 0
-        while start < n_shuffles:
-            count = min(chunk_size, n_shuffles - start)
-            if eigen_solver == "lanczos":
-                null[start:start + count] = _core.g_null_ncuts(
-                    *core, method, k, n_init, seed, start, count, threads
-                )
-            else:
-                for i, s in enumerate(group_shuffle(reduced, method, count, seed, threads,
-                                                    start)):
-                    lab = group_cluster(s, k=k, n_init=n_init, seed=seed, eigen_solver="arpack",
-                                        stream=start + i, null=True)
-                    null[start + i] = group_ncut_parts(s, lab, 1e-8)[0]
-            start += count
-            bar.update(count)
-    finally:
-        bar.close()
-    t_null = time.perf_counter() - t1
-    stats = null_statistics(observed, null)
-    return ClusterabilityResult(
-        ncut=float(observed),
-        labels=labels,
-        null_ncuts=null,
-        widths=g.sizes,
-        settings={
-            "k": int(k),
-            "n_init": int(n_init),
-            "shuffle": method,
-            "n_shuffles": int(n_shuffles),
-            "random_state": int(seed),
-            "eigen_solver": eigen_solver,
-            "n_jobs": n_jobs if n_jobs is not None else -1,
-            "eps": 1e-8,
-            "n_isolated": g.n_nodes - n_active,
-            "graph": "groups",
-            "bipartite": g.is_bipartite(),
-            "groups": [gr.name for gr in g.groups],
-            "edge_groups": [[e.src, e.dst] for e in g.edges],
-        },
-        timings={"observed": t_obs, "null": t_null, "per_sample": t_null / n_shuffles},
-        **stats,
-    )
+
+    def chunk(start: int, count: int) -> np.ndarray:
+        if eigen_solver == "lanczos":
+            return np.asarray(_core.g_null_ncuts(*core, method, k, n_init, seed, start, count,
+                                                 threads))
+        out = np.empty(count)
+        for i, s in enumerate(group_shuffle(reduced, method, count, seed, threads, start)):
+            lab = group_cluster(s, k=k, n_init=n_init, seed=seed, eigen_solver="arpack",
+                                stream=start + i, null=True)
+            out[i] = group_ncut_parts(s, lab, 1e-8)[0]
+        return out
+
+    null, t_null = run_null(chunk, n_shuffles, chunk_size, progress, method)
+    settings = {
+        "k": int(k),
+        "n_init": int(n_init),
+        "shuffle": method,
+        "n_shuffles": int(n_shuffles),
+        "random_state": int(seed),
+        "eigen_solver": eigen_solver,
+        "n_jobs": n_jobs if n_jobs is not None else -1,
+        "eps": 1e-8,
+        "n_isolated": g.n_nodes - n_active,
+        "graph": "groups",
+        "bipartite": g.is_bipartite(),
+        "groups": [gr.name for gr in g.groups],
+        "edge_groups": [[e.src, e.dst] for e in g.edges],
+    }
+    return make_result(observed, labels, null, g.sizes, settings, t_obs, t_null)

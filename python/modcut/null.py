@@ -204,15 +204,8 @@ def clusterability(
             eigen_solver=eigen_solver, progress=progress, chunk_size=chunk_size,
         )
     net = as_network(network)
-    method = check_method(shuffle)
-    seed = check_random_state(random_state)
-    threads = check_n_jobs(n_jobs)
-    if isinstance(n_shuffles, bool) or not isinstance(n_shuffles, (int, np.integer)):
-        raise TypeError("n_shuffles must be an int")
-    if n_shuffles < 2:
-        raise ValueError(f"n_shuffles must be at least 2, got {n_shuffles}")
-    if eigen_solver not in ("lanczos", "arpack"):
-        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
+    method, seed, threads = check_null_args(shuffle, random_state, n_jobs, n_shuffles,
+                                            eigen_solver)
 
     # The null is a shuffle of the network with isolated neurons removed (method.md §1).
     reduced_core, kept = _core.reduce_isolated(net.to_core())
@@ -226,6 +219,47 @@ def clusterability(
     observed = _ncut(net, labels)
     t_obs = time.perf_counter() - t0
 
+    def chunk(start: int, count: int) -> np.ndarray:
+        if eigen_solver == "lanczos":
+            return _core.null_ncuts(reduced_core, method, k, n_init, seed, start, count, threads)
+        return _arpack_null_chunk(reduced_core, method, k, n_init, seed, start, count, threads)
+
+    null, t_null = run_null(chunk, n_shuffles, chunk_size, progress, method)
+    settings = {
+        "k": int(k),
+        "n_init": int(n_init),
+        "shuffle": method,
+        "n_shuffles": int(n_shuffles),
+        "random_state": int(seed),
+        "eigen_solver": eigen_solver,
+        "n_jobs": n_jobs if n_jobs is not None else -1,
+        "eps": 1e-8,
+        "n_isolated": net.n_nodes - n_active,
+    }
+    return make_result(observed, labels, null, net.widths, settings, t_obs, t_null)
+
+
+def check_null_args(
+    shuffle: Any, random_state: Any, n_jobs: int | None, n_shuffles: Any, eigen_solver: Any
+) -> tuple[str, int, int]:
+    """Validate the null test's settings: ``(method, seed, threads)``."""
+    method = check_method(shuffle)
+    seed = check_random_state(random_state)
+    threads = check_n_jobs(n_jobs)
+    if isinstance(n_shuffles, bool) or not isinstance(n_shuffles, (int, np.integer)):
+        raise TypeError("n_shuffles must be an int")
+    if n_shuffles < 2:
+        raise ValueError(f"n_shuffles must be at least 2, got {n_shuffles}")
+    if eigen_solver not in ("lanczos", "arpack"):
+        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
+    return method, seed, threads
+
+
+def run_null(
+    chunk: Any, n_shuffles: int, chunk_size: int | None, progress: bool | None, method: str
+) -> tuple[np.ndarray, float]:
+    """``chunk(start, count)`` over all null samples (progress bar, Ctrl-C between
+    chunks): the null n-cuts, shape ``(n_shuffles,)``, and the seconds spent."""
     if chunk_size is None:
         chunk_size = max(8, min(256, n_shuffles // 50 or 8))
     null = np.empty(n_shuffles, dtype=np.float64)
@@ -236,41 +270,30 @@ def clusterability(
         start = 0
         while start < n_shuffles:
             count = min(chunk_size, n_shuffles - start)
-            if eigen_solver == "lanczos":
-                null[start : start + count] = _core.null_ncuts(
-                    reduced_core, method, k, n_init, seed, start, count, threads
-                )
-            else:
-                null[start : start + count] = _arpack_null_chunk(
-                    reduced_core, method, k, n_init, seed, start, count, threads
-                )
+            null[start : start + count] = chunk(start, count)
             start += count
             bar.update(count)
     finally:
         bar.close()
-    t_null = time.perf_counter() - t1
+    return null, time.perf_counter() - t1
 
+
+def make_result(
+    observed: float, labels: np.ndarray, null: np.ndarray, widths: tuple[int, ...],
+    settings: dict[str, Any], t_obs: float, t_null: float,
+) -> ClusterabilityResult:
+    """The :class:`ClusterabilityResult` of an observed n-cut and its null."""
     stats = null_statistics(observed, null)
     return ClusterabilityResult(
         ncut=float(observed),
         labels=labels,
         null_ncuts=null,
-        widths=net.widths,
-        settings={
-            "k": int(k),
-            "n_init": int(n_init),
-            "shuffle": method,
-            "n_shuffles": int(n_shuffles),
-            "random_state": int(seed),
-            "eigen_solver": eigen_solver,
-            "n_jobs": n_jobs if n_jobs is not None else -1,
-            "eps": 1e-8,
-            "n_isolated": net.n_nodes - n_active,
-        },
+        widths=widths,
+        settings=settings,
         timings={
             "observed": t_obs,
             "null": t_null,
-            "per_sample": t_null / n_shuffles,
+            "per_sample": t_null / null.shape[0],
         },
         **stats,
     )

@@ -27,9 +27,8 @@ use rayon::prelude::*;
 use crate::cut::NcutParts;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, SparseBlock};
-use crate::kmeans;
 use crate::net::{CsrLayer, LayeredNet};
-use crate::null::{Embedding, Partition, KMEANS_MAX_ITER, KMEANS_TOL, NCUT_EPS};
+use crate::null::{Embedding, Partition, NCUT_EPS};
 use crate::rng::{rng_for, NULL_CLUSTER, SHUFFLE};
 use crate::shuffle::{shuffle_layer, ShuffleMethod};
 use crate::spectral::{self, lanczos_gram, LanczosOpts, DENSE_MAX};
@@ -254,39 +253,19 @@ pub fn reduce_isolated(g: &GroupNet) -> Result<(GroupNet, Vec<usize>)> {
         }
         sizes.push(next as usize);
     }
-    let mut edges = Vec::with_capacity(g.edges.len());
-    for eg in &g.edges {
-        let row_map = &new_index[off[eg.src]..off[eg.src + 1]];
-        let col_map = &new_index[off[eg.dst]..off[eg.dst + 1]];
-        let l = &eg.layer;
-        let mut indptr = vec![0];
-        let mut indices = Vec::new();
-        let mut data = Vec::new();
-        for (i, &ri) in row_map.iter().enumerate() {
-            if ri == u32::MAX {
-                continue;
-            }
-            for p in l.indptr[i]..l.indptr[i + 1] {
-                let cj = col_map[l.indices[p] as usize];
-                if cj != u32::MAX {
-                    indices.push(cj);
-                    data.push(l.data[p]);
-                }
-            }
-            indptr.push(indices.len());
-        }
-        edges.push(EdgeGroup {
+    let edges = g
+        .edges
+        .iter()
+        .map(|eg| EdgeGroup {
             src: eg.src,
             dst: eg.dst,
-            layer: CsrLayer {
-                rows: sizes[eg.src],
-                cols: sizes[eg.dst],
-                indptr,
-                indices,
-                data,
-            },
-        });
-    }
+            layer: crate::graph::restrict(
+                &eg.layer,
+                &new_index[off[eg.src]..off[eg.src + 1]],
+                &new_index[off[eg.dst]..off[eg.dst + 1]],
+            ),
+        })
+        .collect();
     Ok((GroupNet { sizes, edges }, kept))
 }
 
@@ -597,16 +576,7 @@ pub fn spectral_labels<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Result<Partition> {
     let emb = embedding(g, k, rng)?;
-    let rows = emb.node_ids.len();
-    let km = kmeans::kmeans(&emb.x, rows, k, k, n_init, KMEANS_MAX_ITER, KMEANS_TOL, rng)?;
-    let mut labels = vec![-1i64; g.n_nodes()];
-    for (row, &node) in emb.node_ids.iter().enumerate() {
-        labels[node] = km.labels[row] as i64;
-    }
-    Ok(Partition {
-        labels,
-        eigenvalues: emb.eigenvalues,
-    })
+    crate::null::partition_of(emb, g.n_nodes(), k, n_init, rng)
 }
 
 /// The n-cut of null sample `index`: shuffle each edge group, cluster, score.
