@@ -265,7 +265,6 @@ def run_null(
     null = np.empty(n_shuffles, dtype=np.float64)
     t1 = time.perf_counter()
     bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample", leave=False)
-    bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample")
     try:
         start = 0
         while start < n_shuffles:
