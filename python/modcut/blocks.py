@@ -222,10 +222,9 @@ def analyze_blocks(
     n-cut, null mean and std, z, p, percentile, seconds) and ``report.html`` into
     ``out_dir`` (default: ``<stem>_analysis/`` next to the file). Returns the paths.
     """
-    import json
-
     import modcut
     from modcut import report
+    from modcut._io import write_json
 
     say = log or (lambda _m: None)
     if out_dir is None:
@@ -250,7 +249,7 @@ def analyze_blocks(
     settings = {"source": str(source) if isinstance(source, (str, os.PathLike)) else
                 type(source).__name__, "k": k, "n_shuffles": n_shuffles, "shuffle": shuffle,
                 "seed": seed, "modcut_version": modcut.__version__}
-    paths["json"].write_text(json.dumps({"settings": settings, "blocks": rows}, indent=2))
+    write_json({"settings": settings, "blocks": rows}, paths["json"])
     n_sig = sum(1 for r in rows if float(r["p_value"]) <= 0.05)
     summary = "\n".join(
         f"{r['block']:<24} n-cut {r['ncut']:.4f}  null {r['null_mean']:.4f} ± "
