@@ -27,9 +27,39 @@ def adjacency(weights: list) -> np.ndarray:
     return a
 
 
+def general_adjacency(sizes: list[int], edges: list) -> np.ndarray:
+    """|W| adjacency of node groups ``sizes`` joined by ``(src, dst, W)`` edge groups
+    (W of shape (sizes[src], sizes[dst])); parallel edge groups add up."""
+    off = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    a = np.zeros((off[-1], off[-1]))
+    for s, d, w in edges:
+        w = np.abs(np.asarray(w.toarray() if hasattr(w, "toarray") else w, dtype=np.float64))
+        a[off[s] : off[s + 1], off[d] : off[d + 1]] += w
+        a[off[d] : off[d + 1], off[s] : off[s + 1]] += w.T
+    return a
+
+
 def ncut(weights: list, labels: np.ndarray, eps: float = 1e-8) -> float:
     """Σ_c cut(X_c, rest) / (vol(X_c) + eps), -1 labels form no cluster."""
-    a = adjacency(weights)
+    return ncut_adjacency(adjacency(weights), labels, eps)
+
+
+def ncut_adjacency(a: np.ndarray, labels: np.ndarray, eps: float = 1e-8) -> float:
+    """The n-cut of ``labels`` on a symmetric adjacency ``a`` (dense, or SciPy sparse for
+    graphs too large to hold densely: the same formula with sparse row/column selection)."""
+    if hasattr(a, "tocsr"):
+        a = a.tocsr()
+        labels = np.asarray(labels)
+        total = 0.0
+        for c in np.unique(labels):
+            if c == -1:
+                continue
+            mask = labels == c
+            rows = a[np.flatnonzero(mask)]
+            vol = rows.sum()
+            cut = rows[:, np.flatnonzero(~mask)].sum()
+            total += cut / (vol + eps) if vol > 0 else 0.0
+        return float(total)
     labels = np.asarray(labels)
     total = 0.0
     for c in np.unique(labels):

@@ -12,29 +12,57 @@ is more modular), and test it against shuffled copies of the network.
 True
 """
 
+from typing import Any
+
 from modcut._core import __version__
 from modcut._validate import Network
 from modcut.cluster import cluster, spectral_embedding
 from modcut.cut import NcutParts, ncut, ncut_parts
 from modcut.graph import Graph, build_graph
+from modcut.groupnet import EdgeGroup, GroupNetwork, NodeGroup
 from modcut.load import NetworkFileError, as_network
 from modcut.null import ClusterabilityResult, clusterability, null_statistics
 from modcut.shuffle import SHUFFLE_METHODS, shuffle
 
+
+def network_graph(model: Any, input_shape: tuple[int, ...] | None = None, **options: Any) -> GroupNetwork:
+    """The graph of a PyTorch model's neurons read from its forward pass
+    (:func:`modcut.fxgraph.network_graph`; imports torch)."""
+    from modcut._optional import require
+
+    require("torch", extra="torch", purpose="modcut.network_graph")
+    from modcut.fxgraph import network_graph as _network_graph
+
+    return _network_graph(model, input_shape, **options)
+
+
+def mlp_blocks(source: Any) -> list[Any]:
+    """One network per transformer feed-forward block of a ``.safetensors`` file, a
+    state dict or a module (:func:`modcut.blocks.mlp_blocks`)."""
+    from modcut.blocks import mlp_blocks as _mlp_blocks
+
+    return _mlp_blocks(source)
+
+
 __all__ = [
     "SHUFFLE_METHODS",
     "ClusterabilityResult",
+    "EdgeGroup",
     "Graph",
+    "GroupNetwork",
     "NcutParts",
     "Network",
     "NetworkFileError",
+    "NodeGroup",
     "__version__",
     "as_network",
     "build_graph",
     "cluster",
     "clusterability",
+    "mlp_blocks",
     "ncut",
     "ncut_parts",
+    "network_graph",
     "null_statistics",
     "shuffle",
     "spectral_embedding",

@@ -196,3 +196,61 @@ def null_ncuts(
     samples on ``n_threads`` threads (0 = all cores); identical for any thread
     count or chunking.
     """
+
+# --- general (group) networks (rust/src/gnet.rs, py_gnet.rs) ---
+# A group network is ``(sizes, edges)``: node-group sizes and one
+# ``(src, dst, rows, cols, indptr, indices, data)`` canonical CSR matrix per edge group
+# (modcut.groupnet.GroupNetwork.to_core builds it). Node ids in group order.
+
+Edge: TypeAlias = tuple[
+    int, int, int, int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]
+]
+
+def g_adjacency(
+    sizes: list[int], edges: list[Edge]
+) -> tuple[int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64], NDArray[np.float64]]:
+    """``(n, indptr, indices, data, degree)``: symmetric |w| adjacency, parallel edges summed."""
+
+def g_degrees(sizes: list[int], edges: list[Edge]) -> NDArray[np.float64]:
+    """Weighted degree of every neuron."""
+
+def g_colouring(sizes: list[int], edges: list[Edge]) -> list[int] | None:
+    """A 2-colouring of the groups along non-zero edge groups, or None (odd cycle)."""
+
+def g_reduce_isolated(
+    sizes: list[int], edges: list[Edge]
+) -> tuple[list[int], list[Edge], NDArray[np.int64]]:
+    """``(sizes, edges, kept)`` without isolated neurons (groups may become empty)."""
+
+def g_ncut(
+    sizes: list[int], edges: list[Edge], labels: NDArray[np.int64], eps: float = 1e-8
+) -> tuple[float, NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """``(ncut, cluster_ids, cut, volume)`` as :func:`ncut`."""
+
+def g_shuffle(
+    sizes: list[int], edges: list[Edge], method: str, seed: int, start: int, count: int,
+    n_threads: int,
+) -> list[tuple[list[int], list[Edge]]]:
+    """Null networks: each edge group shuffled on its own, sample i from stream (seed, i)."""
+
+def g_observed_labels(
+    sizes: list[int], edges: list[Edge], k: int, n_init: int, seed: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """``(labels, eigenvalues)`` of an observed group network: bipartite group graphs use the
+    SVD shortcut, others a block Lanczos on (I + N)/2; then k-means."""
+
+def g_null_labels(
+    sizes: list[int], edges: list[Edge], k: int, n_init: int, seed: int, sample: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """As :func:`g_observed_labels`, with the random stream of null sample ``sample``."""
+
+def g_observed_embedding(
+    sizes: list[int], edges: list[Edge], k: int, seed: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """``(node_ids, x (m, k), eigenvalues (k,))`` of the non-isolated neurons."""
+
+def g_null_ncuts(
+    sizes: list[int], edges: list[Edge], method: str, k: int, n_init: int, seed: int,
+    start: int, count: int, n_threads: int,
+) -> NDArray[np.float64]:
+    """n-cuts of null samples ``start … start + count - 1`` (isolated neurons removed first)."""

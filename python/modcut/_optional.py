@@ -15,6 +15,9 @@ extra         packages                            needed by
 ``all``       all of the above
 ============  ==================================  =======================================
 
+The ``safetensors`` extra (the safetensors package) reads ``.safetensors`` files for
+:func:`modcut.mlp_blocks` and ``modcut analyze model.safetensors``.
+
 tqdm is its own small extra (``progress``) because the core's null test can draw a bar
 and the core must not need more than NumPy and SciPy; it is also part of ``torch``
 because training without a bar on a terminal would look hung.

@@ -30,6 +30,7 @@ from scipy.sparse.linalg import svds
 
 from modcut import _core
 from modcut._validate import Network, check_count, check_random_state
+from modcut.groupnet import non_chain
 from modcut.load import as_network
 
 __all__ = ["Embedding", "check_k", "cluster", "default_n_init", "spectral_embedding"]
@@ -113,8 +114,15 @@ def spectral_embedding(
 
     ``eigen_solver="arpack"`` uses SciPy; ``"lanczos"`` the Rust solver.
     """
-    net = as_network(network)
     seed = check_random_state(random_state)
+    groups = non_chain(network)
+    if groups is not None:
+        from modcut.general import _n_active as g_active
+        from modcut.general import group_embedding
+
+        k = check_k(k, g_active(groups))
+        return Embedding(*group_embedding(groups, k, seed=seed, eigen_solver=eigen_solver))
+    net = as_network(network)
     n_active = _n_active(net)
     k = check_k(k, n_active)
     if eigen_solver == "arpack":
@@ -188,11 +196,20 @@ def cluster(
         Cluster of every neuron in layer order (input neurons first), in
         ``0 … k-1``; ``-1`` for isolated neurons.
     """
-    net = as_network(network)
     seed = check_random_state(random_state)
+    if eigen_solver not in EIGEN_SOLVERS:
+        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
+    groups = non_chain(network)
+    if groups is not None:  # skips / concatenations: the general path (modcut.general)
+        from modcut.general import _n_active as g_active
+        from modcut.general import group_cluster
+
+        n_active = g_active(groups)
+        k = check_k(k, n_active)
+        n_init = default_n_init(n_active) if n_init is None else _check_n_init(n_init)
+        return group_cluster(groups, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
+    net = as_network(network)
     n_active = _n_active(net)
     k = check_k(k, n_active)
     n_init = default_n_init(n_active) if n_init is None else _check_n_init(n_init)
-    if eigen_solver not in EIGEN_SOLVERS:
-        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
     return spectral_partition(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)

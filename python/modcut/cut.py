@@ -16,6 +16,7 @@ import numpy as np
 
 from modcut import _core
 from modcut._validate import check_labels
+from modcut.groupnet import non_chain
 from modcut.load import as_network
 
 __all__ = ["NcutParts", "ncut", "ncut_parts"]
@@ -57,6 +58,11 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
         (``2 Σ|w|``), so the n-cut does not depend on the scale of the weights
         (method.md §3); for networks of total volume ≥ 1 exactly ``eps`` is added.
     """
+    groups = non_chain(network)
+    if groups is not None:
+        from modcut.general import group_ncut_parts
+
+        return NcutParts(*group_ncut_parts(groups, labels, eps))
     net = as_network(network)
     lab = check_labels(labels, net.n_nodes)
     if isinstance(eps, (bool, np.bool_)) or not (

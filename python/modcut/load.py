@@ -46,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from modcut._validate import Network, network_from_matrices
+from modcut.groupnet import GroupNetwork
 
 __all__ = ["NetworkFileError", "as_network", "config_dict", "read_checkpoint"]
 
@@ -247,11 +248,15 @@ def as_network(network: Any) -> Network:
     """
     if isinstance(network, Network):
         return network
+    if isinstance(network, GroupNetwork):
+        return network.to_network()  # a chain; ValueError for skips (use the general path)
     if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
         return _from_path(network)
     if _is_torch_module(network):
+        from modcut.fxgraph import check_chain
         from modcut.harness.extract import extract_weights
 
+        check_chain(network)  # a model with skips is not read as a chain: ValueError
         return network_from_matrices(
             extract_weights(network), {"source": type(network).__name__, "kind": "module"}
         )

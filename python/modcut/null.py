@@ -25,6 +25,7 @@ from modcut._stats import empirical_test
 from modcut._validate import Network, check_count, check_n_jobs, check_random_state
 from modcut.cluster import check_k, default_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
+from modcut.groupnet import non_chain
 from modcut.load import as_network
 from modcut.shuffle import check_method
 
@@ -201,15 +202,18 @@ def clusterability(
     -------
     ClusterabilityResult
     """
+    groups = non_chain(network)
+    if groups is not None:  # skips / concatenations: the general path (modcut.general)
+        from modcut.general import group_clusterability
+
+        return group_clusterability(
+            groups, k, n_shuffles, shuffle, random_state, n_jobs, n_init=n_init,
+            eigen_solver=eigen_solver, progress=progress, chunk_size=chunk_size,
+        )
     net = as_network(network)
-    method = check_method(shuffle)
-    seed = check_random_state(random_state)
-    threads = check_n_jobs(n_jobs)
-    n_shuffles = check_count("n_shuffles", n_shuffles, 2)
-    if chunk_size is not None:
-        chunk_size = check_count("chunk_size", chunk_size, 1)
-    if eigen_solver not in ("lanczos", "arpack"):
-        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
+    method, seed, threads, n_shuffles, chunk_size = check_null_args(
+        shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
+    )
 
     # The null is a shuffle of the network with isolated neurons removed (method.md §1).
     reduced_core, kept = _core.reduce_isolated(net.core)
@@ -223,52 +227,86 @@ def clusterability(
     observed = _ncut(net, labels)
     t_obs = time.perf_counter() - t0
 
+    def chunk(start: int, count: int) -> np.ndarray:
+        if eigen_solver == "lanczos":
+            return _core.null_ncuts(reduced_core, method, k, n_init, seed, start, count, threads)
+        return _arpack_null_chunk(reduced_core, method, k, n_init, seed, start, count, threads)
+
+    null, t_null = run_null(chunk, n_shuffles, chunk_size, progress, method)
+    settings = {
+        "k": int(k),
+        "n_init": int(n_init),
+        "shuffle": method,
+        "n_shuffles": int(n_shuffles),
+        "random_state": int(seed),
+        "eigen_solver": eigen_solver,
+        "n_jobs": n_jobs if n_jobs is not None else -1,
+        "eps": 1e-8,
+        "n_isolated": net.n_nodes - n_active,
+    }
+    return make_result(observed, labels, null, net.widths, settings, t_obs, t_null, net.provenance)
+
+
+def check_null_args(
+    shuffle: Any,
+    random_state: Any,
+    n_jobs: int | None,
+    n_shuffles: Any,
+    eigen_solver: Any,
+    chunk_size: Any = None,
+) -> tuple[str, int, int, int, int | None]:
+    """Validate the null test's settings: ``(method, seed, threads, n_shuffles, chunk_size)``."""
+    method = check_method(shuffle)
+    seed = check_random_state(random_state)
+    threads = check_n_jobs(n_jobs)
+    n_shuffles = check_count("n_shuffles", n_shuffles, 2)
+    if chunk_size is not None:
+        chunk_size = check_count("chunk_size", chunk_size, 1)
+    if eigen_solver not in ("lanczos", "arpack"):
+        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
+    return method, seed, threads, n_shuffles, chunk_size
+
+
+def run_null(
+    chunk: Any, n_shuffles: int, chunk_size: int | None, progress: bool | None, method: str
+) -> tuple[np.ndarray, float]:
+    """``chunk(start, count)`` over all null samples (progress bar, Ctrl-C between
+    chunks): the null n-cuts, shape ``(n_shuffles,)``, and the seconds spent."""
     if chunk_size is None:
         chunk_size = max(8, min(256, n_shuffles // 50 or 8))
     null = np.empty(n_shuffles, dtype=np.float64)
     t1 = time.perf_counter()
     bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample", leave=False)
-    bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample")
     try:
         start = 0
         while start < n_shuffles:
             count = min(chunk_size, n_shuffles - start)
-            if eigen_solver == "lanczos":
-                null[start : start + count] = _core.null_ncuts(
-                    reduced_core, method, k, n_init, seed, start, count, threads
-                )
-            else:
-                null[start : start + count] = _arpack_null_chunk(
-                    reduced_core, method, k, n_init, seed, start, count, threads
-                )
+            null[start : start + count] = chunk(start, count)
             start += count
             bar.update(count)
     finally:
         bar.close()
-    t_null = time.perf_counter() - t1
+    return null, time.perf_counter() - t1
 
+
+def make_result(
+    observed: float, labels: np.ndarray, null: np.ndarray, widths: tuple[int, ...],
+    settings: dict[str, Any], t_obs: float, t_null: float,
+    provenance: dict[str, Any] | None = None,
+) -> ClusterabilityResult:
+    """The :class:`ClusterabilityResult` of an observed n-cut and its null."""
     stats = null_statistics(observed, null)
     return ClusterabilityResult(
         ncut=float(observed),
         labels=labels,
         null_ncuts=null,
-        widths=net.widths,
-        settings={
-            "k": int(k),
-            "n_init": int(n_init),
-            "shuffle": method,
-            "n_shuffles": int(n_shuffles),
-            "random_state": int(seed),
-            "eigen_solver": eigen_solver,
-            "n_jobs": n_jobs if n_jobs is not None else -1,
-            "eps": 1e-8,
-            "n_isolated": net.n_nodes - n_active,
-        },
-        provenance=dict(net.provenance),
+        widths=widths,
+        settings=settings,
+        provenance=dict(provenance or {}),
         timings={
             "observed": t_obs,
             "null": t_null,
-            "per_sample": t_null / n_shuffles,
+            "per_sample": t_null / null.shape[0],
         },
         **stats,
     )

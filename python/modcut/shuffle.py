@@ -16,6 +16,7 @@ from typing import Any
 
 from modcut import _core
 from modcut._validate import Network, check_count, check_n_jobs, check_random_state
+from modcut.groupnet import non_chain
 from modcut.load import as_network
 
 __all__ = ["SHUFFLE_METHODS", "check_method", "shuffle"]
@@ -68,12 +69,18 @@ def shuffle(
     -------
     list of :class:`modcut.Network`, each with the shapes of ``network``.
     """
-    net = as_network(network)
+    groups = non_chain(network)
+    net = None if groups is not None else as_network(network)
     method = check_method(method)
     seed = check_random_state(random_state)
     threads = check_n_jobs(n_jobs)
     n_samples = check_count("n_samples", n_samples, 1)
     start = check_count("start", start, 0)
+    if groups is not None:  # each edge group shuffled on its own
+        from modcut.general import group_shuffle
+
+        return group_shuffle(groups, method, n_samples, seed, threads, start)  # type: ignore[return-value]
+    assert net is not None
     samples = _core.shuffle(net.core, method, seed, start, n_samples, threads)
     prov = {"source": f"'{method}' shuffle of {net.provenance.get('source', '?')}",
             "kind": "shuffle"}

@@ -118,9 +118,20 @@ def analyze(
     import modcut
     from modcut import report
 
+    if isinstance(network, (str, os.PathLike)) and Path(network).suffix == ".safetensors":
+        from modcut.blocks import analyze_blocks  # one analysis per transformer MLP block
+
+        return analyze_blocks(network, out_dir, k=k, n_shuffles=n_shuffles, shuffle=shuffle,
+                              seed=seed, n_jobs=n_jobs, progress=progress, log=log)
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else _default_out(network)
     out.mkdir(parents=True, exist_ok=True)
+    groups = _group_network(network)
+    if groups is not None:
+        return _analyze_groups(groups, str(network) if isinstance(network, (str, os.PathLike))
+                               else repr(groups), out, k=k, n_shuffles=n_shuffles,
+                               shuffle=shuffle, seed=seed, n_jobs=n_jobs, progress=progress,
+                               say=say)
     net = modcut.as_network(network)
     prov = net.provenance
     weights = list(net.layers)  # sparse: no dense round trip
@@ -164,6 +175,49 @@ def analyze(
     paths["weights"] = report.plot_weight_blocks(
         weights, result.labels, net.widths, out / "weights.png"
     )
+    paths["report"] = report.build_report(out)
+    paths["summary"] = out / "summary.txt"
+    return paths
+
+
+def _group_network(source: Any) -> Any:
+    """A GroupNetwork that is not a chain (given, or a file GroupNetwork.save wrote), else None."""
+    from modcut.groupnet import GroupNetwork, non_chain
+
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix == ".npz":
+        with np.load(source, allow_pickle=False) as z:
+            if "__modcut_groups__" not in z.files:
+                return None
+        source = GroupNetwork.load(source)
+        if source.is_chain():
+            raise ValueError(f"{source!r} is a chain; save it with np.savez as weight matrices")
+    return non_chain(source)
+
+
+def _analyze_groups(groups: Any, source: str, out: Path, *, k: int, n_shuffles: int,
+                    shuffle: str, seed: int, n_jobs: int | None, progress: bool | None,
+                    say: Log) -> dict[str, Path]:
+    """:func:`analyze` for a network with skips or concatenations: the result, the null
+    histogram and the report (the layered network and weight-block figures do not apply)."""
+    import modcut
+    from modcut import report
+
+    say(f"clustering {source} (k={k}, {len(groups.groups)} node groups, {groups.n_nodes} "
+        f"neurons) and {n_shuffles} '{shuffle}' shuffles")
+    result = modcut.clusterability(groups, k=k, n_shuffles=n_shuffles, shuffle=shuffle,
+                                   random_state=seed, n_jobs=n_jobs, progress=progress)
+    say(f"  {result.summary().splitlines()[0]}")
+    paths: dict[str, Path] = {"json": out / "clusterability.json"}
+    result.to_json(paths["json"])
+    meta = {"source": source, "dataset": None, "metrics": {}, "config": {},
+            "widths": list(groups.sizes), "groups": [g.name for g in groups.groups],
+            "summary_graph": groups.summary(), "modcut_version": modcut.__version__}
+    paths["meta"] = out / "meta.json"
+    write_json(meta, paths["meta"])
+    paths["clusters"] = report.write_csv(
+        report.cluster_size_table(result.labels, groups.sizes), out / "clusters.csv"
+    )
+    paths["null_histogram"] = report.plot_null_histogram(result, out / "null_histogram.png")
     paths["report"] = report.build_report(out)
     paths["summary"] = out / "summary.txt"
     return paths

@@ -144,7 +144,7 @@ fn accumulate(net: &LayeredNet, s: &Slots) -> (Vec<f64>, Vec<f64>, f64) {
 }
 
 /// `Σ cut/(vol + ε)` over slots with positive volume, in slot order.
-fn total(cut: &[f64], vol: &[f64], total_volume: f64, eps: f64) -> f64 {
+pub(crate) fn total(cut: &[f64], vol: &[f64], total_volume: f64, eps: f64) -> f64 {
     let eps = effective_eps(eps, total_volume);
     cut.iter()
         .zip(vol)

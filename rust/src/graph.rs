@@ -257,38 +257,51 @@ pub fn reduce_isolated(net: &LayeredNet) -> Result<(LayeredNet, Vec<usize>)> {
             )));
         }
     }
-    let mut layers = Vec::with_capacity(net.layers.len());
-    for (l, layer) in net.layers.iter().enumerate() {
-        let row_map = &new_index[off[l]..off[l + 1]];
-        let col_map = &new_index[off[l + 1]..off[l + 2]];
-        let rows = row_map.iter().filter(|&&x| x != u32::MAX).count();
-        let cols = col_map.iter().filter(|&&x| x != u32::MAX).count();
-        let mut indptr = Vec::with_capacity(rows + 1);
-        indptr.push(0);
-        let mut indices = Vec::new();
-        let mut data = Vec::new();
-        for (i, &ri) in row_map.iter().enumerate() {
-            if ri == u32::MAX {
-                continue;
-            }
-            for p in layer.indptr[i]..layer.indptr[i + 1] {
-                let cj = col_map[layer.indices[p] as usize];
-                if cj != u32::MAX {
-                    indices.push(cj);
-                    data.push(layer.data[p]);
-                }
-            }
-            indptr.push(indices.len());
-        }
-        layers.push(CsrLayer {
-            rows,
-            cols,
-            indptr,
-            indices,
-            data,
-        });
-    }
+    let layers = net
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(l, layer)| {
+            restrict(
+                layer,
+                &new_index[off[l]..off[l + 1]],
+                &new_index[off[l + 1]..off[l + 2]],
+            )
+        })
+        .collect();
     Ok((LayeredNet { layers }, kept))
+}
+
+/// The rows and columns of `layer` whose map entry is not `u32::MAX`, renumbered
+/// by the maps (`row_map[i]` / `col_map[j]`: new index or `u32::MAX` = dropped);
+/// stored zeros between kept entries stay stored.
+pub(crate) fn restrict(layer: &CsrLayer, row_map: &[u32], col_map: &[u32]) -> CsrLayer {
+    let rows = row_map.iter().filter(|&&x| x != u32::MAX).count();
+    let cols = col_map.iter().filter(|&&x| x != u32::MAX).count();
+    let mut indptr = Vec::with_capacity(rows + 1);
+    indptr.push(0);
+    let mut indices = Vec::new();
+    let mut data = Vec::new();
+    for (i, &ri) in row_map.iter().enumerate() {
+        if ri == u32::MAX {
+            continue;
+        }
+        for p in layer.indptr[i]..layer.indptr[i + 1] {
+            let cj = col_map[layer.indices[p] as usize];
+            if cj != u32::MAX {
+                indices.push(cj);
+                data.push(layer.data[p]);
+            }
+        }
+        indptr.push(indices.len());
+    }
+    CsrLayer {
+        rows,
+        cols,
+        indptr,
+        indices,
+        data,
+    }
 }
 
 /// The odd-to-even block of the normalized adjacency over non-isolated nodes

@@ -3,10 +3,12 @@
 //! Data flows one way: a [`net::LayeredNet`] (the weight matrices) becomes a
 //! graph ([`graph`]), is partitioned ([`spectral`], [`kmeans`]), scored
 //! ([`cut`]), and compared against shuffled copies of itself ([`shuffle`],
-//! [`null`]). The `py_*` modules are the only places that know about Python.
+//! [`null`]); [`gnet`] does the same for general networks (skips,
+//! concatenations). The `py_*` modules are the only places that know about Python.
 
 pub mod cut;
 pub mod error;
+pub mod gnet;
 pub mod graph;
 pub mod kmeans;
 pub mod net;
@@ -17,6 +19,7 @@ pub mod spectral;
 #[doc(hidden)]
 pub mod testkit;
 
+mod py_gnet;
 mod py_graph;
 mod py_net;
 mod py_null;
@@ -35,5 +38,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_graph::register(m)?;
     py_spectral::register(m)?;
     py_null::register(m)?;
+    py_gnet::register(m)?;
     Ok(())
 }

@@ -121,9 +121,21 @@ pub fn spectral_labels<R: Rng>(
 ) -> Result<Partition> {
     let bp = graph::normalized_bipartite(net)?;
     let emb = embedding_of(&bp, k, rng)?;
+    partition_of(emb, net.n_nodes(), k, n_init, rng)
+}
+
+/// k-means on an embedding (the reference's settings), labels for all `n_nodes`
+/// nodes (-1 for the nodes the embedding leaves out).
+pub(crate) fn partition_of<R: Rng + ?Sized>(
+    emb: Embedding,
+    n_nodes: usize,
+    k: usize,
+    n_init: usize,
+    rng: &mut R,
+) -> Result<Partition> {
     let rows = emb.node_ids.len();
     let km = kmeans::kmeans(&emb.x, rows, k, k, n_init, KMEANS_MAX_ITER, KMEANS_TOL, rng)?;
-    let mut labels = vec![-1i64; net.n_nodes()];
+    let mut labels = vec![-1i64; n_nodes];
     for (row, &node) in emb.node_ids.iter().enumerate() {
         labels[node] = km.labels[row] as i64;
     }

@@ -22,7 +22,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Cluster a network, compare its n-cut with shuffled networks, and write "
         "clusterability.json, summary.txt, figures and report.html.",
     )
-    p.add_argument("network", help="checkpoint (.pt from modcut train) or .npz of weight matrices")
+    p.add_argument(
+        "network",
+        help="checkpoint (.pt from modcut train), .npz of weight matrices or of a graph saved by "
+        "GroupNetwork.save, or .safetensors (every transformer MLP block)",
+    )
     options.add_analysis_options(p)
     options.add_seed(p, "random seed of the analysis (default 0)")
     options.add_out(p, "output folder (default: next to the input)")

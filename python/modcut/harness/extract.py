@@ -25,7 +25,8 @@ taken to act element-wise or per channel and are skipped. Anything else that hol
 parameters (``LSTM``, ``Conv1d``, ``Embedding``, ``LayerNorm``, attention, …), a
 ``Conv2d`` after a ``Linear``, or widths that do not chain raises ``ValueError``
 naming the layer. Residual connections or other non-chain wiring cannot be seen
-from the modules and are not supported.
+from the modules: :func:`modcut.network_graph` reads them from the forward pass
+(and ``modcut.as_network`` refuses a model whose forward pass is not its chain).
 """
 
 from __future__ import annotations

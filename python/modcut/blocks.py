@@ -1,0 +1,270 @@
+"""Transformer feed-forward (MLP) blocks as networks.
+
+:func:`mlp_blocks` finds every feed-forward block of a transformer, from a
+``.safetensors`` file (read with the ``safetensors`` package, NumPy backend: no
+pickle, no network access), a state dict or a ``torch.nn.Module``, and returns one
+network per block, input → hidden → output, recognising three layouts by their
+parameter names (``P`` is the block's prefix, e.g. ``encoder.layer.3``):
+
+* **BERT** — ``P.intermediate.dense.weight`` ``(hidden, d)`` and
+  ``P.output.dense.weight`` ``(d, hidden)`` (``nn.Linear``, stored out × in): the
+  chain ``d → hidden → d``;
+* **GPT-2** — ``P.mlp.c_fc.weight`` ``(d, hidden)`` and ``P.mlp.c_proj.weight``
+  ``(hidden, d)`` (``Conv1D``, stored in × out): the same chain;
+* **LLaMA** (gated) — ``P.gate_proj.weight``, ``P.up_proj.weight`` ``(hidden, d)``
+  and ``P.down_proj.weight`` ``(d, hidden)``. Hidden neuron ``j`` computes
+  ``silu(g_j · x) · (u_j · x)``: one neuron fed by two weight matrices. modcut
+  keeps them as **two parallel edge groups** from the input to the hidden layer
+  (plus ``down_proj`` to the output): in the graph the edge from input ``i`` to
+  hidden ``j`` weighs ``|W_gate[j, i]| + |W_up[j, i]|`` (the adjacency adds
+  parallel edges), and in the null each matrix is shuffled on its own, as every
+  weight matrix is. Summing the two into one matrix first would give the same
+  observed graph but a null that mixes gate and up weights, whose distributions
+  differ; dropping the gate would discard half of the block's input weights.
+  The graph is bipartite (input and output vs hidden), so the SVD shortcut applies.
+
+Biases and norm layers are not part of a block's graph.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modcut._validate import Network, network_from_matrices
+from modcut.groupnet import GroupNetwork, NodeGroup
+
+__all__ = ["MLPBlock", "load_safetensors", "mlp_blocks"]
+
+_PATTERNS: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = [
+    ("bert", re.compile(r"^(?P<p>.*)\.intermediate\.dense\.weight$"),
+     ("intermediate.dense.weight", "output.dense.weight")),
+    ("gpt2", re.compile(r"^(?P<p>.*)\.mlp\.c_fc\.weight$"),
+     ("mlp.c_fc.weight", "mlp.c_proj.weight")),
+    ("llama", re.compile(r"^(?P<p>.*)\.gate_proj\.weight$"),
+     ("gate_proj.weight", "up_proj.weight", "down_proj.weight")),
+]
+
+
+@dataclass(frozen=True)
+class MLPBlock:
+    """One feed-forward block.
+
+    Attributes
+    ----------
+    name: the block's prefix in the parameter names (e.g. ``"h.3"``).
+    layout: ``"bert"``, ``"gpt2"`` or ``"llama"``.
+    network: a :class:`~modcut.Network` (chain ``d → hidden → d``) or, for gated
+        blocks, a :class:`~modcut.GroupNetwork` with two input edge groups.
+    """
+
+    name: str
+    layout: str
+    network: Network | GroupNetwork
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return self.network.widths
+
+
+def load_safetensors(path: str | os.PathLike[str], keys: list[str] | None = None
+                     ) -> dict[str, np.ndarray]:
+    """Tensors of a ``.safetensors`` file as NumPy arrays (all of them, or ``keys``).
+
+    Uses the ``safetensors`` NumPy backend; bfloat16 tensors (which NumPy cannot
+    hold) are read through torch when it is installed.
+    """
+    from modcut._optional import require
+
+    safe_open = require("safetensors", extra="safetensors",
+                        purpose="reading .safetensors files").safe_open
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: {p}")
+    out: dict[str, np.ndarray] = {}
+    try:
+        with safe_open(str(p), framework="np") as f:
+            names = list(f.keys()) if keys is None else keys
+            for k in names:
+                out[k] = np.asarray(f.get_tensor(k))
+        return out
+    except Exception as exc:
+        if "bf16" not in str(exc).lower() and "bfloat16" not in str(exc).lower():
+            raise ValueError(f"cannot read {p} as a safetensors file: {exc}") from exc
+    import torch  # bfloat16: NumPy has no such dtype
+
+    with safe_open(str(p), framework="pt") as f:
+        names = list(f.keys()) if keys is None else keys
+        for k in names:
+            out[k] = f.get_tensor(k).to(torch.float32).numpy()
+    return out
+
+
+def _tensors(source: Any) -> tuple[Mapping[str, Any], str]:
+    if isinstance(source, (str, os.PathLike)):
+        p = Path(source)
+        if p.suffix != ".safetensors":
+            raise ValueError(f"mlp_blocks reads .safetensors files, got {p.name}")
+        return load_safetensors(p), str(p)
+    if hasattr(source, "state_dict") and hasattr(source, "modules"):  # torch module
+        return source.state_dict(), type(source).__name__
+    if isinstance(source, Mapping):
+        return source, "state dict"
+    raise TypeError(
+        "mlp_blocks takes a .safetensors path, a state dict or a torch.nn.Module, got "
+        f"{type(source).__name__}"
+    )
+
+
+def _np(t: Any) -> np.ndarray:
+    if hasattr(t, "detach"):
+        t = t.detach().cpu().float().numpy() if str(t.dtype) == "torch.bfloat16" else \
+            t.detach().cpu().numpy()
+    a = np.asarray(t, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"expected a 2-D weight matrix, got shape {a.shape}")
+    return a
+
+
+def mlp_blocks(source: Any) -> list[MLPBlock]:
+    """Every transformer feed-forward block of ``source``, in parameter-name order.
+
+    Parameters
+    ----------
+    source:
+        A ``.safetensors`` path, a state dict (name → tensor/array) or a
+        ``torch.nn.Module`` (its ``state_dict()``).
+
+    Returns
+    -------
+    list of :class:`MLPBlock`; weights as ``(inputs × outputs)`` float64 matrices.
+
+    Raises
+    ------
+    ValueError
+        No block found (the message lists the layouts looked for), a block with a
+        missing partner matrix, or shapes that do not fit together.
+    """
+    tensors, label = _tensors(source)
+    found: list[tuple[str, str, tuple[str, ...]]] = []
+    for key in tensors:
+        for layout, pat, parts in _PATTERNS:
+            m = pat.match(key)
+            if m:
+                found.append((m.group("p"), layout, parts))
+    blocks = []
+    for prefix, layout, parts in found:
+        names = [f"{prefix}.{p}" for p in parts]
+        missing = [n for n in names if n not in tensors]
+        if missing:
+            raise ValueError(f"{label}: {layout}-style block '{prefix}' lacks {missing}")
+        mats = [_np(tensors[n]) for n in names]
+        if layout == "bert":  # nn.Linear: (out, in)
+            w1, w2 = mats[0].T, mats[1].T
+            blocks.append(MLPBlock(prefix, layout, _chain(label, prefix, names, w1, w2)))
+        elif layout == "gpt2":  # Conv1D: (in, out)
+            blocks.append(MLPBlock(prefix, layout, _chain(label, prefix, names, *mats)))
+        else:
+            gate, up, down = (m.T for m in mats)
+            if gate.shape != up.shape or down.shape != gate.shape[::-1]:
+                raise ValueError(
+                    f"{label}: gated block '{prefix}' has gate {gate.shape[::-1]}, up "
+                    f"{up.shape[::-1]}, down {down.shape[::-1]} (stored out × in): they do "
+                    "not fit d → hidden → d"
+                )
+            d, h = gate.shape
+            g = GroupNetwork.from_edges(
+                [NodeGroup("input", d, "input"), NodeGroup(f"{prefix}.hidden", h, "Linear"),
+                 NodeGroup(f"{prefix}.down_proj", d, "Linear")],
+                [(0, 1, gate, names[0]), (0, 1, up, names[1]), (1, 2, down, names[2])],
+            )
+            blocks.append(MLPBlock(prefix, layout, g))
+    if not blocks:
+        raise ValueError(
+            f"{label}: no transformer MLP block found; looked for BERT-style "
+            "'*.intermediate.dense.weight' + '*.output.dense.weight', GPT-2-style "
+            "'*.mlp.c_fc.weight' + '*.mlp.c_proj.weight' and LLaMA-style "
+            "'*.gate_proj.weight' + '*.up_proj.weight' + '*.down_proj.weight'"
+        )
+    return blocks
+
+
+def _chain(label: str, prefix: str, names: list[str], w1: np.ndarray, w2: np.ndarray
+           ) -> Network:
+    if w1.shape[1] != w2.shape[0]:
+        raise ValueError(f"{label}: block '{prefix}': {names[0]} gives {w1.shape[1]} hidden "
+                         f"units but {names[1]} takes {w2.shape[0]}")
+    return network_from_matrices([w1, w2])
+
+
+def analyze_blocks(
+    source: Any,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    k: int = 12,
+    n_shuffles: int = 1000,
+    shuffle: str = "layer_nonzero",
+    seed: int = 0,
+    n_jobs: int | None = -1,
+    progress: bool | None = None,
+    log: Any = None,
+) -> dict[str, Path]:
+    """Clusterability of every MLP block of ``source``: one table and one report page.
+
+    Writes ``blocks.csv`` and ``blocks.json`` (per block: name, layout, widths,
+    n-cut, null mean and std, z, p, percentile, seconds) and ``report.html`` into
+    ``out_dir`` (default: ``<stem>_analysis/`` next to the file). Returns the paths.
+    """
+    import modcut
+    from modcut import report
+    from modcut._io import write_json
+
+    say = log or (lambda _m: None)
+    if out_dir is None:
+        p = Path(source) if isinstance(source, (str, os.PathLike)) else Path("model")
+        out_dir = p.with_name(p.stem + "_analysis")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    blocks = mlp_blocks(source)
+    rows: list[dict[str, Any]] = []
+    for b in blocks:
+        say(f"block {b.name} ({b.layout}, widths {' × '.join(map(str, b.widths))})")
+        res = modcut.clusterability(b.network, k=k, n_shuffles=n_shuffles, shuffle=shuffle,
+                                    random_state=seed, n_jobs=n_jobs, progress=progress)
+        rows.append({
+            "block": b.name, "layout": b.layout, "widths": "x".join(map(str, b.widths)),
+            "ncut": res.ncut, "null_mean": res.null_mean, "null_std": res.null_std,
+            "z_score": res.z_score, "p_value": res.p_value, "percentile": res.percentile,
+            "seconds": res.timings["observed"] + res.timings["null"],
+        })
+        say(f"  {res.summary().splitlines()[0]}")
+    paths = {"csv": report.write_csv(rows, out / "blocks.csv"), "json": out / "blocks.json"}
+    settings = {"source": str(source) if isinstance(source, (str, os.PathLike)) else
+                type(source).__name__, "k": k, "n_shuffles": n_shuffles, "shuffle": shuffle,
+                "seed": seed, "modcut_version": modcut.__version__}
+    write_json({"settings": settings, "blocks": rows}, paths["json"])
+    n_sig = sum(1 for r in rows if float(r["p_value"]) <= 0.05)
+    summary = "\n".join(
+        f"{r['block']:<24} n-cut {r['ncut']:.4f}  null {r['null_mean']:.4f} ± "
+        f"{r['null_std']:.4f}  z = {r['z_score']:.2f}  p = {r['p_value']:.4g}" for r in rows
+    )
+    paths["report"] = report.write_html(
+        out,
+        title=f"MLP blocks of {settings['source']}",
+        summary=summary,
+        verdict=f"{n_sig} of {len(rows)} blocks are more clusterable than their shuffles "
+                f"(one-sided p ≤ 0.05)",
+        significant=n_sig > 0,
+        sections=[("Blocks", report.html_table(rows))],
+        settings=settings,
+    )
+    (out / "summary.txt").write_text(summary + "\n")
+    paths["summary"] = out / "summary.txt"
+    return paths

@@ -1,0 +1,189 @@
+"""Clustering, n-cut, shuffles and the null test for general (group) networks.
+
+The public functions :func:`modcut.cluster`, :func:`modcut.ncut`,
+:func:`modcut.shuffle`, :func:`modcut.spectral_embedding` and
+:func:`modcut.clusterability` hand a :class:`~modcut.groupnet.GroupNetwork` that
+is not a chain to this module (a chain goes through the layered path, bit for bit
+as before). The Rust core (``rust/src/gnet.rs``) does the work:
+
+* bipartite group graphs (2-colourable: parallel branches, concatenations, skips
+  over an odd number of layers) use the same truncated-SVD shortcut as chains;
+* other graphs (a skip over an even number of layers closes an odd cycle) use a
+  seeded block Lanczos on the shifted normalized adjacency ``(I + N)/2`` (its
+  largest eigenvalues are the largest algebraic ones of ``N``), connected
+  components one by one, small ones densely;
+* the same k-means (k-means++, ``n_init`` restarts) and n-cut; null samples
+  shuffle each edge group on its own, from the streams chain networks use, so
+  results do not depend on ``n_jobs``.
+
+``eigen_solver="arpack"`` computes the embedding with SciPy's ``eigsh``
+(``which="LA"``, seeded start vector) instead, to cross-check the Rust solver.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import eigsh
+
+from modcut import _core
+from modcut._validate import check_labels
+from modcut.groupnet import GroupNetwork
+
+__all__ = [
+    "group_cluster",
+    "group_clusterability",
+    "group_embedding",
+    "group_ncut_parts",
+    "group_shuffle",
+]
+
+_ARPACK_V0_KEY = 3  # NumPy stream key of the ARPACK cross-check's start vector (as cluster.py)
+
+
+def _from_core(g: GroupNetwork, sizes: list[int], edges: list[Any]) -> GroupNetwork:
+    """A network of ``g``'s structure (names) with the core's sizes and matrices."""
+    from modcut.groupnet import EdgeGroup, NodeGroup
+
+    groups = tuple(NodeGroup(gr.name, int(s), gr.kind) for gr, s in zip(g.groups, sizes,
+                                                                        strict=True))
+    es = tuple(
+        EdgeGroup(int(src), int(dst), sp.csr_array((data, indices, indptr), shape=(r, c)), e.name)
+        for e, (src, dst, r, c, indptr, indices, data) in zip(g.edges, edges, strict=True)
+    )
+    return GroupNetwork(groups, es)
+
+
+def _n_active(g: GroupNetwork) -> int:
+    return int(np.count_nonzero(np.asarray(_core.g_degrees(*g.to_core()))))
+
+
+def group_embedding(
+    g: GroupNetwork, k: int, *, seed: int, eigen_solver: str = "lanczos", stream: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(node_ids, x, eigenvalues)`` of the non-isolated neurons (rows divided by
+    ``sqrt(degree)``; eigenvalues of ``D^-1/2 A D^-1/2``, descending)."""
+    if eigen_solver == "lanczos":
+        if stream != 0:
+            raise ValueError("the Rust embedding of a group network is the observed one (stream 0)")
+        ids, x, s = _core.g_observed_embedding(*g.to_core(), k, seed)
+        return np.asarray(ids), np.asarray(x), np.asarray(s)
+    if eigen_solver != "arpack":
+        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
+    n, indptr, indices, data, degree = _core.g_adjacency(*g.to_core())
+    a = sp.csr_array((data, indices, indptr), shape=(n, n))
+    deg = np.asarray(degree)
+    active = np.flatnonzero(deg > 0)
+    inv = 1.0 / np.sqrt(deg[active])
+    nrm = sp.csr_array(sp.diags_array(inv) @ a[active][:, active] @ sp.diags_array(inv))
+    if k >= active.size - 1:
+        w, vecs = np.linalg.eigh(nrm.toarray())
+    else:
+        v0 = np.random.default_rng([seed, _ARPACK_V0_KEY, stream]).uniform(-1.0, 1.0, active.size)
+        w, vecs = eigsh(nrm, k=k, which="LA", v0=v0, tol=1e-10, maxiter=100_000)
+    top = np.argsort(-w, kind="stable")[:k]
+    return active, vecs[:, top] * inv[:, None], w[top]
+
+
+def group_cluster(
+    g: GroupNetwork, *, k: int, n_init: int, seed: int, eigen_solver: str = "lanczos",
+    stream: int = 0, null: bool = False,
+) -> np.ndarray:
+    """Labels of every neuron (``-1`` for isolated ones) of a group network."""
+    if eigen_solver == "lanczos":
+        if null:
+            labels, _ = _core.g_null_labels(*g.to_core(), k, n_init, seed, stream)
+        elif stream == 0:
+            labels, _ = _core.g_observed_labels(*g.to_core(), k, n_init, seed)
+        else:
+            raise ValueError("an observed group network is clustered with stream 0")
+        return np.asarray(labels, dtype=np.int64)
+    ids, x, _ = group_embedding(g, k, seed=seed, eigen_solver=eigen_solver,
+                                stream=stream + (1 << 32 if null else 0))
+    km, _, _, _ = _core.kmeans(np.ascontiguousarray(x), k, n_init, seed=seed,
+                               stream=stream + (1 << 32 if null else 0))
+    labels = np.full(g.n_nodes, -1, dtype=np.int64)
+    labels[ids] = np.asarray(km)
+    return labels
+
+
+def group_ncut_parts(g: GroupNetwork, labels: Any, eps: float) -> tuple[float, Any, Any, Any]:
+    """``(ncut, cluster_ids, cut, volume)`` of ``labels`` on a group network."""
+    lab = check_labels(labels, g.n_nodes)
+    if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be a finite number ≥ 0, got {eps!r}")
+    v, ids, cut, vol = _core.g_ncut(*g.to_core(), lab, float(eps))
+    return float(v), np.asarray(ids), np.asarray(cut), np.asarray(vol)
+
+
+def group_shuffle(
+    g: GroupNetwork, method: str, n_samples: int, seed: int, threads: int, start: int = 0
+) -> list[GroupNetwork]:
+    """Null networks: every edge group shuffled on its own (``method`` as for chains)."""
+    out = _core.g_shuffle(*g.to_core(), method, seed, start, n_samples, threads)
+    return [_from_core(g, sizes, edges) for sizes, edges in out]
+
+
+def group_clusterability(
+    g: GroupNetwork,
+    k: int,
+    n_shuffles: int,
+    shuffle: str,
+    random_state: Any,
+    n_jobs: int | None,
+    *,
+    n_init: int | None,
+    eigen_solver: str,
+    progress: bool | None,
+    chunk_size: int | None,
+) -> Any:
+    """:func:`modcut.clusterability` for a group network that is not a chain."""
+    from modcut.cluster import check_k, default_n_init
+    from modcut.null import check_null_args, make_result, run_null
+
+    method, seed, threads, n_shuffles, chunk_size = check_null_args(
+        shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
+    )
+    sizes, edges, kept = _core.g_reduce_isolated(*g.to_core())
+    reduced = _from_core(g, sizes, edges)
+    n_active = int(np.asarray(kept).shape[0])
+    k = check_k(k, n_active)
+    if n_init is None:
+        n_init = default_n_init(n_active)
+    t0 = time.perf_counter()
+    labels = group_cluster(g, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
+    observed = group_ncut_parts(g, labels, 1e-8)[0]
+    t_obs = time.perf_counter() - t0
+    core = reduced.to_core()
+
+    def chunk(start: int, count: int) -> np.ndarray:
+        if eigen_solver == "lanczos":
+            return np.asarray(_core.g_null_ncuts(*core, method, k, n_init, seed, start, count,
+                                                 threads))
+        out = np.empty(count)
+        for i, s in enumerate(group_shuffle(reduced, method, count, seed, threads, start)):
+            lab = group_cluster(s, k=k, n_init=n_init, seed=seed, eigen_solver="arpack",
+                                stream=start + i, null=True)
+            out[i] = group_ncut_parts(s, lab, 1e-8)[0]
+        return out
+
+    null, t_null = run_null(chunk, n_shuffles, chunk_size, progress, method)
+    settings = {
+        "k": int(k),
+        "n_init": int(n_init),
+        "shuffle": method,
+        "n_shuffles": int(n_shuffles),
+        "random_state": int(seed),
+        "eigen_solver": eigen_solver,
+        "n_jobs": n_jobs if n_jobs is not None else -1,
+        "eps": 1e-8,
+        "n_isolated": g.n_nodes - n_active,
+        "graph": "groups",
+        "bipartite": g.is_bipartite(),
+        "groups": [gr.name for gr in g.groups],
+        "edge_groups": [[e.src, e.dst] for e in g.edges],
+    }
+    return make_result(observed, labels, null, g.sizes, settings, t_obs, t_null)
