@@ -20,11 +20,11 @@ import numpy as np
 
 from modcut import _core
 from modcut._io import float_or_nan, read_json, write_json
-from modcut._optional import progress_bar
 from modcut._stats import empirical_test
 from modcut._validate import Network, check_count, check_n_jobs, check_random_state
 from modcut.cluster import check_k, default_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
+from modcut.distributed import run_null_chunks
 from modcut.load import as_network
 from modcut.shuffle import check_method
 
@@ -164,6 +164,8 @@ def clusterability(
     eigen_solver: str = "lanczos",
     progress: bool | None = None,
     chunk_size: int | None = None,
+    scheduler: Any = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> ClusterabilityResult:
     """Is ``network`` more clusterable than its shuffles?
 
@@ -195,7 +197,17 @@ def clusterability(
         stderr is a terminal and tqdm is installed; True: always, and a
         :class:`~modcut._optional.MissingExtraError` without tqdm; False: never.
     chunk_size:
-        Null samples per call into Rust (progress granularity; no effect on results).
+        Null samples per call into Rust, i.e. per Dask task and per stored chunk
+        (no effect on results).
+    scheduler:
+        Compute the null on Dask: a ``dask.distributed.Client`` or a scheduler
+        address (``"tcp://host:8786"``). The reduced network is scattered once;
+        each chunk is one task computed in Rust on a worker (one thread per
+        task). Same numbers as the local run. Needs ``pip install "modcut[dask]"``.
+    store:
+        Folder keeping finished null chunks (:class:`modcut.store.ChunkStore`):
+        a rerun with the same network and settings reuses them and computes
+        only the missing ones; other settings never reuse them.
 
     Returns
     -------
@@ -225,26 +237,34 @@ def clusterability(
 
     if chunk_size is None:
         chunk_size = max(8, min(256, n_shuffles // 50 or 8))
-    null = np.empty(n_shuffles, dtype=np.float64)
+    chunk_store = None
+    if store is not None:
+        from modcut.store import ChunkStore, network_fingerprint
+
+        chunk_store = ChunkStore(
+            store,
+            {
+                "network": network_fingerprint(reduced_core.layers()),
+                "shuffle": method,
+                "k": int(k),
+                "n_init": int(n_init),
+                "random_state": int(seed),
+                "eigen_solver": eigen_solver,
+            },
+        )
     t1 = time.perf_counter()
-    bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample", leave=False)
-    bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample")
-    try:
-        start = 0
-        while start < n_shuffles:
-            count = min(chunk_size, n_shuffles - start)
-            if eigen_solver == "lanczos":
-                null[start : start + count] = _core.null_ncuts(
-                    reduced_core, method, k, n_init, seed, start, count, threads
-                )
-            else:
-                null[start : start + count] = _arpack_null_chunk(
-                    reduced_core, method, k, n_init, seed, start, count, threads
-                )
-            start += count
-            bar.update(count)
-    finally:
-        bar.close()
+    null = run_null_chunks(
+        null_chunk,
+        reduced_core,
+        (method, k, n_init, seed, eigen_solver),
+        n_shuffles,
+        chunk_size,
+        threads=threads,
+        scheduler=scheduler,
+        store=chunk_store,
+        progress=progress,
+        desc=f"null ({method})",
+    )
     t_null = time.perf_counter() - t1
 
     stats = null_statistics(observed, null)
@@ -272,6 +292,31 @@ def clusterability(
         },
         **stats,
     )
+
+
+def null_chunk(
+    reduced_core: _core.CoreNetwork,
+    method: str,
+    k: int,
+    n_init: int,
+    seed: int,
+    eigen_solver: str,
+    start: int,
+    count: int,
+    threads: int,
+) -> np.ndarray:
+    """n-cuts of null samples ``start … start + count - 1``, shape ``(count,)``.
+
+    The one unit of null work (a Dask task, a stored chunk): sample ``i``
+    depends on ``(seed, i)`` and the settings alone. ``reduced_core`` is the
+    network without isolated neurons (``_core.reduce_isolated``), a Rust handle
+    that pickles as its layers (so it travels to Dask workers).
+    """
+    if eigen_solver == "lanczos":
+        return np.asarray(
+            _core.null_ncuts(reduced_core, method, k, n_init, seed, start, count, threads)
+        )
+    return _arpack_null_chunk(reduced_core, method, k, n_init, seed, start, count, threads)
 
 
 def _arpack_null_chunk(
