@@ -3,6 +3,7 @@ resumable analyses (the chunk store, a SIGKILLed ``modcut analyze``), Dask optio
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ dd = pytest.importorskip("distributed")
 
 def _net(seed: int = 0, widths: tuple[int, ...] = (60, 40, 40, 10)) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [rng.normal(size=(a, b)) for a, b in zip(widths[:-1], widths[1:])]
+    return [rng.normal(size=(a, b)) for a, b in itertools.pairwise(widths)]
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,41 @@ def test_a_killed_worker_loses_only_its_tasks(client, tmp_path: Path) -> None:
     # the worker really died (its nanny started a new one under a new address)
     client.wait_for_workers(2, timeout=60)
     assert killed[0] not in set(client.scheduler_info()["workers"])
+
+
+def test_ctrl_c_cancels_the_outstanding_futures(client, tmp_path: Path) -> None:
+    real_save = ChunkStore.save
+
+    def interrupted(self: ChunkStore, start: int, values: np.ndarray) -> Path:
+        raise KeyboardInterrupt  # Ctrl-C while the first result is handled
+
+    ChunkStore.save = interrupted  # type: ignore[method-assign]
+    try:
+        # ``info`` keeps the traceback, hence the futures, alive (as an
+        # interactive session does): the tasks must go because they were cancelled
+        with pytest.raises(KeyboardInterrupt) as info:
+            modcut.clusterability(
+                _net(1, (150, 120, 120, 10)),
+                k=6,
+                n_shuffles=400,
+                progress=False,
+                scheduler=client,
+                chunk_size=2,
+                store=tmp_path,
+            )
+    finally:
+        ChunkStore.save = real_save  # type: ignore[method-assign]
+
+    def ours(dask_scheduler) -> list[str]:
+        return [str(k) for k in dask_scheduler.tasks if "modcut-null" in str(k)]
+
+    for _ in range(100):  # the scheduler forgets cancelled tasks asynchronously
+        left = client.run_on_scheduler(ours)
+        if not left:
+            break
+        time.sleep(0.1)
+    assert left == []
+    assert info.traceback  # still held
 
 
 def test_unreachable_scheduler_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,7 +209,7 @@ KILL_SCRIPT = textwrap.dedent(
 def test_killed_analysis_resumes_where_it_stopped(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     widths = (150, 120, 120, 10)
-    ws = [rng.normal(size=(a, b)) for a, b in zip(widths[:-1], widths[1:])]
+    ws = [rng.normal(size=(a, b)) for a, b in itertools.pairwise(widths)]
     npz = tmp_path / "net.npz"
     np.savez(npz, *ws)
     out = tmp_path / "analysis"
@@ -240,3 +276,50 @@ def test_core_works_without_dask_and_says_which_extra(tmp_path: Path) -> None:
     assert "API: " in res.stdout and "modcut[dask]" in res.stdout
     assert "rc 2" in res.stdout
     assert "modcut[dask]" in res.stderr
+
+
+TINY = {"hidden": (16, 16), "n_train": 384, "n_test": 200, "batch_size": 64}
+
+
+def test_reproduce_on_dask_matches_the_local_study(client, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from modcut import study
+
+    kw = dict(
+        dataset="line",
+        seeds=[0],
+        variants=["dropout"],
+        epochs=1,
+        prune_epochs=1,
+        k=3,
+        n_shuffles=6,
+        n_jobs=1,
+        train_overrides=TINY,
+        progress=False,
+        log=None,
+    )
+    local = study.reproduce(out_dir=tmp_path / "local", **kw)
+    remote = study.reproduce(out_dir=tmp_path / "dask", scheduler=client, **kw)
+    assert remote["runs_csv"].read_text() == local["runs_csv"].read_text()
+    for v in ("dropout",):
+        run = tmp_path / "dask" / v / "seed0"
+        assert (run / "checkpoint.pt").is_file() and (run / "run_config.json").is_file()
+        assert list((run / "analysis" / "null_chunks").glob("*/null-*.npy"))
+
+
+def test_cli_wires_workers_and_scheduler(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from modcut import study
+    from modcut.cli import main
+
+    seen: dict[str, object] = {}
+
+    def fake_reproduce(*args: object, scheduler: object = None, **kw: object) -> dict:
+        seen["scheduler"] = scheduler
+        seen["workers"] = len(scheduler.scheduler_info()["workers"])  # type: ignore[union-attr]
+        return {}
+
+    monkeypatch.setattr(study, "reproduce", fake_reproduce)
+    assert main(["reproduce", "--dataset", "line", "--workers", "2", "--out", str(tmp_path)]) == 0
+    assert type(seen["scheduler"]).__name__ == "Client" and seen["workers"] == 2
+    with pytest.raises(SystemExit):  # one or the other
+        main(["reproduce", "--workers", "2", "--scheduler", "tcp://h:1"])
