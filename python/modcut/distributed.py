@@ -165,7 +165,9 @@ def run_tasks(
     try:
         head: tuple[Any, ...] = ()
         if shared is not None:
-            head = (client.scatter(shared, broadcast=True, hash=False),)
+            # one future for the whole object, a copy on every worker (a dying
+            # worker then takes no data with it)
+            head = (client.scatter([shared], broadcast=True, hash=False)[0],)
         index = {}
         for i, args in enumerate(calls):
             fut = client.submit(func, *head, *args, key=f"{tag}-{i}", pure=False)
@@ -239,7 +241,7 @@ def run_null_chunks(
         bar.update(count)
 
     try:
-        with connect(scheduler) as client:
+        with connect(scheduler if plan else None) as client:  # nothing missing: no Dask
             task_threads = threads if client is None else 1
             calls = [(*args, start, count, task_threads) for start, count in plan]
             run_tasks(client, compute, calls, done, shared=network, name="modcut-null")
