@@ -186,7 +186,7 @@ def run_null_chunks(
     network: Any,
     args: tuple[Any, ...],
     n: int,
-    chunk_size: int,
+    chunk_size: int | None,
     *,
     threads: int,
     scheduler: Any = None,
@@ -205,7 +205,8 @@ def run_null_chunks(
     args:
         The settings passed before ``start`` (e.g. method, k, n_init, seed).
     n, chunk_size:
-        Number of samples and samples per chunk.
+        Number of samples and samples per chunk (``None``: ``n // 50`` clipped to
+        8 … 256 here; ``n // (4 × worker threads)`` clipped to 1 … 256 on Dask).
     threads:
         Threads per chunk when computing here (on Dask: 1, one task per worker thread).
     scheduler:
@@ -224,10 +225,10 @@ def run_null_chunks(
 
     out = np.full(n, np.nan)
     missing = np.ones(n, dtype=bool) if store is None else store.load_into(out)
-    plan = plan_chunks(missing, chunk_size)
     bar = progress_bar(
         progress, total=n, initial=n - int(missing.sum()), desc=desc, unit="sample", leave=False
     )
+    plan: list[tuple[int, int]] = []
 
     def done(i: int, values: np.ndarray) -> None:
         start, count = plan[i]
@@ -241,7 +242,14 @@ def run_null_chunks(
         bar.update(count)
 
     try:
-        with connect(scheduler if plan else None) as client:  # nothing missing: no Dask
+        with connect(scheduler if missing.any() else None) as client:  # nothing missing: no Dask
+            if chunk_size is None:
+                if client is None:
+                    chunk_size = max(8, min(256, n // 50 or 8))
+                else:
+                    slots = max(1, sum(client.nthreads().values()))
+                    chunk_size = max(1, min(256, n // (4 * slots)))
+            plan.extend(plan_chunks(missing, chunk_size))
             task_threads = threads if client is None else 1
             calls = [(*args, start, count, task_threads) for start, count in plan]
             run_tasks(client, compute, calls, done, shared=network, name="modcut-null")

@@ -198,7 +198,9 @@ def clusterability(
         :class:`~modcut._optional.MissingExtraError` without tqdm; False: never.
     chunk_size:
         Null samples per call into Rust, i.e. per Dask task and per stored chunk
-        (no effect on results).
+        (no effect on results). Default: ``n_shuffles // 50`` clipped to 8 … 256
+        locally; on Dask ``n_shuffles // (4 × worker threads)`` clipped to 1 … 256,
+        so that every worker gets tasks.
     scheduler:
         Compute the null on Dask: a ``dask.distributed.Client`` or a scheduler
         address (``"tcp://host:8786"``). The reduced network is scattered once;
@@ -235,8 +237,6 @@ def clusterability(
     observed = _ncut(net, labels)
     t_obs = time.perf_counter() - t0
 
-    if chunk_size is None:
-        chunk_size = max(8, min(256, n_shuffles // 50 or 8))
     chunk_store = None
     if store is not None:
         from modcut.store import ChunkStore, network_fingerprint
