@@ -75,7 +75,7 @@ def run(path: Path, samples: int, threads: int, n_init: int | None, k: int = 12,
 
     t0 = time.perf_counter()
     net = modcut.as_network(load(path))
-    reduced, kept = _core.reduce_isolated(net.to_core())
+    reduced, kept = _core.reduce_isolated(net.core)
     n_active = int(kept.shape[0])
     n_init = default_n_init(n_active) if n_init is None else n_init
     t_load = time.perf_counter() - t0

@@ -239,11 +239,13 @@ def clusterability(
 
     chunk_store = None
     if store is not None:
+        from modcut import __version__
         from modcut.store import ChunkStore, network_fingerprint
 
         chunk_store = ChunkStore(
             store,
             {
+                "modcut_version": __version__,
                 "network": network_fingerprint(reduced_core.layers()),
                 "shuffle": method,
                 "k": int(k),

@@ -7,7 +7,7 @@ the whole chunk or nothing. Files are named by the settings hash and the range,
 ``null-<hash>-<start>-<count>.npy``, inside ``<folder>/<hash>/`` next to a
 ``manifest.json`` holding the settings themselves. The hash covers everything a
 null sample depends on: the (isolated-neurons-removed) network's exact bytes,
-the shuffle method, ``k``, ``n_init``, the seed and the eigen-solver. Different
+the shuffle method, ``k``, ``n_init``, the seed, the eigen-solver and modcut's version. Different
 settings therefore land in different folders and never reuse each other's
 chunks; the same settings find their chunks again whatever ``n_shuffles`` or
 chunk size the new run uses (null sample ``i`` depends on ``(seed, i)`` alone).
