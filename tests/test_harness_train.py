@@ -327,3 +327,50 @@ def test_cli_model_defaults_and_errors(tmp_path: Path) -> None:
     bad = _parser().parse_args(["train", "--dataset", "nope", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="unknown data set 'nope'"):
         bad.func(bad)
+
+
+def test_a_killed_training_resumes_from_its_last_epoch(
+    fake_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after epoch 2 (training), 3 (phase boundary) or 4 (pruning) of 3 + 2:
+    the restarted run continues from there and ends with the uninterrupted weights."""
+    import modcut.harness.train as tr
+
+    # dropout draws from the global torch RNG: its state must be restored too
+    config = small(data_root=str(fake_data_dir), epochs=3, prune_epochs=2, dropout=0.3)
+    straight = torch.load(train(config, tmp_path / "straight", progress=False), weights_only=True)
+    assert not (tmp_path / "straight" / tr.RESUME_NAME).exists()
+    real_save = tr._save_resume
+    kill = {"after": 0, "saves": 0}  # after = 0: never
+
+    def save_then_die(*args: object, **kw: object) -> None:
+        real_save(*args, **kw)  # type: ignore[arg-type]
+        kill["saves"] += 1
+        if kill["saves"] == kill["after"]:
+            raise KeyboardInterrupt  # as if killed right after the epoch's checkpoint
+
+    monkeypatch.setattr(tr, "_save_resume", save_then_die)
+    for stop in (2, 3, 4):
+        out = tmp_path / f"stop{stop}"
+        kill.update(after=stop, saves=0)
+        with pytest.raises(KeyboardInterrupt):
+            train(config, out, progress=False)
+        assert (out / tr.RESUME_NAME).exists() and not (out / CHECKPOINT_NAME).exists()
+        kill.update(after=0, saves=0)
+        resumed = torch.load(train(config, out, progress=False), weights_only=True)
+        assert kill["saves"] == 5 - stop  # only the missing epochs ran
+        for key, value in straight["state_dict"].items():
+            assert torch.equal(resumed["state_dict"][key], value), (stop, key)
+        assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3, 1, 2]
+        assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in straight["history"]]
+        assert not (out / tr.RESUME_NAME).exists()
+    # a state left by another config is never resumed from
+    kill.update(after=2, saves=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "foreign", progress=False)
+    other = small(data_root=str(fake_data_dir), epochs=3, prune_epochs=2, dropout=0.2)
+    assert tr._load_resume(tmp_path / "foreign" / tr.RESUME_NAME, other) is None
+    assert tr._load_resume(tmp_path / "foreign" / tr.RESUME_NAME, config) is not None
+    kill.update(after=0, saves=0)
+    train(other, tmp_path / "foreign", progress=False)
+    assert kill["saves"] == 5

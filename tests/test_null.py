@@ -74,6 +74,11 @@ def test_determinism_whatever_n_jobs_and_chunking(planted):
     assert a.p_value == b.p_value == c.p_value
     d = modcut.clusterability(ws, n_jobs=2, **{**kw, "random_state": 6})
     assert not np.array_equal(a.null_ncuts, d.null_ncuts)
+    # chunks smaller than the thread count run each sample's k-means restarts
+    # in parallel (rayon) instead: the same numbers, bit for bit
+    e = modcut.clusterability(ws, n_jobs=2, chunk_size=1, **kw)
+    f = modcut.clusterability(ws, n_jobs=3, chunk_size=2, **kw)
+    assert e.null_ncuts.tobytes() == a.null_ncuts.tobytes() == f.null_ncuts.tobytes()
 
 
 @pytest.mark.parametrize("method", modcut.SHUFFLE_METHODS)

@@ -127,6 +127,24 @@ def group_shuffle(
     return [_from_core(g, sizes, edges) for sizes, edges in out]
 
 
+def group_null_chunk(
+    reduced: GroupNetwork, method: str, k: int, n_init: int, seed: int, eigen_solver: str,
+    start: int, count: int, threads: int,
+) -> np.ndarray:
+    """n-cuts of null samples ``start … start + count - 1`` of a group network without
+    isolated neurons, shape ``(count,)`` (the unit of work, as ``null.null_chunk``)."""
+    if eigen_solver == "lanczos":
+        return np.asarray(
+            _core.g_null_ncuts(*reduced.to_core(), method, k, n_init, seed, start, count, threads)
+        )
+    out = np.empty(count)
+    for i, s in enumerate(group_shuffle(reduced, method, count, seed, threads, start)):
+        lab = group_cluster(s, k=k, n_init=n_init, seed=seed, eigen_solver="arpack",
+                            stream=start + i, null=True)
+        out[i] = group_ncut_parts(s, lab, 1e-8)[0]
+    return out
+
+
 def group_clusterability(
     g: GroupNetwork,
     k: int,
@@ -139,10 +157,15 @@ def group_clusterability(
     eigen_solver: str,
     progress: bool | None,
     chunk_size: int | None,
+    scheduler: Any = None,
+    store: Any = None,
 ) -> Any:
-    """:func:`modcut.clusterability` for a group network that is not a chain."""
+    """:func:`modcut.clusterability` for a group network that is not a chain (same
+    chunked null loop: local or on Dask, resumable with ``store``)."""
     from modcut.cluster import check_k, default_n_init
-    from modcut.null import check_null_args, make_result, run_null
+    from modcut.distributed import run_null_chunks
+    from modcut.null import check_null_args, chunk_store, make_result
+    from modcut.store import network_fingerprint
 
     method, seed, threads, n_shuffles, chunk_size = check_null_args(
         shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
@@ -157,20 +180,18 @@ def group_clusterability(
     labels = group_cluster(g, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     observed = group_ncut_parts(g, labels, 1e-8)[0]
     t_obs = time.perf_counter() - t0
-    core = reduced.to_core()
-
-    def chunk(start: int, count: int) -> np.ndarray:
-        if eigen_solver == "lanczos":
-            return np.asarray(_core.g_null_ncuts(*core, method, k, n_init, seed, start, count,
-                                                 threads))
-        out = np.empty(count)
-        for i, s in enumerate(group_shuffle(reduced, method, count, seed, threads, start)):
-            lab = group_cluster(s, k=k, n_init=n_init, seed=seed, eigen_solver="arpack",
-                                stream=start + i, null=True)
-            out[i] = group_ncut_parts(s, lab, 1e-8)[0]
-        return out
-
-    null, t_null = run_null(chunk, n_shuffles, chunk_size, progress, method)
+    sizes_r, edges_r = reduced.to_core()
+    fingerprint = network_fingerprint([e[2:] for e in edges_r]) + str(sizes_r) + str(
+        [e[:2] for e in edges_r]
+    )
+    cstore = chunk_store(store, fingerprint, method, k, n_init, seed, eigen_solver)
+    t1 = time.perf_counter()
+    null = run_null_chunks(
+        group_null_chunk, reduced, (method, k, n_init, seed, eigen_solver), n_shuffles,
+        chunk_size, threads=threads, scheduler=scheduler, store=cstore, progress=progress,
+        desc=f"null ({method})",
+    )
+    t_null = time.perf_counter() - t1
     settings = {
         "k": int(k),
         "n_init": int(n_init),

@@ -20,11 +20,11 @@ import numpy as np
 
 from modcut import _core
 from modcut._io import float_or_nan, read_json, write_json
-from modcut._optional import progress_bar
 from modcut._stats import empirical_test
 from modcut._validate import Network, check_count, check_n_jobs, check_random_state
 from modcut.cluster import check_k, default_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
+from modcut.distributed import run_null_chunks
 from modcut.groupnet import non_chain
 from modcut.load import as_network
 from modcut.shuffle import check_method
@@ -165,6 +165,8 @@ def clusterability(
     eigen_solver: str = "lanczos",
     progress: bool | None = None,
     chunk_size: int | None = None,
+    scheduler: Any = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> ClusterabilityResult:
     """Is ``network`` more clusterable than its shuffles?
 
@@ -196,7 +198,19 @@ def clusterability(
         stderr is a terminal and tqdm is installed; True: always, and a
         :class:`~modcut._optional.MissingExtraError` without tqdm; False: never.
     chunk_size:
-        Null samples per call into Rust (progress granularity; no effect on results).
+        Null samples per call into Rust, i.e. per Dask task and per stored chunk
+        (no effect on results). Default: ``n_shuffles // 50`` clipped to 8 … 256
+        locally; on Dask ``n_shuffles // (4 × worker threads)`` clipped to 1 … 256,
+        so that every worker gets tasks.
+    scheduler:
+        Compute the null on Dask: a ``dask.distributed.Client`` or a scheduler
+        address (``"tcp://host:8786"``). The reduced network is scattered once;
+        each chunk is one task computed in Rust on a worker (one thread per
+        task). Same numbers as the local run. Needs ``pip install "modcut[dask]"``.
+    store:
+        Folder keeping finished null chunks (:class:`modcut.store.ChunkStore`):
+        a rerun with the same network and settings reuses them and computes
+        only the missing ones; other settings never reuse them.
 
     Returns
     -------
@@ -209,6 +223,7 @@ def clusterability(
         return group_clusterability(
             groups, k, n_shuffles, shuffle, random_state, n_jobs, n_init=n_init,
             eigen_solver=eigen_solver, progress=progress, chunk_size=chunk_size,
+            scheduler=scheduler, store=store,
         )
     net = as_network(network)
     method, seed, threads, n_shuffles, chunk_size = check_null_args(
@@ -227,12 +242,24 @@ def clusterability(
     observed = _ncut(net, labels)
     t_obs = time.perf_counter() - t0
 
-    def chunk(start: int, count: int) -> np.ndarray:
-        if eigen_solver == "lanczos":
-            return _core.null_ncuts(reduced_core, method, k, n_init, seed, start, count, threads)
-        return _arpack_null_chunk(reduced_core, method, k, n_init, seed, start, count, threads)
+    from modcut.store import network_fingerprint
 
-    null, t_null = run_null(chunk, n_shuffles, chunk_size, progress, method)
+    cstore = chunk_store(store, network_fingerprint(reduced_core.layers()) if store else "",
+                         method, k, n_init, seed, eigen_solver)
+    t1 = time.perf_counter()
+    null = run_null_chunks(
+        null_chunk,
+        reduced_core,
+        (method, k, n_init, seed, eigen_solver),
+        n_shuffles,
+        chunk_size,
+        threads=threads,
+        scheduler=scheduler,
+        store=cstore,
+        progress=progress,
+        desc=f"null ({method})",
+    )
+    t_null = time.perf_counter() - t1
     settings = {
         "k": int(k),
         "n_init": int(n_init),
@@ -267,26 +294,28 @@ def check_null_args(
     return method, seed, threads, n_shuffles, chunk_size
 
 
-def run_null(
-    chunk: Any, n_shuffles: int, chunk_size: int | None, progress: bool | None, method: str
-) -> tuple[np.ndarray, float]:
-    """``chunk(start, count)`` over all null samples (progress bar, Ctrl-C between
-    chunks): the null n-cuts, shape ``(n_shuffles,)``, and the seconds spent."""
-    if chunk_size is None:
-        chunk_size = max(8, min(256, n_shuffles // 50 or 8))
-    null = np.empty(n_shuffles, dtype=np.float64)
-    t1 = time.perf_counter()
-    bar = progress_bar(progress, total=n_shuffles, desc=f"null ({method})", unit="sample", leave=False)
-    try:
-        start = 0
-        while start < n_shuffles:
-            count = min(chunk_size, n_shuffles - start)
-            null[start : start + count] = chunk(start, count)
-            start += count
-            bar.update(count)
-    finally:
-        bar.close()
-    return null, time.perf_counter() - t1
+def chunk_store(
+    store: str | os.PathLike[str] | None, fingerprint: str, method: str, k: int, n_init: int,
+    seed: int, eigen_solver: str,
+) -> Any:
+    """The :class:`~modcut.store.ChunkStore` of a null test's settings (``None`` without ``store``)."""
+    if store is None:
+        return None
+    from modcut import __version__
+    from modcut.store import ChunkStore
+
+    return ChunkStore(
+        store,
+        {
+            "modcut_version": __version__,
+            "network": fingerprint,
+            "shuffle": method,
+            "k": int(k),
+            "n_init": int(n_init),
+            "random_state": int(seed),
+            "eigen_solver": eigen_solver,
+        },
+    )
 
 
 def make_result(
@@ -310,6 +339,31 @@ def make_result(
         },
         **stats,
     )
+
+
+def null_chunk(
+    reduced_core: _core.CoreNetwork,
+    method: str,
+    k: int,
+    n_init: int,
+    seed: int,
+    eigen_solver: str,
+    start: int,
+    count: int,
+    threads: int,
+) -> np.ndarray:
+    """n-cuts of null samples ``start … start + count - 1``, shape ``(count,)``.
+
+    The one unit of null work (a Dask task, a stored chunk): sample ``i``
+    depends on ``(seed, i)`` and the settings alone. ``reduced_core`` is the
+    network without isolated neurons (``_core.reduce_isolated``), a Rust handle
+    that pickles as its layers (so it travels to Dask workers).
+    """
+    if eigen_solver == "lanczos":
+        return np.asarray(
+            _core.null_ncuts(reduced_core, method, k, n_init, seed, start, count, threads)
+        )
+    return _arpack_null_chunk(reduced_core, method, k, n_init, seed, start, count, threads)
 
 
 def _arpack_null_chunk(

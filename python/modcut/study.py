@@ -91,6 +91,8 @@ def analyze(
     *,
     progress: bool | None = None,
     log: Log | None = None,
+    scheduler: Any = None,
+    resume: bool = True,
 ) -> dict[str, Path]:
     """Clusterability of a network against its shuffles, with figures and a report.
 
@@ -109,6 +111,12 @@ def analyze(
         Progress bar for the null distribution (default: when stderr is a terminal).
     log:
         Called with one line per step (default: silent).
+    scheduler:
+        Compute the null on Dask (a ``dask.distributed.Client`` or an address).
+    resume:
+        Keep finished null chunks in ``out_dir/null_chunks/`` so that a killed
+        analysis started again with the same settings computes only the
+        missing ones (:mod:`modcut.store`).
 
     Returns
     -------
@@ -148,6 +156,8 @@ def analyze(
         random_state=seed,
         n_jobs=n_jobs,
         progress=progress,
+        scheduler=scheduler,
+        store=out / "null_chunks" if resume else None,
     )
     say(f"  {result.summary().splitlines()[0]}  [{time.perf_counter() - t0:.1f} s]")
     paths: dict[str, Path] = {}
@@ -484,6 +494,26 @@ def _ensure_trained(config: Any, run_dir: Path, say: Log, progress: bool | None)
     return path
 
 
+def _train_task(config: Any, run_dir: str) -> str:
+    """One (variant, seed) training as a Dask task (resumes from its last epoch)."""
+    return str(_ensure_trained(config, Path(run_dir), lambda _m: None, False))
+
+
+def _train_on_dask(scheduler: Any, jobs: Sequence[tuple[Any, str]], say: Log) -> None:
+    """Train every ``(config, run_dir)`` of ``jobs`` as one task each on ``scheduler``."""
+    from modcut import distributed
+
+    with distributed.connect(scheduler) as client:
+        say(f"training {len(jobs)} runs on Dask ({client.scheduler.address})")
+        distributed.run_tasks(
+            client,
+            _train_task,
+            jobs,
+            lambda i, path: say(f"  trained {path}"),
+            name="modcut-train",
+        )
+
+
 def _analysis_done(
     adir: Path, ckpt: Path, k: int, n_shuffles: int, shuffle: str, seed: int
 ) -> bool:
@@ -666,6 +696,7 @@ def reproduce(
     progress: bool | None = None,
     log: Log | None = _print,
     command: str | None = None,
+    scheduler: Any = None,
 ) -> dict[str, Path]:
     """Train every variant × seed, analyze each, and write the study's table.
 
@@ -694,6 +725,10 @@ def reproduce(
         ``n_train``); the variant's own settings still win.
     command:
         The command line to record in ``table.md``.
+    scheduler:
+        Run on Dask (a ``dask.distributed.Client`` or an address): every
+        (variant, seed) training is one task (the study folder must be visible
+        to the workers), then every analysis's null chunks are tasks.
 
     Resuming: a run whose ``run_config.json`` matches is not retrained; an
     analysis whose JSON is newer than the checkpoint and has the same settings
@@ -734,6 +769,24 @@ def reproduce(
         + (f"Command: `{command}`\n" if command else "")
     )
     suffix = _shuffle_suffix(shuffle)
+    if scheduler is not None:  # every (variant, seed) training is one Dask task
+        jobs = [
+            (
+                variant_config(
+                    v,
+                    dataset,
+                    s,
+                    epochs=epochs,
+                    prune_epochs=prune_epochs,
+                    data_root=data_root,
+                    **(train_overrides or {}),
+                ),
+                str(out / v / f"seed{s}"),
+            )
+            for v in variants
+            for s in seed_list
+        ]
+        _train_on_dask(scheduler, jobs, say)
     rows: list[dict[str, Any]] = []
     total = len(variants) * len(seed_list)
     i = 0
@@ -768,6 +821,7 @@ def reproduce(
                     n_jobs=n_jobs,
                     progress=progress,
                     log=lambda m: say("  " + m),
+                    scheduler=scheduler,
                 )
             rows.append(_run_row(v, s, adir))
             paths = _write_tables(out, rows, variants, header, suffix)

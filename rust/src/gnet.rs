@@ -578,7 +578,7 @@ pub fn spectral_labels<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Result<Partition> {
     let emb = embedding(g, k, rng)?;
-    crate::null::partition_of(emb, g.n_nodes(), k, n_init, rng)
+    crate::null::partition_of(emb, g.n_nodes(), k, n_init, rng, false)
 }
 
 /// The n-cut of null sample `index`: shuffle each edge group, cluster, score.

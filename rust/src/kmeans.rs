@@ -14,6 +14,14 @@
 //!   changes nothing when the labels had converged).
 //! - Best of `n_init` runs by inertia (a run replaces the best one only if its
 //!   inertia is strictly lower and it is not the same partition).
+//! - Randomness: all of a call's random numbers (each restart's first seed and
+//!   its k-means++ trial draws, restart after restart) are drawn up front in
+//!   the order a sequential loop draws them, so [`kmeans_in_parallel`] can run
+//!   the restarts on the rayon pool (in batches of the pool's size, results
+//!   folded in restart order with the rule above) and give bit-identical
+//!   results to [`kmeans`]. Memory: one centered copy of the data (in three
+//!   layouts) for all restarts, plus O(n) scratch per restart in flight (one
+//!   sequentially, at most the pool's size in parallel).
 //!
 //! # Speed
 //! The assignment step is the hot loop. It uses the GEMM form of the squared
@@ -74,29 +82,23 @@ pub fn kmeans<R: Rng + ?Sized>(
     tol: f64,
     rng: &mut R,
 ) -> Result<KMeansResult> {
-    validate(x, n, d, k, n_init, max_iter, tol)?;
-    let p = Problem {
-        x,
-        n,
-        d,
-        k,
-        n_init,
-        max_iter,
-        tol,
-    };
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("avx2") && has!("fma") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return Ok(unsafe { run_avx512(&p, rng) });
-        }
-        if has!("avx2") && has!("fma") {
-            // SAFETY: as above.
-            return Ok(unsafe { run_avx2(&p, rng) });
-        }
-    }
-    Ok(dispatch_dim::<false, R>(&p, rng))
+    kmeans_impl(x, n, d, k, n_init, max_iter, tol, rng, false, detect_tier())
+}
+
+/// [`kmeans`] with the restarts run in parallel on the current rayon pool;
+/// the result is bit-identical to [`kmeans`] for any pool size.
+#[allow(clippy::too_many_arguments)]
+pub fn kmeans_in_parallel<R: Rng + ?Sized>(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    k: usize,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    rng: &mut R,
+) -> Result<KMeansResult> {
+    kmeans_impl(x, n, d, k, n_init, max_iter, tol, rng, true, detect_tier())
 }
 
 /// The argument checks of [`kmeans`].
@@ -161,29 +163,106 @@ pub fn kmeans_build<R: Rng + ?Sized>(
     tol: f64,
     rng: &mut R,
 ) -> Result<KMeansResult> {
-    validate(x, n, d, k, n_init, max_iter, tol)?;
-    let p = Problem {
-        x,
-        n,
-        d,
-        k,
-        n_init,
-        max_iter,
-        tol,
-    };
-    match build {
-        "portable" => Ok(dispatch_dim::<false, R>(&p, rng)),
+    let tier = match build {
+        "portable" => Tier::Portable,
         #[cfg(target_arch = "x86_64")]
         "avx2" => {
             use std::arch::is_x86_feature_detected as has;
             if !(has!("avx2") && has!("fma")) {
                 return Err(Error::Value("this CPU has no AVX2 and FMA".into()));
             }
-            // SAFETY: the CPU supports the features the function is compiled for.
-            Ok(unsafe { run_avx2(&p, rng) })
+            Tier::Avx2
         }
-        _ => kmeans(x, n, d, k, n_init, max_iter, tol, rng),
+        _ => detect_tier(),
+    };
+    kmeans_impl(x, n, d, k, n_init, max_iter, tol, rng, false, tier)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn kmeans_impl<R: Rng + ?Sized>(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    k: usize,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    rng: &mut R,
+    parallel: bool,
+    tier: Tier,
+) -> Result<KMeansResult> {
+    validate(x, n, d, k, n_init, max_iter, tol)?;
+    let p = Problem {
+        x,
+        n,
+        d,
+        k,
+        max_iter,
+        tol,
+    };
+    let pr = prepare(&p);
+    let trials = 2 + (k as f64).ln().floor() as usize;
+    // every restart's random numbers, in the order the sequential loop draws them
+    let draws: Vec<Draws> = (0..n_init)
+        .map(|_| Draws {
+            first: rng.random_range(0..n),
+            r: (0..(k - 1) * trials).map(|_| rng.random::<f64>()).collect(),
+        })
+        .collect();
+    let npad = pr.nchunks * LANES;
+    let mut best: Option<KMeansResult> = None;
+    let mut consider = |inertia: f64, labels: &[u32], centers: &[f64], n_iter: usize| {
+        let better = match &best {
+            None => true,
+            Some(b) => inertia < b.inertia && !same_clustering(&labels[..n], &b.labels, k),
+        };
+        if better {
+            let mut centers = centers.to_vec();
+            for row in centers.chunks_exact_mut(d) {
+                for f in 0..d {
+                    row[f] += pr.mean[f];
+                }
+            }
+            best = Some(KMeansResult {
+                labels: labels[..n].to_vec(),
+                centers,
+                inertia,
+                n_iter,
+            });
+        }
+    };
+    let batch = if parallel {
+        rayon::current_num_threads().clamp(1, n_init)
+    } else {
+        1
+    };
+    if batch == 1 {
+        let mut w = Work::new(&pr, k, d);
+        let mut labels = vec![0u32; npad];
+        for dr in &draws {
+            let (inertia, n_iter) = one_run(tier, &p, &pr, dr, &mut w, &mut labels);
+            consider(inertia, &labels, &w.centers, n_iter);
+        }
+    } else {
+        use rayon::prelude::*;
+        for group in draws.chunks(batch) {
+            let runs: Vec<(f64, usize, Vec<u32>, Vec<f64>)> = group
+                .par_iter()
+                .map_init(
+                    || Work::new(&pr, k, d),
+                    |w, dr| {
+                        let mut labels = vec![0u32; npad];
+                        let (inertia, n_iter) = one_run(tier, &p, &pr, dr, w, &mut labels);
+                        (inertia, n_iter, labels, w.centers.clone())
+                    },
+                )
+                .collect();
+            for (inertia, n_iter, labels, centers) in &runs {
+                consider(*inertia, labels, centers, *n_iter);
+            }
+        }
     }
+    Ok(best.expect("n_init >= 1"))
 }
 
 struct Problem<'a> {
@@ -191,23 +270,86 @@ struct Problem<'a> {
     n: usize,
     d: usize,
     k: usize,
-    n_init: usize,
     max_iter: usize,
     tol: f64,
+}
+
+/// The random numbers of one restart: the first seed and the k-means++ draws.
+struct Draws {
+    first: usize,
+    /// `(k − 1) × trials` uniforms in [0, 1), center after center.
+    r: Vec<f64>,
+}
+
+/// Which compiled copy of the kernels the CPU can run.
+#[derive(Clone, Copy)]
+enum Tier {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+fn detect_tier() -> Tier {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx2") && has!("fma") {
+            return Tier::Avx512;
+        }
+        if has!("avx2") && has!("fma") {
+            return Tier::Avx2;
+        }
+    }
+    Tier::Portable
+}
+
+/// One restart (seeding, Lloyd, exact final assignment into `labels`) on the
+/// tier's kernels; returns `(inertia, n_iter)` and leaves the centers
+/// (centered coordinates) in `w.centers`.
+fn one_run(
+    tier: Tier,
+    p: &Problem<'_>,
+    pr: &Prepared,
+    dr: &Draws,
+    w: &mut Work,
+    labels: &mut [u32],
+) -> (f64, usize) {
+    match tier {
+        // SAFETY: `detect_tier` found the CPU features these copies are compiled for.
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx512 => unsafe { run_avx512(p, pr, dr, w, labels) },
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx2 => unsafe { run_avx2(p, pr, dr, w, labels) },
+        Tier::Portable => dispatch_dim::<false>(p, pr, dr, w, labels),
+    }
 }
 
 // Both x86 tiers use fused multiply-adds in the same order per point, so they
 // give bit-identical results; only the portable tier rounds differently.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn run_avx512<R: Rng + ?Sized>(p: &Problem<'_>, rng: &mut R) -> KMeansResult {
-    dispatch_dim::<true, R>(p, rng)
+unsafe fn run_avx512(
+    p: &Problem<'_>,
+    pr: &Prepared,
+    dr: &Draws,
+    w: &mut Work,
+    labels: &mut [u32],
+) -> (f64, usize) {
+    dispatch_dim::<true>(p, pr, dr, w, labels)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_avx2<R: Rng + ?Sized>(p: &Problem<'_>, rng: &mut R) -> KMeansResult {
-    dispatch_dim::<true, R>(p, rng)
+unsafe fn run_avx2(
+    p: &Problem<'_>,
+    pr: &Prepared,
+    dr: &Draws,
+    w: &mut Work,
+    labels: &mut [u32],
+) -> (f64, usize) {
+    dispatch_dim::<true>(p, pr, dr, w, labels)
 }
 
 /// The feature count, fixed at compile time for small `d` (unrolled loops).
@@ -232,12 +374,18 @@ impl Dim for Dynamic {
 }
 
 #[inline(always)]
-fn dispatch_dim<const FMA: bool, R: Rng + ?Sized>(p: &Problem<'_>, rng: &mut R) -> KMeansResult {
+fn dispatch_dim<const FMA: bool>(
+    p: &Problem<'_>,
+    pr: &Prepared,
+    dr: &Draws,
+    w: &mut Work,
+    labels: &mut [u32],
+) -> (f64, usize) {
     macro_rules! fixed {
         ($($d:literal)*) => {
             match p.d {
-                $($d => run::<Fixed<$d>, FMA, R>(Fixed::<$d>, p, rng),)*
-                _ => run::<Dynamic, FMA, R>(Dynamic(p.d), p, rng),
+                $($d => run::<Fixed<$d>, FMA>(Fixed::<$d>, p, pr, dr, w, labels),)*
+                _ => run::<Dynamic, FMA>(Dynamic(p.d), p, pr, dr, w, labels),
             }
         };
     }
@@ -342,59 +490,44 @@ struct Work {
     part: Vec<u32>,
 }
 
-#[inline(always)]
-fn run<Dm: Dim, const FMA: bool, R: Rng + ?Sized>(
-    dm: Dm,
-    p: &Problem<'_>,
-    rng: &mut R,
-) -> KMeansResult {
-    let pr = prepare(p);
-    let (n, d, k) = (p.n, dm.get(), p.k);
-    let npad = pr.nchunks * LANES;
-    let mut w = Work {
-        centers: vec![0.0; k * d],
-        sums: vec![0.0; k * d],
-        weight: vec![0.0; k],
-        labels: vec![0; npad],
-        closest: vec![0.0; npad],
-        cand: vec![0.0; npad],
-        best_cand: vec![0.0; npad],
-        cs_closest: vec![0.0; pr.nchunks],
-        cs_cand: vec![0.0; pr.nchunks],
-        cs_best: vec![0.0; pr.nchunks],
-        prefix: vec![0.0; pr.nchunks],
-        cw: vec![[0.0; LANES]; k * d],
-        cn: vec![[0.0; LANES]; k],
-        far: Vec::with_capacity(n),
-        acc: vec![0.0; ACC_COPIES * k * d],
-        part: vec![0; ACC_COPIES * k],
-    };
-    let mut best: Option<KMeansResult> = None;
-    let mut labels64 = vec![0u32; npad];
-    for _ in 0..p.n_init {
-        kmeans_pp::<Dm, R>(dm, &pr, k, &mut w, rng);
-        let n_iter = lloyd::<Dm, FMA>(dm, &pr, k, p.max_iter, &mut w);
-        let inertia = assign_exact::<Dm>(dm, &pr, k, &w.centers, &mut labels64);
-        let better = match &best {
-            None => true,
-            Some(b) => inertia < b.inertia && !same_clustering(&labels64[..n], &b.labels, k),
-        };
-        if better {
-            let mut centers = w.centers.clone();
-            for row in centers.chunks_exact_mut(d) {
-                for f in 0..d {
-                    row[f] += pr.mean[f];
-                }
-            }
-            best = Some(KMeansResult {
-                labels: labels64[..n].to_vec(),
-                centers,
-                inertia,
-                n_iter,
-            });
+impl Work {
+    fn new(pr: &Prepared, k: usize, d: usize) -> Work {
+        let npad = pr.nchunks * LANES;
+        Work {
+            centers: vec![0.0; k * d],
+            sums: vec![0.0; k * d],
+            weight: vec![0.0; k],
+            labels: vec![0; npad],
+            closest: vec![0.0; npad],
+            cand: vec![0.0; npad],
+            best_cand: vec![0.0; npad],
+            cs_closest: vec![0.0; pr.nchunks],
+            cs_cand: vec![0.0; pr.nchunks],
+            cs_best: vec![0.0; pr.nchunks],
+            prefix: vec![0.0; pr.nchunks],
+            cw: vec![[0.0; LANES]; k * d],
+            cn: vec![[0.0; LANES]; k],
+            far: Vec::with_capacity(pr.n),
+            acc: vec![0.0; ACC_COPIES * k * d],
+            part: vec![0; ACC_COPIES * k],
         }
     }
-    best.expect("n_init >= 1")
+}
+
+#[inline(always)]
+fn run<Dm: Dim, const FMA: bool>(
+    dm: Dm,
+    p: &Problem<'_>,
+    pr: &Prepared,
+    dr: &Draws,
+    w: &mut Work,
+    labels: &mut [u32],
+) -> (f64, usize) {
+    let k = p.k;
+    kmeans_pp::<Dm>(dm, pr, k, w, dr);
+    let n_iter = lloyd::<Dm, FMA>(dm, pr, k, p.max_iter, w);
+    let inertia = assign_exact::<Dm>(dm, pr, k, &w.centers, labels);
+    (inertia, n_iter)
 }
 
 /// scikit-learn's `_is_same_clustering`: `b` is a relabelling of `a`.
@@ -480,10 +613,11 @@ fn sample_point(weights: &[f64], prefix: &[f64], r: f64, n: usize) -> usize {
 /// Greedy k-means++ seeding (scikit-learn's `_kmeans_plusplus`); leaves the
 /// seeds in `w.centers`.
 #[inline(always)]
-fn kmeans_pp<Dm: Dim, R: Rng + ?Sized>(dm: Dm, pr: &Prepared, k: usize, w: &mut Work, rng: &mut R) {
+fn kmeans_pp<Dm: Dim>(dm: Dm, pr: &Prepared, k: usize, w: &mut Work, dr: &Draws) {
     let (n, d) = (pr.n, dm.get());
     let trials = 2 + (k as f64).ln().floor() as usize;
-    let first = rng.random_range(0..n);
+    let first = dr.first;
+    let mut draws = dr.r.iter();
     w.centers[..d].copy_from_slice(&pr.xc[first * d..first * d + d]);
     let xq = &pr.xc[first * d..first * d + d];
     dist_min_sum(dm, &pr.x64, xq, None, &mut w.closest, &mut w.cs_closest);
@@ -501,7 +635,7 @@ fn kmeans_pp<Dm: Dim, R: Rng + ?Sized>(dm: Dm, pr: &Prepared, k: usize, w: &mut 
         let mut best_pot = f64::INFINITY;
         let mut best_id = 0usize;
         for _ in 0..trials {
-            let r = rng.random::<f64>() * pot;
+            let r = draws.next().expect("(k - 1) × trials draws") * pot;
             let id = sample_point(&w.closest, &w.prefix, r, n);
             let xq = &pr.xc[id * d..id * d + d];
             let cand_pot = dist_min_sum(
@@ -807,6 +941,19 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use rand_distr::StandardNormal;
 
+    /// One sequential call on a given tier's kernels.
+    fn tiered(
+        tier: Tier,
+        x: &[f64],
+        n: usize,
+        d: usize,
+        k: usize,
+        n_init: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> KMeansResult {
+        kmeans_impl(x, n, d, k, n_init, 300, 1e-4, rng, false, tier).unwrap()
+    }
+
     /// Well separated Gaussian blobs: `(points, true labels)`.
     fn blobs(n_per: usize, k: usize, d: usize, spread: f64, seed: u64) -> (Vec<f64>, Vec<u32>) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -916,6 +1063,39 @@ mod tests {
         );
         assert_eq!(all.inertia, best);
         assert!(singles.iter().all(|r| all.inertia <= r.inertia));
+    }
+
+    #[test]
+    fn parallel_restarts_give_the_sequential_result() {
+        // several shapes (fixed and dynamic d), pool sizes that do and do not
+        // divide n_init; labels, centers, inertia and iterations all equal,
+        // and the caller's stream is left at the same position
+        for &(n, d, k, n_init, seed) in &[
+            (700, 5, 8, 10, 1u64),
+            (333, 12, 12, 7, 2),
+            (250, 20, 6, 5, 3),
+            (90, 3, 4, 1, 4),
+        ] {
+            let x = gaussian(n, d, seed);
+            let mut r0 = rng_for(seed, CLUSTER, 0);
+            let seq = kmeans(&x, n, d, k, n_init, 300, 1e-4, &mut r0).unwrap();
+            let after: u64 = r0.random();
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut r1 = rng_for(seed, CLUSTER, 0);
+                let par = pool
+                    .install(|| kmeans_in_parallel(&x, n, d, k, n_init, 300, 1e-4, &mut r1))
+                    .unwrap();
+                assert_eq!(par.labels, seq.labels);
+                assert_eq!(par.centers, seq.centers);
+                assert_eq!(par.inertia.to_bits(), seq.inertia.to_bits());
+                assert_eq!(par.n_iter, seq.n_iter);
+                assert_eq!(r1.random::<u64>(), after);
+            }
+        }
     }
 
     #[test]
@@ -1029,17 +1209,16 @@ mod tests {
         let (emb, _) =
             crate::spectral::embed(&b, &de, &dd, 8, &mut rng_for(1, CLUSTER, 0)).unwrap();
         let n = b.nrows + b.ncols;
-        let p = Problem {
-            x: &emb,
-            n,
-            d: 8,
-            k: 8,
-            n_init: 10,
-            max_iter: 300,
-            tol: 1e-4,
-        };
         let fast = kmeans(&emb, n, 8, 8, 10, 300, 1e-4, &mut rng_for(3, CLUSTER, 0)).unwrap();
-        let port = dispatch_dim::<false, _>(&p, &mut rng_for(3, CLUSTER, 0));
+        let port = tiered(
+            Tier::Portable,
+            &emb,
+            n,
+            8,
+            8,
+            10,
+            &mut rng_for(3, CLUSTER, 0),
+        );
         check_result(&emb, n, 8, 8, &fast);
         check_result(&emb, n, 8, 8, &port);
         assert!(
@@ -1066,17 +1245,8 @@ mod tests {
             crate::spectral::embed(&b, &de, &dd, 12, &mut rng_for(1, CLUSTER, 0)).unwrap();
         let n = b.nrows + b.ncols;
         for (x, n, d, k) in [(&emb, n, 12, 12), (&gaussian(700, 17, 2), 700, 17, 9)] {
-            let p = Problem {
-                x,
-                n,
-                d,
-                k,
-                n_init: 6,
-                max_iter: 300,
-                tol: 1e-4,
-            };
-            let a = unsafe { run_avx2(&p, &mut rng_for(7, CLUSTER, 0)) };
-            let c = unsafe { run_avx512(&p, &mut rng_for(7, CLUSTER, 0)) };
+            let a = tiered(Tier::Avx2, x, n, d, k, 6, &mut rng_for(7, CLUSTER, 0));
+            let c = tiered(Tier::Avx512, x, n, d, k, 6, &mut rng_for(7, CLUSTER, 0));
             assert_eq!(a.labels, c.labels);
             assert_eq!(a.centers, c.centers);
             assert_eq!(a.inertia.to_bits(), c.inertia.to_bits());

@@ -113,28 +113,38 @@ fn embedding_of<R: Rng>(bp: &Bipartite, k: usize, rng: &mut R) -> Result<Embeddi
 }
 
 /// Cluster every node of `net` into `k` clusters (isolated nodes get -1).
+/// With `parallel_restarts` the k-means restarts run on the current rayon pool
+/// (same result, see [`kmeans::kmeans_in_parallel`]).
 pub fn spectral_labels<R: Rng>(
     net: &LayeredNet,
     k: usize,
     n_init: usize,
     rng: &mut R,
+    parallel_restarts: bool,
 ) -> Result<Partition> {
     let bp = graph::normalized_bipartite(net)?;
     let emb = embedding_of(&bp, k, rng)?;
-    partition_of(emb, net.n_nodes(), k, n_init, rng)
+    partition_of(emb, net.n_nodes(), k, n_init, rng, parallel_restarts)
 }
 
 /// k-means on an embedding (the reference's settings), labels for all `n_nodes`
-/// nodes (-1 for the nodes the embedding leaves out).
+/// nodes (-1 for the nodes the embedding leaves out); with `parallel_restarts`
+/// the restarts run on the current rayon pool (same result).
 pub(crate) fn partition_of<R: Rng + ?Sized>(
     emb: Embedding,
     n_nodes: usize,
     k: usize,
     n_init: usize,
     rng: &mut R,
+    parallel_restarts: bool,
 ) -> Result<Partition> {
     let rows = emb.node_ids.len();
-    let km = kmeans::kmeans(&emb.x, rows, k, k, n_init, KMEANS_MAX_ITER, KMEANS_TOL, rng)?;
+    let run = if parallel_restarts {
+        kmeans::kmeans_in_parallel
+    } else {
+        kmeans::kmeans
+    };
+    let km = run(&emb.x, rows, k, k, n_init, KMEANS_MAX_ITER, KMEANS_TOL, rng)?;
     let mut labels = vec![-1i64; n_nodes];
     for (row, &node) in emb.node_ids.iter().enumerate() {
         labels[node] = km.labels[row] as i64;
@@ -145,7 +155,8 @@ pub(crate) fn partition_of<R: Rng + ?Sized>(
     })
 }
 
-/// The n-cut of null sample `index`: shuffle, cluster, score.
+/// The n-cut of null sample `index`: shuffle, cluster, score (k-means
+/// restarts in parallel with `parallel_restarts`; same result either way).
 pub fn null_sample(
     net: &LayeredNet,
     method: ShuffleMethod,
@@ -153,6 +164,7 @@ pub fn null_sample(
     n_init: usize,
     seed: u64,
     index: u64,
+    parallel_restarts: bool,
 ) -> Result<f64> {
     let shuffled = shuffle::shuffle_net(net, method, &mut rng_for(seed, SHUFFLE, index));
     let part = spectral_labels(
@@ -160,6 +172,7 @@ pub fn null_sample(
         k,
         n_init,
         &mut rng_for(seed, NULL_CLUSTER, index),
+        parallel_restarts,
     )
     .map_err(|e| match e {
         Error::Value(msg) => Error::Value(format!("null sample {index}: {msg}")),
@@ -169,7 +182,9 @@ pub fn null_sample(
 }
 
 /// n-cuts of null samples `start .. start + count`, in index order, computed
-/// in parallel in the caller's rayon pool.
+/// in parallel in the caller's rayon pool: samples in parallel when there are
+/// at least as many as threads, else one sample after another with the
+/// k-means restarts of each in parallel (same numbers either way).
 pub fn null_ncuts(
     net: &LayeredNet,
     method: ShuffleMethod,
@@ -179,9 +194,14 @@ pub fn null_ncuts(
     start: u64,
     count: usize,
 ) -> Result<Vec<f64>> {
+    if count < rayon::current_num_threads() {
+        return (0..count as u64)
+            .map(|i| null_sample(net, method, k, n_init, seed, start + i, true))
+            .collect();
+    }
     (0..count as u64)
         .into_par_iter()
-        .map(|i| null_sample(net, method, k, n_init, seed, start + i))
+        .map(|i| null_sample(net, method, k, n_init, seed, start + i, false))
         .collect()
 }
 
@@ -227,7 +247,7 @@ mod tests {
     fn planted_modules_are_recovered_with_zero_ncut() {
         let k = 3;
         let net = planted(&[30, 24, 24, 12], k, 1);
-        let part = spectral_labels(&net, k, 10, &mut rng_for(0, CLUSTER, 0)).unwrap();
+        let part = spectral_labels(&net, k, 10, &mut rng_for(0, CLUSTER, 0), false).unwrap();
         let truth = module_of(&net, k);
         // same partition up to renaming: labels agree exactly where truth agrees
         for a in 0..truth.len() {
@@ -246,9 +266,9 @@ mod tests {
     #[test]
     fn tiny_graphs_use_the_dense_path() {
         let net = planted(&[4, 3, 2], 2, 2);
-        let part = spectral_labels(&net, 3, 5, &mut rng_for(0, CLUSTER, 0)).unwrap();
+        let part = spectral_labels(&net, 3, 5, &mut rng_for(0, CLUSTER, 0), false).unwrap();
         assert!(part.labels.iter().all(|&l| (0..3).contains(&l)));
-        assert!(spectral_labels(&net, 10, 5, &mut rng_for(0, CLUSTER, 0)).is_err());
+        assert!(spectral_labels(&net, 10, 5, &mut rng_for(0, CLUSTER, 0), true).is_err());
     }
 
     #[test]
@@ -265,8 +285,11 @@ mod tests {
         let one = run(1, 0, 12);
         let four = run(4, 0, 12);
         let tail = run(3, 8, 4);
+        // fewer samples than threads: restarts in parallel inside each sample
+        let inner = run(8, 4, 3);
         assert_eq!(one, four);
         assert_eq!(&one[8..], &tail[..]);
+        assert_eq!(&one[4..7], &inner[..]);
         assert!(one.iter().all(|&v| v > 0.0 && v <= 4.0));
         // a shuffled planted network is far less modular than the planted one
         assert!(one.iter().all(|&v| v > 0.5));

@@ -34,7 +34,7 @@ fn labels_for<'py>(
     check_n_init(n_init)?;
     let net = net.get().net();
     let part = run_detached(py, || {
-        null::spectral_labels(net, k, n_init, &mut rng_for(seed, purpose, stream))
+        null::spectral_labels(net, k, n_init, &mut rng_for(seed, purpose, stream), true)
     })?;
     Ok((
         PyArray1::from_vec(py, part.labels),

@@ -40,6 +40,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     options.add_data_dir(
         p, "data folder of the lesion tests (default: the checkpoint's, else the harness's)"
     )
+    options.add_distributed(p)
     options.add_output_options(p)
     p.set_defaults(func=run)
     return p
@@ -47,19 +48,22 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``modcut analyze`` for parsed arguments; returns the exit status."""
+    from modcut import distributed
     from modcut.study import analyze, lesion_study
 
-    paths = analyze(
-        args.network,
-        args.out,
-        k=args.k,
-        n_shuffles=args.shuffles,
-        shuffle=args.shuffle,
-        seed=args.seed,
-        n_jobs=args.jobs,
-        progress=options.progress_of(args),
-        log=options.log_of(args),
-    )
+    with distributed.connect(args.scheduler, workers=args.workers) as client:
+        paths = analyze(
+            args.network,
+            args.out,
+            k=args.k,
+            n_shuffles=args.shuffles,
+            shuffle=args.shuffle,
+            seed=args.seed,
+            n_jobs=args.jobs,
+            progress=options.progress_of(args),
+            log=options.log_of(args),
+            scheduler=client,
+        )
     if args.lesion:
         paths.update(
             lesion_study(

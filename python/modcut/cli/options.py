@@ -122,6 +122,24 @@ def add_jobs(
     p.add_argument("--jobs", type=int, default=default, metavar="N", help=help)
 
 
+def add_distributed(p: argparse.ArgumentParser) -> None:
+    """``--scheduler ADDRESS`` or ``--workers N``: run on Dask (extra ``modcut[dask]``)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run the null samples (and trainings) on this Dask scheduler, e.g. tcp://HOST:8786",
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=None,
+        help="start a local Dask cluster of N single-threaded worker processes",
+    )
+
+
 def jobs_or_none(jobs: int | None) -> int | None:
     """``--jobs`` as a thread count for torch: ``-1`` → all cores, None stays None."""
     if jobs is None:

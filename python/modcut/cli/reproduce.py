@@ -74,6 +74,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     options.add_analysis_options(p)
     options.add_data_dir(p)
     options.add_out(p, "study folder (default runs/reproduce-<dataset>)")
+    options.add_distributed(p)
     options.add_output_options(p)
     p.set_defaults(func=run)
     return p
@@ -81,23 +82,26 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``modcut reproduce`` for parsed arguments; returns the exit status."""
+    from modcut import distributed
     from modcut.study import reproduce
 
     command = "modcut " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else None
-    reproduce(
-        args.dataset,
-        args.seeds,
-        args.variants,
-        args.out,
-        epochs=args.epochs,
-        prune_epochs=args.prune_epochs,
-        k=args.k,
-        n_shuffles=args.shuffles,
-        shuffle=args.shuffle,
-        n_jobs=args.jobs,
-        data_root=args.data_dir,
-        progress=options.progress_of(args),
-        log=options.log_of(args),
-        command=command,
-    )
+    with distributed.connect(args.scheduler, workers=args.workers) as client:
+        reproduce(
+            args.dataset,
+            args.seeds,
+            args.variants,
+            args.out,
+            epochs=args.epochs,
+            prune_epochs=args.prune_epochs,
+            k=args.k,
+            n_shuffles=args.shuffles,
+            shuffle=args.shuffle,
+            n_jobs=args.jobs,
+            data_root=args.data_dir,
+            progress=options.progress_of(args),
+            log=options.log_of(args),
+            command=command,
+            scheduler=client,
+        )
     return 0

@@ -415,26 +415,35 @@ def _fit_phase(
     verbose: bool,
     history: list[dict[str, Any]],
     t_start: float,
+    start_epoch: int = 0,
+    opt_state: dict[str, Any] | None = None,
+    on_epoch: Callable[[int, torch.optim.Optimizer], None] | None = None,
 ) -> None:
+    """One phase of training; with ``start_epoch``/``opt_state`` it continues a
+    phase from a :func:`_save_resume` state, and ``on_epoch(epochs_done, opt)``
+    runs after every finished epoch."""
     device = data.x.device
     n = len(data)
     bs = config.batch_size
     steps_per_epoch = math.ceil(n / bs)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
     loss_fn = _loss_fn(data)
     classify = data.task == "classification"
     pen_weights = [w for _, w in prunable_weights(model)]
-    step = 0
+    step = start_epoch * steps_per_epoch
     bar = progress_bar(
         show,
         total=epochs * steps_per_epoch,
+        initial=step,
         desc=phase,
         leave=False,
         dynamic_ncols=True,
         file=sys.stderr,
     )
     try:
-        for epoch in range(epochs):
+        for epoch in range(start_epoch, epochs):
             model.train()
             perm = torch.randperm(n, generator=generator).to(device)
             loss_sum = torch.zeros((), device=device, dtype=torch.float64)
@@ -494,8 +503,58 @@ def _fit_phase(
                     + f"  ({record['seconds']:.1f} s, total {time.perf_counter() - t_start:.0f} s)"
                 )
                 bar.write(msg, file=sys.stderr)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, opt)
     finally:
         bar.close()
+
+
+RESUME_NAME = "resume.pt"
+
+
+def _save_resume(
+    path: Path,
+    config: TrainConfig,
+    phase: int,
+    epoch: int,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    pruner: MagnitudePruner | None,
+    generator: torch.Generator,
+    history: list[dict[str, Any]],
+) -> None:
+    """Write the state after ``epoch`` epochs of phase ``phase`` atomically: model,
+    optimiser, pruning masks, the data-order generator and the global torch RNG
+    (dropout), so that the resumed run continues bit for bit."""
+    state = {
+        "config": _plain(config.to_dict()),
+        "phase": phase,
+        "epoch": epoch,
+        "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "optimizer": opt.state_dict(),
+        "masks": None if pruner is None else [m.cpu().clone() for m in pruner.masks],
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "history": _plain(history),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_resume(path: Path, config: TrainConfig) -> dict[str, Any] | None:
+    """The state :func:`_save_resume` left, when it belongs to ``config``."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a damaged file: start again
+        return None
+    same = json.dumps(state.get("config"), sort_keys=True, default=str) == json.dumps(
+        _plain(config.to_dict()), sort_keys=True, default=str
+    )
+    return state if same else None
 
 
 def _plain(value: Any) -> Any:
@@ -519,6 +578,7 @@ def train(
     *,
     progress: bool | None = None,
     verbose: bool = False,
+    resume: bool = True,
 ) -> Path:
     """Train (and prune) the network ``config`` describes; write ``out_dir/checkpoint.pt``.
 
@@ -526,6 +586,11 @@ def train(
     terminal and tqdm is installed; True without tqdm: ``MissingExtraError``
     naming ``modcut[progress]``). ``verbose``: one line per epoch on stderr. Returns the
     checkpoint's path. See the module docstring for the recipe and the file.
+
+    ``resume``: after every epoch the full training state is written atomically
+    to ``out_dir/resume.pt`` (removed when the run finishes); a run started again
+    with the same config continues from the last finished epoch and ends with the
+    same weights as an uninterrupted run. ``resume=False`` starts from zero.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -550,6 +615,16 @@ def train(
         train_data, test_data = train_data.to(device), test_data.to(device)
         model = build_model(config, train_data.input_shape, train_data.n_outputs).to(device)
         generator = torch.Generator().manual_seed(config.seed)
+        resume_path = out / RESUME_NAME
+        state = _load_resume(resume_path, config) if resume else None
+        if state is not None:
+            model.load_state_dict(state["model"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            if state["cuda_rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            history.extend(state["history"])
+        phase_index = 0
 
         def fit(
             phase: str,
@@ -557,6 +632,23 @@ def train(
             pruner: MagnitudePruner | None = None,
             schedule: PolynomialDecay | None = None,
         ) -> None:
+            nonlocal phase_index
+            index, phase_index = phase_index, phase_index + 1
+            start, opt_state = 0, None
+            if state is not None and index < state["phase"]:
+                return  # finished before the restart
+            if state is not None and index == state["phase"]:
+                start, opt_state = int(state["epoch"]), state["optimizer"]
+                if pruner is not None and state["masks"] is not None:
+                    pruner.masks = [m.to(device) for m in state["masks"]]
+            if start >= epochs:
+                return
+
+            def checkpoint(done: int, opt: torch.optim.Optimizer) -> None:
+                _save_resume(
+                    resume_path, config, index, done, model, opt, pruner, generator, history
+                )
+
             _fit_phase(
                 phase=phase,
                 model=model,
@@ -571,6 +663,9 @@ def train(
                 verbose=verbose,
                 history=history,
                 t_start=t_start,
+                start_epoch=start,
+                opt_state=opt_state,
+                on_epoch=checkpoint if resume else None,
             )
 
         if config.epochs > 0:
@@ -637,6 +732,7 @@ def train(
     tmp = out / (CHECKPOINT_NAME + ".tmp")
     torch.save(ckpt, tmp)
     os.replace(tmp, path)
+    (out / RESUME_NAME).unlink(missing_ok=True)
     summary = {k: v for k, v in ckpt.items() if k != "state_dict"}
     (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     return path

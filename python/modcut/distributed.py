@@ -1,0 +1,260 @@
+"""Run independent pieces of work locally or on a Dask cluster.
+
+Two users: the null distribution (:func:`run_null_chunks`: chunks of null
+samples, the network scattered once to every worker, each chunk computed in Rust
+on a worker, finished chunks optionally kept in a :class:`~modcut.store.ChunkStore`
+so that a killed run resumes) and the study (:func:`run_tasks`: one training per
+(variant, seed)).
+
+Dask is optional (``pip install "modcut[dask]"``): nothing here imports it until
+a scheduler is asked for. Determinism does not depend on Dask: null sample ``i``
+draws from the streams ``(seed, i)`` alone, so any number of workers, any chunk
+size and any rerun of lost tasks give the same numbers; results are placed by
+their sample index, never by arrival order.
+
+Faults: a task on a worker that dies is rerun by the scheduler elsewhere (Dask's
+own retry of lost tasks); each chunk's result is taken once, from the future that
+finished it. Ctrl-C (or any error) cancels the outstanding futures before the
+exception propagates. A scheduler that cannot be reached within
+``timeout`` seconds raises :class:`SchedulerUnreachableError` at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from modcut._optional import MissingExtraError, progress_bar, require
+
+__all__ = [
+    "DaskMissingError",
+    "SchedulerUnreachableError",
+    "connect",
+    "require_dask",
+    "run_null_chunks",
+    "run_tasks",
+]
+
+#: Seconds to wait for a scheduler before giving up (``MODCUT_DASK_TIMEOUT`` overrides).
+CONNECT_TIMEOUT = 10.0
+
+
+class DaskMissingError(MissingExtraError, RuntimeError):
+    """Dask (``dask.distributed``) is needed but not installed (names ``modcut[dask]``)."""
+
+
+class SchedulerUnreachableError(RuntimeError, ConnectionError):
+    """The Dask scheduler at the given address did not answer in time."""
+
+
+def require_dask() -> Any:
+    """Import and return ``dask.distributed``, or raise :class:`DaskMissingError`."""
+    try:
+        return require("distributed", extra="dask", purpose="running on Dask (--scheduler, --workers)")
+    except MissingExtraError as exc:
+        raise DaskMissingError(exc.module, exc.extra, "running on Dask (--scheduler, --workers)") from exc
+
+
+def _timeout(timeout: float | None) -> float:
+    if timeout is not None:
+        return float(timeout)
+    return float(os.environ.get("MODCUT_DASK_TIMEOUT", CONNECT_TIMEOUT))
+
+
+@contextlib.contextmanager
+def connect(
+    scheduler: Any = None, *, workers: int | None = None, timeout: float | None = None
+) -> Iterator[Any]:
+    """A Dask client for ``scheduler`` or a new local cluster, closed on exit.
+
+    Parameters
+    ----------
+    scheduler:
+        ``None`` (no Dask unless ``workers`` is given), a
+        ``dask.distributed.Client`` (yielded as is and left open) or a scheduler
+        address such as ``"tcp://host:8786"``.
+    workers:
+        Start a ``LocalCluster`` of this many single-threaded worker processes
+        (only when ``scheduler`` is ``None``).
+    timeout:
+        Seconds to wait for the scheduler (default :data:`CONNECT_TIMEOUT`).
+
+    Yields
+    ------
+    The client, or ``None`` when neither ``scheduler`` nor ``workers`` is given.
+    """
+    if scheduler is not None and workers is not None:
+        raise ValueError("give either a scheduler address or a number of local workers, not both")
+    if scheduler is None and workers is None:
+        yield None
+        return
+    dd = require_dask()
+    if isinstance(scheduler, dd.Client):
+        yield scheduler
+        return
+    if scheduler is not None:
+        if not isinstance(scheduler, str):
+            raise TypeError(
+                f"scheduler must be a dask.distributed.Client or an address string, "
+                f"got {type(scheduler).__name__}"
+            )
+        t = _timeout(timeout)
+        try:
+            client = dd.Client(scheduler, timeout=t)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerUnreachableError(
+                f"cannot reach the Dask scheduler at {scheduler} within {t:g} s ({exc}); "
+                "is it running and is the address right (e.g. tcp://HOST:8786)?"
+            ) from exc
+        with client:
+            yield client
+        return
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    with (
+        dd.LocalCluster(
+            n_workers=int(workers),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        dd.Client(cluster) as client,
+    ):
+        yield client
+
+
+def run_tasks(
+    client: Any,
+    func: Callable[..., Any],
+    calls: Sequence[tuple[Any, ...]],
+    on_done: Callable[[int, Any], None],
+    *,
+    shared: Any = None,
+    name: str = "modcut",
+) -> None:
+    """Run ``func(*calls[i])`` (or ``func(shared, *calls[i])``) for every ``i``.
+
+    Parameters
+    ----------
+    client:
+        ``None`` (run here, in order) or a ``dask.distributed.Client``.
+    func:
+        An importable function (workers unpickle it by name).
+    calls:
+        Argument tuples, one per task.
+    on_done:
+        Called as ``on_done(i, result)`` in this process, once per task, in
+        completion order.
+    shared:
+        Data every task needs (e.g. the network): scattered once to all workers.
+    name:
+        Prefix of the task keys (shown on the Dask dashboard).
+    """
+    if client is None:
+        for i, args in enumerate(calls):
+            on_done(i, func(*args) if shared is None else func(shared, *args))
+        return
+    dd = require_dask()
+    tag = f"{name}-{uuid.uuid4().hex[:8]}"
+    futures: list[Any] = []
+    try:
+        head: tuple[Any, ...] = ()
+        if shared is not None:
+            # one future for the whole object, a copy on every worker (a dying
+            # worker then takes no data with it)
+            head = (client.scatter([shared], broadcast=True, hash=False)[0],)
+        index = {}
+        for i, args in enumerate(calls):
+            fut = client.submit(func, *head, *args, key=f"{tag}-{i}", pure=False)
+            futures.append(fut)
+            index[fut.key] = i
+        for fut in dd.as_completed(futures):
+            on_done(index[fut.key], fut.result())
+            fut.release()
+    except BaseException:
+        client.cancel(futures, force=True)
+        raise
+
+
+def run_null_chunks(
+    compute: Callable[..., np.ndarray],
+    network: Any,
+    args: tuple[Any, ...],
+    n: int,
+    chunk_size: int | None,
+    *,
+    threads: int,
+    scheduler: Any = None,
+    store: Any = None,
+    progress: bool | None = None,
+    desc: str = "null",
+) -> np.ndarray:
+    """The ``n`` null samples, computed chunk by chunk, here or on Dask.
+
+    Parameters
+    ----------
+    compute:
+        ``compute(network, *args, start, count, threads) -> (count,) float64``.
+    network:
+        The (reduced) network every chunk reads; scattered once with Dask.
+    args:
+        The settings passed before ``start`` (e.g. method, k, n_init, seed).
+    n, chunk_size:
+        Number of samples and samples per chunk (``None``: ``n // 50`` clipped to
+        8 … 256 here; ``n // (4 × worker threads)`` clipped to 1 … 256 on Dask).
+    threads:
+        Threads per chunk when computing here (on Dask: 1, one task per worker thread).
+    scheduler:
+        ``None``, a ``dask.distributed.Client`` or a scheduler address.
+    store:
+        A :class:`~modcut.store.ChunkStore`: chunks found there are not
+        recomputed, every finished chunk is saved there at once.
+    progress:
+        Progress bar over samples (:func:`modcut._optional.progress_bar`'s rule).
+
+    Returns
+    -------
+    Array of shape ``(n,)``, sample ``i`` at index ``i``.
+    """
+    from modcut.store import plan_chunks
+
+    out = np.full(n, np.nan)
+    missing = np.ones(n, dtype=bool) if store is None else store.load_into(out)
+    bar = progress_bar(
+        progress, total=n, initial=n - int(missing.sum()), desc=desc, unit="sample", leave=False
+    )
+    plan: list[tuple[int, int]] = []
+
+    def done(i: int, values: np.ndarray) -> None:
+        start, count = plan[i]
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (count,):
+            raise RuntimeError(f"chunk {start}+{count} returned shape {values.shape}")
+        out[start : start + count] = values
+        missing[start : start + count] = False
+        if store is not None:
+            store.save(start, values)
+        bar.update(count)
+
+    try:
+        with connect(scheduler if missing.any() else None) as client:  # nothing missing: no Dask
+            if chunk_size is None:
+                if client is None:
+                    chunk_size = max(8, min(256, n // 50 or 8))
+                else:
+                    slots = max(1, sum(client.nthreads().values()))
+                    chunk_size = max(1, min(256, n // (4 * slots)))
+            plan.extend(plan_chunks(missing, chunk_size))
+            task_threads = threads if client is None else 1
+            calls = [(*args, start, count, task_threads) for start, count in plan]
+            run_tasks(client, compute, calls, done, shared=network, name="modcut-null")
+    finally:
+        bar.close()
+    if missing.any():  # pragma: no cover - every chunk reports once or raises
+        raise RuntimeError(f"{int(missing.sum())} null samples were not computed")
+    return out
