@@ -241,6 +241,7 @@ def plot_training_curves(
 
     pen = col("cluster_penalty")
     panels = 2 if np.isfinite(pen).any() else 1
+    plt = _mpl().pyplot
     fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.6), squeeze=False)
     ax = axes[0, 0]
     ax.plot(x, col("loss"), "o-", ms=3, color="#2c3e50", label="training loss")
@@ -248,7 +249,11 @@ def plot_training_curves(
     ax.set_xlabel("epoch")
     ax.set_ylabel("task loss")
     ax.legend(loc="best", fontsize=8, frameon=False)
-    starts = [i + 1 for i in range(1, len(history)) if history[i].get("phase") != history[i - 1].get("phase")]
+    starts = [
+        i + 1
+        for i in range(1, len(history))
+        if history[i].get("phase") != history[i - 1].get("phase")
+    ]
     for a in axes[0]:
         for s0 in starts:
             a.axvline(s0 - 0.5, color="grey", ls=":", lw=1)

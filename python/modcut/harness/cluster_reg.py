@@ -78,10 +78,11 @@ scaling; only such models are accepted).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -510,18 +511,19 @@ def normalize_incoming_(model: nn.Module) -> list[torch.Tensor]:
             )
     layers = layer_modules(model)
     scales = []
-    for inc, out in zip(layers[:-1], layers[1:], strict=True):
-        w = inc.weight
-        n = w.shape[0]
+    for inc, out in itertools.pairwise(layers):
+        w = cast(torch.Tensor, inc.weight)
+        bias = cast("torch.Tensor | None", inc.bias)
+        wo = cast(torch.Tensor, out.weight)
+        n = int(w.shape[0])
         sq = w.reshape(n, -1).pow(2).sum(1)
-        if inc.bias is not None:
-            sq = sq + inc.bias.pow(2)
+        if bias is not None:
+            sq = sq + bias.pow(2)
         s = sq.sqrt() / math.sqrt(2.0)
         safe = torch.where(s != 0, s, torch.ones_like(s))
         w.div_(safe.reshape(n, *([1] * (w.ndim - 1))))
-        if inc.bias is not None:
-            inc.bias.div_(safe)
-        wo = out.weight
+        if bias is not None:
+            bias.div_(safe)
         if isinstance(out, nn.Linear) and isinstance(inc, nn.Conv2d):
             wo.view(wo.shape[0], n, -1).mul_(s[None, :, None])
         else:

@@ -32,7 +32,7 @@ from the modules: :func:`modcut.network_graph` reads them from the forward pass
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -224,7 +224,7 @@ def graph_tensors(
             after_bn = True
             continue
         after_bn = False
-        w = m.weight
+        w = cast(torch.Tensor, m.weight)
         w = w.to(device or w.device, dtype or w.dtype)
         if isinstance(m, nn.Conv2d):
             if prev_kind == "linear":
