@@ -208,6 +208,11 @@ def _write_full_page(out: Path) -> Path:
     report.plot_lesion_importance(single, out / "lesion_importance.png")
     report.plot_lesion_classes(single, out / "lesion_classes.png")
     report.plot_double_lesion(double, out / "lesion_double.png")
+    history = [
+        {"phase": ph, "epoch": e, "loss": 1.0 / e, "test_loss": 1.2 / e, "cluster_penalty": 2.0 / e}
+        for ph, e in [("train", 1), ("train", 2), ("prune", 1), ("prune", 2)]
+    ]
+    report.plot_training_curves(history, out / "training.png")
     res.to_json(out / "clusterability.json")
     single.to_csv(out / "lesion_single.csv")
     return report.write_html(

@@ -365,7 +365,8 @@ class _Builder:
                 and bool(np.all(t.scale == 1.0)))
 
     def _conv_edges(self, m: nn.Conv2d, v: _Val) -> list[tuple[int, np.ndarray]]:
-        full = _conv_matrix(m, self.norm)  # (in, out) norms, groups expanded
+        w64 = m.weight.detach().to("cpu", torch.float64)
+        full = _conv_matrix(w64, m, self.norm).numpy().copy()  # (in, out) norms, groups expanded
         res = []
         for g, ts in self._by_group(v).items():
             size = self._size(g)

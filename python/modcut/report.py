@@ -48,6 +48,7 @@ __all__ = [
     "plot_lesion_importance",
     "plot_network",
     "plot_null_histogram",
+    "plot_training_curves",
     "plot_weight_blocks",
     "png_ok",
     "within_cluster_share",
@@ -90,6 +91,13 @@ FIGURES: dict[str, str] = {
     "weights.png": (
         "Each weight matrix |W| (rows: inputs, columns: outputs) with neurons reordered by cluster; "
         "lines mark cluster boundaries. Modularity shows as weight concentrated in diagonal blocks."
+    ),
+    "training.png": (
+        "Training curves from the checkpoint's history, one point per epoch: task loss (training "
+        "mean over the epoch's batches, and on the test set) and, for a network trained with the "
+        "clusterability regulariser, the penalty (sum of the k smallest non-trivial eigenvalues "
+        "of the normalized Laplacian, mean over the epoch's penalised steps). The dotted line "
+        "marks the start of fine-tuning with pruning."
     ),
     "lesion_importance.png": (
         "Accuracy drop when each sub-module (layer L, cluster C) is lesioned (dots) against random "
@@ -206,6 +214,55 @@ def plot_null_histogram(result: ClusterabilityResult, path: str | os.PathLike[st
         f"p = {result.p_value:.3g}"
     )
     ax.legend(loc="best", fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def plot_training_curves(
+    history: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]
+) -> Path:
+    """Per-epoch loss and, when recorded, the clusterability penalty, side by side.
+
+    Parameters
+    ----------
+    history:
+        A checkpoint's ``history``: one dict per epoch with ``phase``, ``loss``,
+        ``test_loss`` and, for regularised runs, ``cluster_penalty``.
+    path:
+        PNG to write.
+    """
+    if not history:
+        return _empty_figure("no training history", path)
+    x = np.arange(1, len(history) + 1)
+
+    def col(key: str) -> np.ndarray:
+        return np.array(
+            [np.nan if h.get(key) is None else float(h[key]) for h in history], dtype=np.float64
+        )
+
+    pen = col("cluster_penalty")
+    panels = 2 if np.isfinite(pen).any() else 1
+    plt = _mpl().pyplot
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(x, col("loss"), "o-", ms=3, color="#2c3e50", label="training loss")
+    ax.plot(x, col("test_loss"), "s--", ms=3, color="#7a9cc6", label="test loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("task loss")
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    starts = [
+        i + 1
+        for i in range(1, len(history))
+        if history[i].get("phase") != history[i - 1].get("phase")
+    ]
+    for a in axes[0]:
+        for s0 in starts:
+            a.axvline(s0 - 0.5, color="grey", ls=":", lw=1)
+    if panels == 2:
+        ax2 = axes[0, 1]
+        ax2.plot(x, pen, "o-", ms=3, color="#c0392b")
+        ax2.set_xlabel("epoch")
+        ax2.set_ylabel("clusterability penalty (lower = more clusterable)")
+    fig.tight_layout()
     return _save(fig, path)
 
 

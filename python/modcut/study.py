@@ -59,6 +59,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "l1": {"l1": 5e-5},
     "l2": {"l2": 5e-5},
     "clusterable_init": {"clusterable_init": True},
+    # the clusterability regulariser (method.md §7) at the reference's small-MLP setting;
+    # ``modcut reproduce --cluster-reg/--cluster-reg-k`` change λ and k for this variant
+    "cluster_reg": {"cluster_reg": 0.1, "cluster_reg_k": 3},
 }
 
 Log = Callable[[str], None]
@@ -185,6 +188,9 @@ def analyze(
     paths["weights"] = report.plot_weight_blocks(
         weights, result.labels, net.widths, out / "weights.png"
     )
+    history = _training_history(network, prov)
+    if any(h.get("cluster_penalty") is not None for h in history):
+        paths["training"] = report.plot_training_curves(history, out / "training.png")
     paths["report"] = report.build_report(out)
     paths["summary"] = out / "summary.txt"
     return paths
@@ -231,6 +237,20 @@ def _analyze_groups(groups: Any, source: str, out: Path, *, k: int, n_shuffles: 
     paths["report"] = report.build_report(out)
     paths["summary"] = out / "summary.txt"
     return paths
+
+
+def _training_history(network: Any, prov: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-epoch training history of a checkpoint input (empty for other inputs)."""
+    hist = getattr(network, "history", None)  # a loaded Checkpoint
+    if hist is None and isinstance(network, dict):
+        hist = network.get("history")
+    if hist is None and prov.get("kind") == "checkpoint":
+        source = Path(str(prov.get("source")))
+        if source.exists():
+            from modcut.load import read_checkpoint
+
+            hist = read_checkpoint(source).history
+    return [dict(h) for h in (hist or []) if isinstance(h, dict)]
 
 
 # --------------------------------------------------------------------------- lesion
@@ -457,8 +477,20 @@ def _class_names(dataset: str | None, n: int) -> list[str] | None:
 # --------------------------------------------------------------------------- reproduce
 
 
-def variant_config(variant: str, dataset: str, seed: int, **overrides: Any) -> Any:
-    """The ``harness.train.TrainConfig`` of a study variant (see :data:`VARIANTS`)."""
+def variant_config(
+    variant: str,
+    dataset: str,
+    seed: int,
+    *,
+    variant_options: dict[str, dict[str, Any]] | None = None,
+    **overrides: Any,
+) -> Any:
+    """The ``harness.train.TrainConfig`` of a study variant (see :data:`VARIANTS`).
+
+    ``overrides`` apply to every variant and lose to the variant's own settings;
+    ``variant_options[variant]`` (e.g. ``{"cluster_reg": {"cluster_reg": 1.0}}``)
+    replaces the variant's own settings (None values are ignored).
+    """
     from modcut.harness import train
 
     if variant not in VARIANTS:
@@ -466,6 +498,8 @@ def variant_config(variant: str, dataset: str, seed: int, **overrides: Any) -> A
     kw: dict[str, Any] = {"dataset": dataset, "seed": int(seed)}
     kw.update({k: v for k, v in overrides.items() if v is not None})
     kw.update(VARIANTS[variant])
+    own = (variant_options or {}).get(variant, {})
+    kw.update({k: v for k, v in own.items() if v is not None})
     return train.TrainConfig(**kw)
 
 
@@ -693,6 +727,7 @@ def reproduce(
     n_jobs: int | None = -1,
     data_root: str | None = None,
     train_overrides: dict[str, Any] | None = None,
+    variant_options: dict[str, dict[str, Any]] | None = None,
     progress: bool | None = None,
     log: Log | None = _print,
     command: str | None = None,
@@ -723,6 +758,10 @@ def reproduce(
     train_overrides:
         Further ``TrainConfig`` fields for every run (e.g. ``hidden``,
         ``n_train``); the variant's own settings still win.
+    variant_options:
+        Per-variant settings that replace the variant's own, e.g.
+        ``{"cluster_reg": {"cluster_reg": 1.0, "cluster_reg_k": 3}}`` (λ and k of the
+        ``cluster_reg`` variant; ``modcut reproduce --cluster-reg/--cluster-reg-k``).
     command:
         The command line to record in ``table.md``.
     scheduler:
@@ -801,6 +840,7 @@ def reproduce(
                 v,
                 dataset,
                 s,
+                variant_options=variant_options,
                 epochs=epochs,
                 prune_epochs=prune_epochs,
                 data_root=data_root,

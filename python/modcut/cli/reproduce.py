@@ -71,6 +71,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 20)")
     p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (default 20)")
+    p.add_argument(
+        "--cluster-reg",
+        type=float,
+        default=None,
+        metavar="LAMBDA",
+        help="λ of the cluster_reg variant (default 0.1, the reference's small-MLP setting)",
+    )
+    p.add_argument(
+        "--cluster-reg-k",
+        type=int,
+        default=None,
+        metavar="K",
+        help="eigenvalues in the cluster_reg variant's penalty (default 3)",
+    )
     options.add_analysis_options(p)
     options.add_data_dir(p)
     options.add_out(p, "study folder (default runs/reproduce-<dataset>)")
@@ -99,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
             shuffle=args.shuffle,
             n_jobs=args.jobs,
             data_root=args.data_dir,
+            variant_options={
+                "cluster_reg": {
+                    "cluster_reg": args.cluster_reg,
+                    "cluster_reg_k": args.cluster_reg_k,
+                }
+            },
             progress=options.progress_of(args),
             log=options.log_of(args),
             command=command,

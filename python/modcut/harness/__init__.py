@@ -14,8 +14,25 @@ Modules (import them directly):
   and the ``modcut train`` command.
 * :mod:`modcut.harness.extract` — ``extract_weights``, ``layer_modules``: model or checkpoint
   to the weight matrices modcut's core takes.
+* :mod:`modcut.harness.cluster_reg` — the clusterability regulariser:
+  ``clusterability_penalty`` (also importable as ``modcut.harness.clusterability_penalty``),
+  ``normalize_incoming_``.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from modcut._optional import require
 
 require("torch", extra="torch", purpose="modcut.harness (PyTorch models, training, extraction)")
+
+__all__ = ["clusterability_penalty"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "clusterability_penalty":  # lazily: importing the package stays cheap
+        from modcut.harness.cluster_reg import clusterability_penalty
+
+        return clusterability_penalty
+    raise AttributeError(f"module 'modcut.harness' has no attribute {name!r}")

@@ -32,13 +32,13 @@ from the modules: :func:`modcut.network_graph` reads them from the forward pass
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["extract_weights", "layer_modules", "layer_names"]
+__all__ = ["extract_weights", "graph_tensors", "layer_modules", "layer_names"]
 
 _MAPPED = (nn.Linear, nn.Conv2d)
 _BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -137,19 +137,14 @@ def _norm(t: torch.Tensor, dims: tuple[int, ...], norm: str) -> torch.Tensor:
     return t.pow(2).sum(dim=dims).sqrt()
 
 
-def _conv_matrix(conv: nn.Conv2d, norm: str) -> np.ndarray:
-    w = conv.weight.detach().to("cpu", torch.float64)  # (out, in/groups, kh, kw)
+def _conv_matrix(w: torch.Tensor, conv: nn.Conv2d, norm: str) -> torch.Tensor:
+    """``(in_channels, out_channels)`` kernel-slice norms of ``w = conv.weight`` (differentiable)."""
     slices = _norm(w, (2, 3), norm)  # (out, in/groups)
     groups = int(conv.groups)
-    c_in, c_out = int(conv.in_channels), int(conv.out_channels)
     if groups == 1:
-        return slices.T.numpy().copy()
-    full = np.zeros((c_in, c_out))
-    gi, go = c_in // groups, c_out // groups
-    s = slices.numpy()
-    for g in range(groups):
-        full[g * gi : (g + 1) * gi, g * go : (g + 1) * go] = s[g * go : (g + 1) * go, :].T
-    return full
+        return slices.T
+    go = int(conv.out_channels) // groups
+    return torch.block_diag(*[slices[g * go : (g + 1) * go, :].T for g in range(groups)])
 
 
 def _as_model(obj: Any) -> nn.Module:
@@ -168,6 +163,105 @@ def _as_model(obj: Any) -> nn.Module:
         "extract_weights takes a torch.nn.Module, a modcut checkpoint (path, dict or Checkpoint), "
         f"got {type(obj).__name__}"
     )
+
+
+def _norm_name(conv_norm: str) -> str:
+    norm = {"l1": "l1", "1": "l1", "l2": "l2", "2": "l2"}.get(str(conv_norm).lower())
+    if norm is None:
+        raise ValueError(f"conv_norm must be 'l1' or 'l2', got {conv_norm!r}")
+    return norm
+
+
+def graph_tensors(
+    model: nn.Module,
+    *,
+    conv_norm: str = "l1",
+    fold_batchnorm: bool = True,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> list[torch.Tensor]:
+    """The matrices of :func:`extract_weights` as torch tensors that keep the autograd graph.
+
+    Same rules, same validation and same values as :func:`extract_weights` (which
+    calls this with ``dtype=torch.float64, device="cpu"`` and detaches), but each
+    matrix is computed with differentiable torch operations from the module's
+    parameters, so a loss built on them back-propagates into the weights
+    (:mod:`modcut.harness.cluster_reg` does). ``dtype``/``device``: cast each weight
+    first (None keeps the parameter's). BatchNorm's running variance is a buffer and
+    gets no gradient; its ``γ`` does.
+
+    Returns
+    -------
+    list of torch.Tensor
+        ``T[l].shape == (n_l, n_{l+1})``: ``weight.T`` (signed) for a Linear after a
+        Linear or first; kernel-slice norms for a Conv2d; per-channel norms for the
+        Linear after the last Conv2d.
+    """
+    norm = _norm_name(conv_norm)
+    mats: list[torch.Tensor] = []
+    prev: tuple[str, nn.Module] | None = None  # last mapped Linear/Conv2d
+    prev_kind = ""
+    width = 0  # nodes in the current last layer
+    after_bn = False
+    for name, m in _walk(model):
+        if isinstance(m, _BATCHNORM):
+            if prev is None or after_bn or m.num_features != width:
+                raise ValueError(
+                    f"cannot fold {_label(name, m)}: BatchNorm must directly follow a Linear or "
+                    f"Conv2d layer with {m.num_features} outputs"
+                )
+            if fold_batchnorm:
+                var = m.running_var
+                if var is None:
+                    raise ValueError(
+                        f"cannot fold {_label(name, m)}: it keeps no running statistics"
+                    )
+                var = var.detach().to(device or var.device, dtype or var.dtype)
+                scale = 1.0 / torch.sqrt(var + m.eps)
+                if m.weight is not None:
+                    scale = scale * m.weight.to(device or var.device, dtype or var.dtype).abs()
+                mats[-1] = mats[-1] * scale[None, :]
+            after_bn = True
+            continue
+        after_bn = False
+        w = cast(torch.Tensor, m.weight)
+        w = w.to(device or w.device, dtype or w.dtype)
+        if isinstance(m, nn.Conv2d):
+            if prev_kind == "linear":
+                assert prev is not None
+                raise ValueError(
+                    f"{_label(name, m)} follows {_label(*prev)}: modcut's channel graph needs every "
+                    "Conv2d before the dense layers"
+                )
+            if prev is not None and m.in_channels != width:
+                raise ValueError(
+                    f"{_label(name, m)} takes {m.in_channels} channels but {_label(*prev)} gives "
+                    f"{width}: the layers do not form a chain"
+                )
+            mats.append(_conv_matrix(w, m, norm))
+            width, prev_kind = int(m.out_channels), "conv"
+        else:
+            assert isinstance(m, nn.Linear)
+            if prev_kind == "conv":
+                assert prev is not None
+                if m.in_features % width:
+                    raise ValueError(
+                        f"{_label(name, m)} takes {m.in_features} inputs, not a multiple of the "
+                        f"{width} channels of {_label(*prev)}: cannot map the flatten to channels"
+                    )
+                positions = m.in_features // width
+                per_channel = _norm(w.reshape(m.out_features, width, positions), (2,), norm)
+                mats.append(per_channel.T)
+            else:
+                if prev is not None and m.in_features != width:
+                    raise ValueError(
+                        f"{_label(name, m)} takes {m.in_features} inputs but {_label(*prev)} gives "
+                        f"{width}: the layers do not form a chain"
+                    )
+                mats.append(w.T)
+            width, prev_kind = int(m.out_features), "linear"
+        prev = (name, m)
+    return mats
 
 
 def extract_weights(
@@ -202,69 +296,10 @@ def extract_weights(
     FileNotFoundError
         A checkpoint path that does not exist.
     """
-    norm = {"l1": "l1", "1": "l1", "l2": "l2", "2": "l2"}.get(str(conv_norm).lower())
-    if norm is None:
-        raise ValueError(f"conv_norm must be 'l1' or 'l2', got {conv_norm!r}")
+    norm = _norm_name(conv_norm)
     model = _as_model(model_or_checkpoint)
-    mats: list[np.ndarray] = []
-    prev: tuple[str, nn.Module] | None = None  # last mapped Linear/Conv2d
-    prev_kind = ""
-    width = 0  # nodes in the current last layer
-    after_bn = False
-    for name, m in _walk(model):
-        if isinstance(m, _BATCHNORM):
-            if prev is None or after_bn or m.num_features != width:
-                raise ValueError(
-                    f"cannot fold {_label(name, m)}: BatchNorm must directly follow a Linear or "
-                    f"Conv2d layer with {m.num_features} outputs"
-                )
-            if fold_batchnorm:
-                var = m.running_var
-                if var is None:
-                    raise ValueError(
-                        f"cannot fold {_label(name, m)}: it keeps no running statistics"
-                    )
-                scale = 1.0 / torch.sqrt(var.detach().to("cpu", torch.float64) + m.eps)
-                if m.weight is not None:
-                    scale = scale * m.weight.detach().to("cpu", torch.float64).abs()
-                mats[-1] = mats[-1] * scale.numpy()[None, :]
-            after_bn = True
-            continue
-        after_bn = False
-        if isinstance(m, nn.Conv2d):
-            if prev_kind == "linear":
-                assert prev is not None
-                raise ValueError(
-                    f"{_label(name, m)} follows {_label(*prev)}: modcut's channel graph needs every "
-                    "Conv2d before the dense layers"
-                )
-            if prev is not None and m.in_channels != width:
-                raise ValueError(
-                    f"{_label(name, m)} takes {m.in_channels} channels but {_label(*prev)} gives "
-                    f"{width}: the layers do not form a chain"
-                )
-            mats.append(_conv_matrix(m, norm))
-            width, prev_kind = int(m.out_channels), "conv"
-        else:
-            assert isinstance(m, nn.Linear)
-            w = m.weight.detach().to("cpu", torch.float64)  # (out, in)
-            if prev_kind == "conv":
-                assert prev is not None
-                if m.in_features % width:
-                    raise ValueError(
-                        f"{_label(name, m)} takes {m.in_features} inputs, not a multiple of the "
-                        f"{width} channels of {_label(*prev)}: cannot map the flatten to channels"
-                    )
-                positions = m.in_features // width
-                per_channel = _norm(w.reshape(m.out_features, width, positions), (2,), norm)
-                mats.append(per_channel.T.numpy().copy())
-            else:
-                if prev is not None and m.in_features != width:
-                    raise ValueError(
-                        f"{_label(name, m)} takes {m.in_features} inputs but {_label(*prev)} gives "
-                        f"{width}: the layers do not form a chain"
-                    )
-                mats.append(w.T.numpy().copy())
-            width, prev_kind = int(m.out_features), "linear"
-        prev = (name, m)
-    return [np.ascontiguousarray(x, dtype=np.float64) for x in mats]
+    with torch.no_grad():
+        mats = graph_tensors(
+            model, conv_norm=norm, fold_batchnorm=fold_batchnorm, dtype=torch.float64, device="cpu"
+        )
+    return [np.array(t.detach().numpy(), dtype=np.float64, order="C", copy=True) for t in mats]

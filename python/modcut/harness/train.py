@@ -129,6 +129,14 @@ class TrainConfig:
         Allow downloading image sets (None: unless ``MODCUT_OFFLINE`` is set).
     channels, pool_after, dense:
         CNN conv channels, max-pool flags and dense widths.
+    cluster_reg, cluster_reg_k, cluster_reg_every:
+        The clusterability regulariser (:mod:`modcut.harness.cluster_reg`): loss +
+        ``cluster_reg / cluster_reg_k`` · (sum of the ``cluster_reg_k`` smallest
+        non-trivial eigenvalues of the normalized Laplacian), added every
+        ``cluster_reg_every`` steps, with every hidden neuron's incoming weights and
+        bias rescaled to L2 norm √2 before every step (the reference's
+        ``NormalizeWeights``). The reference's small-MLP setting is 0.1 and 3.
+        0 disables.
     threads:
         CPU threads for the run (restored after). ``None``: 1 for the MLP (its
         per-batch work is too small to gain from intra-op threads — 1.3 vs 1.8 s per
@@ -165,6 +173,9 @@ class TrainConfig:
     pool_after: tuple[bool, ...] = (False, True, True)
     dense: tuple[int, ...] = (128,)
     threads: int | None = None
+    cluster_reg: float = 0.0
+    cluster_reg_k: int = 3
+    cluster_reg_every: int = 1
 
     def __post_init__(self) -> None:
         self.dataset = canonical_name(self.dataset)
@@ -207,6 +218,18 @@ class TrainConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {v}")
         if self.threads is not None and int(self.threads) < 1:
             raise ValueError(f"threads must be ≥ 1 (or None), got {self.threads}")
+        if not (self.cluster_reg >= 0 and math.isfinite(self.cluster_reg)):
+            raise ValueError(f"cluster_reg must be a finite number ≥ 0, got {self.cluster_reg}")
+        if int(self.cluster_reg_k) != self.cluster_reg_k or self.cluster_reg_k < 1:
+            raise ValueError(f"cluster_reg_k must be an integer ≥ 1, got {self.cluster_reg_k}")
+        if int(self.cluster_reg_every) != self.cluster_reg_every or self.cluster_reg_every < 1:
+            raise ValueError(
+                f"cluster_reg_every must be an integer ≥ 1, got {self.cluster_reg_every}"
+            )
+        self.cluster_reg_k, self.cluster_reg_every = (
+            int(self.cluster_reg_k),
+            int(self.cluster_reg_every),
+        )
         if self.dataset == "poly" and self.model == "cnn":
             raise ValueError("the poly data set is not images: use model='mlp'")
 
@@ -396,6 +419,16 @@ def _penalty(weights: Sequence[torch.Tensor], l1: float, l2: float) -> torch.Ten
     return total
 
 
+def _final_cluster_penalty(model: nn.Module, k: int) -> float | None:
+    """The clusterability penalty of the trained weights (None when ``k`` is too large for them)."""
+    from modcut.harness.cluster_reg import ClusterabilityPenalty
+
+    try:
+        return float(ClusterabilityPenalty(k, tol=1e-6)(model).item())
+    except ValueError:
+        return None
+
+
 def _show_progress(progress: bool | None) -> bool:
     return want_progress(progress) is not None
 
@@ -432,6 +465,13 @@ def _fit_phase(
     loss_fn = _loss_fn(data)
     classify = data.task == "classification"
     pen_weights = [w for _, w in prunable_weights(model)]
+    reg = None
+    if config.cluster_reg > 0:
+        from modcut.harness.cluster_reg import ClusterRegulariser
+
+        reg = ClusterRegulariser(
+            model, config.cluster_reg, config.cluster_reg_k, config.cluster_reg_every
+        )
     step = start_epoch * steps_per_epoch
     bar = progress_bar(
         show,
@@ -455,10 +495,13 @@ def _fit_phase(
                 xb, yb = data.x[idx], data.y[idx]
                 if pruner is not None and schedule is not None and schedule.is_update_step(step):
                     pruner.set_sparsity(schedule.sparsity(step))
+                cluster_term = reg.before_step(step) if reg is not None else None
                 out = model(xb)
                 loss = loss_fn(out, yb)
                 pen = _penalty(pen_weights, config.l1, config.l2)
                 total = loss if pen is None else loss + pen
+                if cluster_term is not None:
+                    total = total + cluster_term
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 if pruner is not None:
@@ -487,6 +530,8 @@ def _fit_phase(
                 "sparsity": pruner.sparsity() if pruner is not None else 0.0,
                 "seconds": time.perf_counter() - t_epoch,
             }
+            if reg is not None:
+                record.update(reg.epoch_penalty())
             test_acc, _, record["test_loss"] = _evaluate_all(model, test)
             if classify:
                 record["test_accuracy"] = test_acc
@@ -500,11 +545,18 @@ def _fit_phase(
                         else f"  test mse {record['test_loss']:.4f}"
                     )
                     + (f"  sparsity {record['sparsity']:.3f}" if pruner is not None else "")
+                    + (
+                        f"  cluster penalty {record['cluster_penalty']:.4f}"
+                        if record.get("cluster_penalty") is not None
+                        else ""
+                    )
                     + f"  ({record['seconds']:.1f} s, total {time.perf_counter() - t_start:.0f} s)"
                 )
                 bar.write(msg, file=sys.stderr)
             if on_epoch is not None:
                 on_epoch(epoch + 1, opt)
+        if reg is not None:
+            reg.finish()
     finally:
         bar.close()
 
@@ -614,6 +666,10 @@ def train(
         )
         train_data, test_data = train_data.to(device), test_data.to(device)
         model = build_model(config, train_data.input_shape, train_data.n_outputs).to(device)
+        if config.cluster_reg > 0:
+            from modcut.harness.cluster_reg import check_penalty_k
+
+            check_penalty_k(model, config.cluster_reg_k)
         generator = torch.Generator().manual_seed(config.seed)
         resume_path = out / RESUME_NAME
         state = _load_resume(resume_path, config) if resume else None
@@ -685,6 +741,7 @@ def train(
         model.eval()
         train_acc, _, train_loss = _evaluate_all(model, train_data)
         test_acc, per_class, test_loss = _evaluate_all(model, test_data)
+        cluster_penalty = _final_cluster_penalty(model, config.cluster_reg_k)
     sparsity, layers = weight_sparsity(model)
     seconds = time.perf_counter() - t_start
     metrics = {
@@ -703,6 +760,7 @@ def train(
         "seconds": seconds,
         "device": str(device),
         "threads": n_threads if n_threads is not None else torch.get_num_threads(),
+        "cluster_penalty": cluster_penalty,
     }
     from modcut import __version__ as modcut_version
 
