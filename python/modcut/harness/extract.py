@@ -20,6 +20,14 @@ of ``nn.Linear`` and ``nn.Conv2d`` layers, found in registration order (the orde
   output column scaled by ``|γ| / sqrt(running_var + eps)``), unless
   ``fold_batchnorm=False``.
 
+``part="conv"`` keeps only the conv-to-conv part of a CNN's channel graph, as the
+reference clustered CNNs (``src/spectral_cluster_model.py`` keeps matrices
+``1 … n_conv-1`` of its filters-as-units extraction): the matrices of the 2nd to
+last ``Conv2d``, whose nodes are the conv layers' output channels (192 nodes for
+the small CNN's 64-64-64; the input channels and the dense layers are left out).
+Its neuron layer ``l`` is neuron layer ``l + 1`` of the whole graph (``part="all"``,
+the default).
+
 Parameter-free modules (activations, pooling, dropout, flatten, identity) are
 taken to act element-wise or per channel and are skipped. Anything else that holds
 parameters (``LSTM``, ``Conv1d``, ``Embedding``, ``LayerNorm``, attention, …), a
@@ -38,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["extract_weights", "layer_modules", "layer_names"]
+__all__ = ["GRAPH_PARTS", "extract_weights", "layer_modules", "layer_names", "part_offset"]
 
 _MAPPED = (nn.Linear, nn.Conv2d)
 _BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -170,8 +178,22 @@ def _as_model(obj: Any) -> nn.Module:
     )
 
 
+GRAPH_PARTS = ("all", "conv")
+
+
+def part_offset(part: str) -> int:
+    """Neuron layer of the whole graph that neuron layer 0 of ``part``'s graph is."""
+    if part not in GRAPH_PARTS:
+        raise ValueError(f"part must be one of {', '.join(GRAPH_PARTS)}, got {part!r}")
+    return 1 if part == "conv" else 0
+
+
 def extract_weights(
-    model_or_checkpoint: Any, *, conv_norm: str = "l1", fold_batchnorm: bool = True
+    model_or_checkpoint: Any,
+    *,
+    conv_norm: str = "l1",
+    fold_batchnorm: bool = True,
+    part: str = "all",
 ) -> list[np.ndarray]:
     """The weight matrices of a model, inputs × outputs each (see the module docstring).
 
@@ -186,6 +208,9 @@ def extract_weights(
         (and of a channel's flattened weights into a dense neuron).
     fold_batchnorm:
         Scale outputs by BatchNorm's ``|γ| / sqrt(var + eps)`` (True) or ignore BatchNorm.
+    part:
+        ``"all"`` (default): the whole graph; ``"conv"``: only the conv-to-conv
+        matrices (see the module docstring; needs at least 2 ``Conv2d`` layers).
 
     Returns
     -------
@@ -205,8 +230,10 @@ def extract_weights(
     norm = {"l1": "l1", "1": "l1", "l2": "l2", "2": "l2"}.get(str(conv_norm).lower())
     if norm is None:
         raise ValueError(f"conv_norm must be 'l1' or 'l2', got {conv_norm!r}")
+    part_offset(part)  # validates part
     model = _as_model(model_or_checkpoint)
     mats: list[np.ndarray] = []
+    n_conv = 0
     prev: tuple[str, nn.Module] | None = None  # last mapped Linear/Conv2d
     prev_kind = ""
     width = 0  # nodes in the current last layer
@@ -244,6 +271,7 @@ def extract_weights(
                     f"{width}: the layers do not form a chain"
                 )
             mats.append(_conv_matrix(m, norm))
+            n_conv += 1
             width, prev_kind = int(m.out_channels), "conv"
         else:
             assert isinstance(m, nn.Linear)
@@ -267,4 +295,11 @@ def extract_weights(
                 mats.append(w.T.numpy().copy())
             width, prev_kind = int(m.out_features), "linear"
         prev = (name, m)
+    if part == "conv":
+        if n_conv < 2:
+            raise ValueError(
+                f"part='conv' needs at least 2 Conv2d layers (a conv-to-conv graph); "
+                f"{type(model).__name__} has {n_conv}"
+            )
+        mats = mats[1:n_conv]
     return [np.ascontiguousarray(x, dtype=np.float64) for x in mats]
