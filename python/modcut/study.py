@@ -650,7 +650,7 @@ def _write_tables(
         {k: r[k] for k in ("variant", "seed", "ncut")}
         | {f"z ({s})": r[f"z_score_{s}"] for s in shuffles}
         | {f"p ({s})": r[f"p_value_{s}"] for s in shuffles}
-        | {"test acc.": r["test_accuracy"], "ARI planted": r["ari"]}
+        | {"test acc.": r["test_accuracy"], "ARI planted": "" if r["ari"] is None else r["ari"]}
         for r in _rounded(rows)
     ]
     paths["table_md"].write_text(

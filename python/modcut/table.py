@@ -140,7 +140,7 @@ def _fmt(value: Any, digits: int) -> str:
     f = float(value)
     if not math.isfinite(f):
         return ""
-    return f"{f:.{digits}g}" if abs(f) >= 1e-3 or f == 0 else f"{f:.2e}"
+    return f"{f:.{digits}g}" if abs(f) >= 1e-4 or f == 0 else f"{f:.2e}"
 
 
 def _pm(mean: Any, half: Any, digits: int = 4) -> str:
