@@ -67,7 +67,9 @@ def test_shared_spellings_and_defaults():
     parser = build_parser()
     for command in ("analyze", "reproduce", "demo"):
         a = parser.parse_args([*MINIMAL[command], "--k", "5", "--shuffles", "7", "--jobs", "2"])
-        assert (a.k, a.shuffles, a.shuffle, a.jobs) == (5, 7, "layer_nonzero", 2)
+        # reproduce tests every run against both nulls by default (method.md §4), a list
+        null = ["layer", "layer_nonzero"] if command == "reproduce" else "layer_nonzero"
+        assert (a.k, a.shuffles, a.shuffle, a.jobs) == (5, 7, null, 2)
     for command in ("train", "analyze", "lesion", "demo"):
         assert parser.parse_args([*MINIMAL[command], "--seed", "4"]).seed == 4
     assert parser.parse_args([*MINIMAL["lesion"], "--k", "6"]).k == 6

@@ -105,7 +105,7 @@ def test_clusterable_init_factors(kind: str) -> None:
             return MLP(16, hidden=(8, 8), out_features=4)
         return SmallCNN(1, 4, channels=(4, 8, 8), dense=(8,), image_size=(8, 8))
 
-    plain, planted = make(), clusterable_init_(make(), 4)
+    plain, planted = make(), clusterable_init_(make(), 4, assignment="contiguous")
     plain_layers = plain.weight_layers()  # type: ignore[operator]
     planted_layers = planted.weight_layers()  # type: ignore[operator]
     across, within = (0.6, 2.2) if kind == "mlp" else (0.8, 1.6)

@@ -304,7 +304,8 @@ def test_cli_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "[prune] epoch 1/1" in captured.err
     ckpt = load_checkpoint(out)
     assert ckpt.config.hidden == (16, 16) and ckpt.config.l2 == 5e-5 and ckpt.config.seed == 3
-    assert ckpt.config.clusterable_init and ckpt.config.init_modules == 4
+    assert ckpt.config.clusterable_init and ckpt.config.init_modules == 10
+    assert ckpt.config.init == "glorot" and ckpt.planted is not None
 
 
 def test_cli_model_defaults_and_errors(tmp_path: Path) -> None:

@@ -156,54 +156,92 @@ def test_variant_configs_follow_the_method():
 # --------------------------------------------------------------------------- tables
 
 
-def test_aggregate_runs_means_over_seeds():
+def _run(variant, seed, ncut, acc, nulls, ari=None):
+    row = {"variant": variant, "seed": seed, "ncut": ncut, "test_accuracy": acc, "sparsity": 0.9}
+    row["ari"] = ari
+    for shuffle, (mean, std, z, p) in nulls.items():
+        row |= {
+            f"null_mean_{shuffle}": mean,
+            f"null_std_{shuffle}": std,
+            f"z_score_{shuffle}": z,
+            f"p_value_{shuffle}": p,
+        }
+    return row
+
+
+def test_aggregate_runs_means_and_intervals_over_seeds():
+    from scipy import stats
+
     rows = [
-        {
-            "variant": "control",
-            "seed": 0,
-            "ncut": 1.0,
-            "null_mean": 2.0,
-            "null_std": 0.1,
-            "z_score": -10.0,
-            "p_value": 0.001,
-            "percentile": 0.0,
-            "test_accuracy": 0.8,
-            "sparsity": 0.9,
-        },
-        {
-            "variant": "control",
-            "seed": 1,
-            "ncut": 2.0,
-            "null_mean": 3.0,
-            "null_std": 0.3,
-            "z_score": -4.0,
-            "p_value": 0.003,
-            "percentile": 0.0,
-            "test_accuracy": 0.9,
-            "sparsity": 0.9,
-        },
-        {
-            "variant": "dropout",
-            "seed": 0,
-            "ncut": 1.5,
-            "null_mean": 1.6,
-            "null_std": 0.2,
-            "z_score": -0.5,
-            "p_value": 0.3,
-            "percentile": 30.0,
-            "test_accuracy": None,
-            "sparsity": 0.9,
-        },
+        _run(
+            "control",
+            0,
+            1.0,
+            0.8,
+            {"layer": (2.0, 0.1, -10.0, 0.001), "layer_nonzero": (1.2, 0.1, -2.0, 0.04)},
+        ),
+        _run(
+            "control",
+            1,
+            2.0,
+            0.9,
+            {"layer": (3.0, 0.3, -4.0, 0.003), "layer_nonzero": (2.2, 0.2, -1.0, 0.2)},
+        ),
+        _run(
+            "control",
+            2,
+            1.5,
+            0.7,
+            {"layer": (2.6, 0.2, -7.0, 0.002), "layer_nonzero": (1.6, 0.3, -0.1, 0.4)},
+        ),
+        _run(
+            "dropout",
+            0,
+            1.5,
+            None,
+            {"layer": (1.6, 0.2, -0.5, 0.3), "layer_nonzero": (1.6, 0.2, -0.5, 0.3)},
+            ari=0.5,
+        ),
     ]
     table = study.aggregate_runs(rows, ["dropout", "control", "l1"])
     assert [r["variant"] for r in table] == ["dropout", "control"]
     d, c = table
-    assert c["seeds"] == 2 and c["ncut"] == pytest.approx(1.5)
-    assert c["ncut_sd"] == pytest.approx(np.std([1.0, 2.0], ddof=1))
-    assert c["null_mean"] == pytest.approx(2.5) and c["null_std"] == pytest.approx(0.2)
-    assert c["z_score"] == pytest.approx(-7.0) and c["p_value"] == pytest.approx(0.002)
-    assert c["test_accuracy"] == pytest.approx(0.85)
-    assert d["seeds"] == 1 and np.isnan(d["ncut_sd"]) and np.isnan(d["test_accuracy"])
+    assert c["seeds"] == 3
+    half = stats.t.ppf(0.975, 2) * np.std([1.0, 2.0, 1.5], ddof=1) / np.sqrt(3)
+    assert c["ncut"] == pytest.approx(1.5) and c["ncut_ci95"] == pytest.approx(half)
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean([-10, -4, -7]), scale=stats.sem([-10, -4, -7]))
+    assert c["z_score_layer"] == pytest.approx(-7.0)
+    assert c["z_score_layer_ci95"] == pytest.approx((hi - lo) / 2)
+    assert c["null_mean_layer_nonzero"] == pytest.approx(5.0 / 3)
+    assert c["null_std_layer"] == pytest.approx(0.2) and c["p_value_layer"] == pytest.approx(0.002)
+    assert c["test_accuracy"] == pytest.approx(0.8) and np.isnan(c["ari"])
+    assert d["seeds"] == 1 and np.isnan(d["ncut_ci95"]) and np.isnan(d["test_accuracy"])
+    assert d["ari"] == 0.5
+    from modcut.table import markdown_rows
+
+    md = markdown_rows(table)
+    assert md[1]["n-cut"] == f"1.5 ± {half:.2g}" and md[0]["n-cut"] == "1.5"
+    assert list(md[0])[:5] == ["variant", "seeds", "n-cut", "null mean (layer)", "z (layer)"]
+
+
+def test_mean_ci_against_scipy():
+    from scipy import stats
+
+    from modcut.table import mean_ci
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5, 12):
+        x = rng.normal(size=n)
+        mean, half, k = mean_ci(x)
+        lo, hi = stats.t.interval(0.95, n - 1, loc=x.mean(), scale=stats.sem(x))
+        assert k == n and mean == pytest.approx(x.mean())
+        assert mean - half == pytest.approx(lo) and mean + half == pytest.approx(hi)
+        lo90, hi90 = stats.t.interval(0.9, n - 1, loc=x.mean(), scale=stats.sem(x))
+        assert mean_ci(x, 0.9)[1] == pytest.approx((hi90 - lo90) / 2)
+    assert mean_ci([None, float("nan"), 2.0])[:2] == (2.0, pytest.approx(float("nan"), nan_ok=True))
+    assert np.isnan(mean_ci([])[0])
+    with pytest.raises(ValueError, match="level"):
+        mean_ci([1.0, 2.0], level=1.5)
 
 
 # --------------------------------------------------------------------------- analyze
@@ -407,17 +445,18 @@ def test_reproduce_resumes_and_writes_tables(tmp_path, monkeypatch):
         log=None,
         command="modcut reproduce --dataset line --seeds 2",
     )
-    # a crash in the third run leaves the finished runs in a partial table
+    # a crash in the third run (seed-major order: control 0, dropout 0, control 1) leaves the
+    # finished runs, each analyzed against both nulls, in a partial table
     with pytest.raises(RuntimeError, match="simulated"):
         study.reproduce(**kw)
-    assert calls == {"train": 3, "analyze": 2}
+    assert calls == {"train": 3, "analyze": 4}
     partial = _read_csv(tmp_path / "runs.csv")
-    assert [(r["variant"], r["seed"]) for r in partial] == [("control", "0"), ("control", "1")]
-    assert _read_csv(tmp_path / "table.csv")[0]["seeds"] == "2"
+    assert [(r["variant"], r["seed"]) for r in partial] == [("control", "0"), ("dropout", "0")]
+    assert _read_csv(tmp_path / "table.csv")[0]["seeds"] == "1"
 
     fail_at["n"] = -1
     paths = study.reproduce(**kw)
-    assert calls == {"train": 5, "analyze": 4}  # only the two dropout runs were new
+    assert calls == {"train": 5, "analyze": 8}  # only the two seed-1 runs were new
     runs = _read_csv(paths["runs_csv"])
     assert [(r["variant"], r["seed"]) for r in runs] == [
         ("control", "0"),
@@ -425,44 +464,75 @@ def test_reproduce_resumes_and_writes_tables(tmp_path, monkeypatch):
         ("dropout", "0"),
         ("dropout", "1"),
     ]
+    for r in runs:  # both nulls of the same trained network, side by side
+        for sh in ("layer", "layer_nonzero"):
+            res = json.loads(
+                (
+                    tmp_path
+                    / r["variant"]
+                    / f"seed{r['seed']}"
+                    / ("analysis" if sh == "layer_nonzero" else "analysis-layer")
+                    / "clusterability.json"
+                ).read_text()
+            )
+            assert res["settings"]["shuffle"] == sh
+            assert float(r[f"z_score_{sh}"]) == pytest.approx(res["z_score"], abs=1e-5)
+            assert float(r["ncut"]) == pytest.approx(res["ncut"], abs=1e-5)
     table = _read_csv(paths["table_csv"])
     assert [r["variant"] for r in table] == ["control", "dropout"]
     for row in table:
         mine = [r for r in runs if r["variant"] == row["variant"]]
         assert int(row["seeds"]) == 2
-        for col in ("ncut", "null_mean", "null_std", "z_score", "p_value", "test_accuracy"):
+        cols = ["ncut", "test_accuracy"] + [
+            f"{f}_{sh}"
+            for f in ("null_mean", "null_std", "z_score", "p_value")
+            for sh in ("layer", "layer_nonzero")
+        ]
+        for col in cols:
             assert float(row[col]) == pytest.approx(
                 np.mean([float(r[col]) for r in mine]), abs=1e-4
             )
+        assert float(row["ncut_ci95"]) > 0
     page = paths["report"].read_text()
     for r in runs:
-        link = f"{r['variant']}/seed{r['seed']}/analysis/report.html"
-        assert link in page and (tmp_path / link).is_file()
+        for folder in ("analysis", "analysis-layer"):
+            link = f"{r['variant']}/seed{r['seed']}/{folder}/report.html"
+            assert link in page and (tmp_path / link).is_file()
     md = paths["table_md"].read_text()
-    assert "`modcut reproduce --dataset line --seeds 2`" in md
-    assert "| variant | seeds | ncut |" in md and "| dropout | 2 |" in md
+    assert "`modcut reproduce --dataset line --seeds 2`" in md and "Student t" in md
+    assert "| variant | seeds | n-cut | null mean (layer) |" in md and "| dropout | 2 |" in md
     dropout_cfg = json.loads((tmp_path / "dropout" / "seed1" / "run_config.json").read_text())
     assert dropout_cfg["dropout"] == 0.5 and dropout_cfg["seed"] == 1
 
     # everything finished: nothing is redone
     study.reproduce(**kw)
-    assert calls == {"train": 5, "analyze": 4}
+    assert calls == {"train": 5, "analyze": 8}
+    # a marker written before a TrainConfig field existed still matches (the field's default)
+    marker = tmp_path / "dropout" / "seed0" / "run_config.json"
+    old = json.loads(marker.read_text())
+    marker.write_text(json.dumps({k: v for k, v in old.items() if k != "untrained"}))
+    study.reproduce(**kw)
+    assert calls == {"train": 5, "analyze": 8}
+    # tables only: the finished runs' tables, nothing trained or analyzed, unfinished left out
+    (tmp_path / "dropout" / "seed1" / "run_config.json").unlink()
+    only = study.reproduce(**kw, tables_only=True)
+    assert calls == {"train": 5, "analyze": 8}
+    assert [r["seed"] for r in _read_csv(only["runs_csv"]) if r["variant"] == "dropout"] == ["0"]
+    study.reproduce(**kw)  # retrains the unmarked run
+    assert calls == {"train": 6, "analyze": 10}
     # other analysis settings: re-analyze, do not retrain
     study.reproduce(**{**kw, "n_shuffles": 5})
-    assert calls == {"train": 5, "analyze": 8}
-    # a run whose training settings changed is retrained (and re-analyzed)
+    assert calls == {"train": 6, "analyze": 18}
+    # a run whose training settings changed is retrained (and re-analyzed against both nulls)
     cfg_file = tmp_path / "control" / "seed0" / "run_config.json"
     cfg_file.write_text(json.dumps({**json.loads(cfg_file.read_text()), "lr": 0.5}))
     study.reproduce(**{**kw, "n_shuffles": 5})
-    assert calls == {"train": 6, "analyze": 9}
-    # another null: its own analyses and tables next to the default null's, no retraining
+    assert calls == {"train": 7, "analyze": 20}
+    # one null only: reuses its analyses, the table has only its columns
     layer = study.reproduce(**{**kw, "n_shuffles": 5, "shuffle": "layer"})
-    assert calls == {"train": 6, "analyze": 13}
-    assert layer["table_md"] == tmp_path / "table-layer.md"
-    assert "'layer' shuffles" in layer["table_md"].read_text()
-    assert "'layer_nonzero' shuffles" in (tmp_path / "table.md").read_text()
-    assert (tmp_path / "dropout" / "seed1" / "analysis-layer" / "clusterability.json").is_file()
-    assert (tmp_path / "dropout" / "seed1" / "analysis" / "clusterability.json").is_file()
+    assert calls == {"train": 7, "analyze": 20}
+    header = list(_read_csv(layer["table_csv"])[0])
+    assert "z_score_layer" in header and "z_score_layer_nonzero" not in header
 
 
 # --------------------------------------------------------------------------- demo

@@ -209,28 +209,57 @@ def _checked(mats: list[Any], p: Path, provenance: dict[str, Any]) -> Network:
         raise NetworkFileError(f"{p}: {exc}") from None
 
 
-def _from_path(source: str | os.PathLike[str] | bytes) -> Network:
+def _model_provenance(model: Any, part: str, planted: Any) -> dict[str, Any]:
+    """The graph part analyzed, the whole graph's neuron layers and planted modules (if any)."""
+    from modcut.harness.extract import layer_modules
+
+    out: dict[str, Any] = {"graph": part, "n_layers": len(layer_modules(model)) + 1}
+    if planted:
+        out["planted"] = _plain(planted)
+    return out
+
+
+def _matrices_only(part: str) -> None:
+    if part != "all":
+        raise ValueError(
+            f"graph part {part!r} needs a model (checkpoint or torch module), not weight matrices"
+        )
+
+
+def _from_path(source: str | os.PathLike[str] | bytes, part: str = "all") -> Network:
     p = Path(os.fsdecode(source) if isinstance(source, bytes) else source)
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {p} ({_EXPECTED})")
     if p.is_file() and p.suffix.lower() == ".npz":
+        _matrices_only(part)
         return _read_npz(p)
     if p.is_file() and p.suffix.lower() == ".npy":
+        _matrices_only(part)
         return _read_npy(p)
     ckpt = read_checkpoint(p)
-    return _from_checkpoint(ckpt, str(p))
+    return _from_checkpoint(ckpt, str(p), part)
 
 
-def _from_checkpoint(ckpt: Any, source: str) -> Network:
+def _from_checkpoint(ckpt: Any, source: str, part: str = "all") -> Network:
     from modcut.harness.extract import extract_weights
 
     return network_from_matrices(
-        extract_weights(ckpt.model), _checkpoint_provenance(ckpt, source)
+        extract_weights(ckpt.model, part=part),
+        {
+            **_checkpoint_provenance(ckpt, source),
+            **_model_provenance(ckpt.model, part, getattr(ckpt, "planted", None)),
+        },
     )
 
 
-def as_network(network: Any) -> Network:
+def as_network(network: Any, *, part: str = "all") -> Network:
     """Validate ``network`` (anything the module docstring lists) as a :class:`Network`.
+
+    ``part`` (models and checkpoints only): ``"all"`` (the whole graph) or
+    ``"conv"`` (a CNN's conv-to-conv channel graph,
+    :func:`modcut.harness.extract.extract_weights`); the provenance then records
+    ``graph``, ``n_layers`` (neuron layers of the whole graph) and, for a
+    clusterable initialisation, the ``planted`` modules.
 
     Raises
     ------
@@ -247,24 +276,31 @@ def as_network(network: Any) -> Network:
         weights are all zero, or a module that cannot be mapped.
     """
     if isinstance(network, Network):
+        _matrices_only(part)
         return network
     if isinstance(network, GroupNetwork):
         return network.to_network()  # a chain; ValueError for skips (use the general path)
     if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
-        return _from_path(network)
+        return _from_path(network, part)
     if _is_torch_module(network):
         from modcut.fxgraph import check_chain
         from modcut.harness.extract import extract_weights
 
         check_chain(network)  # a model with skips is not read as a chain: ValueError
         return network_from_matrices(
-            extract_weights(network), {"source": type(network).__name__, "kind": "module"}
+            extract_weights(network, part=part),
+            {
+                "source": type(network).__name__,
+                "kind": "module",
+                **_model_provenance(network, part, getattr(network, "planted_modules", None)),
+            },
         )
     if _is_checkpoint_object(network):
         src = str(network.path) if getattr(network, "path", None) else "checkpoint"
-        return _from_checkpoint(network, src)
+        return _from_checkpoint(network, src, part)
     if isinstance(network, dict) and "state_dict" in network:
         from modcut.harness.train import checkpoint_from_dict
 
-        return _from_checkpoint(checkpoint_from_dict(network), "checkpoint dict")
+        return _from_checkpoint(checkpoint_from_dict(network), "checkpoint dict", part)
+    _matrices_only(part)
     return network_from_matrices(network)

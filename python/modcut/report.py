@@ -901,6 +901,15 @@ def _summary_text(
     lines.append(f"Isolated neurons (removed before clustering): {s.get('n_isolated', '?')}")
     lines.append("")
     lines.append(result.summary())
+    planted = meta.get("planted")
+    if planted and planted.get("n_neurons"):
+        lines.append(
+            f"Planted modules ({planted.get('k')}, {planted.get('assignment')}): adjusted Rand "
+            f"index {float(planted['ari']):.3f} over {planted['n_neurons']} hidden neurons "
+            "(per hidden layer: "
+            + ", ".join(f"{a:.3f}" for a in planted.get("per_layer", []))
+            + ")"
+        )
     share = meta.get("within_cluster_share")
     if share:
         lines.append(

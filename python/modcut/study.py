@@ -41,6 +41,7 @@ from modcut._io import jsonable, read_json, write_json
 from modcut.load import config_dict
 
 __all__ = [
+    "STUDY_SHUFFLES",
     "VARIANTS",
     "aggregate_runs",
     "analyze",
@@ -51,7 +52,11 @@ __all__ = [
 ]
 
 #: Training variants of method.md §5, as overrides of ``harness.train.TrainConfig``.
-#: ``control`` is the pruned baseline; every variant except ``unpruned`` is pruned.
+#: ``control`` is the pruned baseline; every variant except ``unpruned`` and
+#: ``untrained`` is pruned. ``clusterable_init`` is the reference's (10 modules drawn
+#: at random per neuron, first layer unscaled); ``untrained`` / ``untrained_pruned``
+#: are the 2020 paper's baselines: the seeded initialisation (the weights ``control``
+#: starts from), not trained, unpruned / magnitude-pruned to the study's sparsity.
 VARIANTS: dict[str, dict[str, Any]] = {
     "control": {},
     "dropout": {"dropout": 0.5},
@@ -59,10 +64,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "l1": {"l1": 5e-5},
     "l2": {"l2": 5e-5},
     "clusterable_init": {"clusterable_init": True},
+    "untrained_pruned": {"untrained": True},
+    "untrained": {"untrained": True, "prune_epochs": 0},
     # the clusterability regulariser (method.md §7) at the reference's small-MLP setting;
     # ``modcut reproduce --cluster-reg/--cluster-reg-k`` change λ and k for this variant
     "cluster_reg": {"cluster_reg": 0.1, "cluster_reg_k": 3},
 }
+
+#: The nulls ``reproduce`` tests every network against by default (method.md §4:
+#: ``layer`` as the published tables, ``layer_nonzero`` the stricter test).
+STUDY_SHUFFLES = ("layer", "layer_nonzero")
 
 Log = Callable[[str], None]
 
@@ -92,6 +103,7 @@ def analyze(
     seed: int = 0,
     n_jobs: int | None = -1,
     *,
+    graph: str = "all",
     progress: bool | None = None,
     log: Log | None = None,
     scheduler: Any = None,
@@ -110,6 +122,9 @@ def analyze(
         ``<stem>_analysis/`` next to another file, else ``./analysis``).
     k, n_shuffles, shuffle, seed, n_jobs:
         Passed to :func:`modcut.clusterability` (``seed`` is its ``random_state``).
+    graph:
+        Part of a model's graph to analyze: ``"all"`` (default) or ``"conv"`` (a
+        CNN's conv-to-conv channel graph, as the reference clustered CNNs).
     progress:
         Progress bar for the null distribution (default: when stderr is a terminal).
     log:
@@ -137,13 +152,13 @@ def analyze(
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else _default_out(network)
     out.mkdir(parents=True, exist_ok=True)
-    groups = _group_network(network)
+    groups = _group_network(network) if graph == "all" else None
     if groups is not None:
         return _analyze_groups(groups, str(network) if isinstance(network, (str, os.PathLike))
                                else repr(groups), out, k=k, n_shuffles=n_shuffles,
                                shuffle=shuffle, seed=seed, n_jobs=n_jobs, progress=progress,
                                say=say)
-    net = modcut.as_network(network)
+    net = modcut.as_network(network, part=graph)
     prov = net.provenance
     weights = list(net.layers)  # sparse: no dense round trip
     say(
@@ -173,8 +188,25 @@ def analyze(
         "config": prov.get("config", {}),
         "widths": list(net.widths),
         "within_cluster_share": report.within_cluster_share(weights, result.labels, net.widths),
+        "graph": prov.get("graph", "all"),
         "modcut_version": modcut.__version__,
     }
+    planted = prov.get("planted")
+    if planted:
+        from modcut.harness.extract import part_offset
+        from modcut.planted import planted_agreement
+
+        meta["planted"] = {
+            **planted_agreement(
+                result.labels,
+                net.widths,
+                planted,
+                offset=part_offset(prov.get("graph", "all")),
+                n_layers=prov.get("n_layers"),
+            ),
+            "k": planted.get("k"),
+            "assignment": planted.get("assignment"),
+        }
     paths["meta"] = out / "meta.json"
     write_json(meta, paths["meta"])
     paths["clusters"] = report.write_csv(
@@ -487,8 +519,10 @@ def variant_config(
 ) -> Any:
     """The ``harness.train.TrainConfig`` of a study variant (see :data:`VARIANTS`).
 
-    ``overrides`` apply to every variant and lose to the variant's own settings;
-    ``variant_options[variant]`` (e.g. ``{"cluster_reg": {"cluster_reg": 1.0}}``)
+    Starts from the model's reference settings (``harness.train.model_defaults``:
+    the CNN's 10 + 10 epochs, batch 64 and dropout), then ``overrides`` (None
+    values ignored; they lose to the variant's own settings), then the variant's own
+    settings; ``variant_options[variant]`` (e.g. ``{"cluster_reg": {"cluster_reg": 1.0}}``)
     replaces the variant's own settings (None values are ignored).
     """
     from modcut.harness import train
@@ -496,6 +530,7 @@ def variant_config(
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
     kw: dict[str, Any] = {"dataset": dataset, "seed": int(seed)}
+    kw.update(train.model_defaults(str(overrides.get("model") or "mlp")))
     kw.update({k: v for k, v in overrides.items() if v is not None})
     kw.update(VARIANTS[variant])
     own = (variant_options or {}).get(variant, {})
@@ -504,7 +539,27 @@ def variant_config(
 
 
 def _same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return json.loads(json.dumps(a, default=str)) == json.loads(json.dumps(b, default=str))
+    """Whether two run configs are the same run; fields one of them lacks (added to
+    ``TrainConfig`` later) count as their defaults, so new options that are off do
+    not retrain finished runs."""
+    from modcut.harness.train import TrainConfig
+
+    def canonical(d: dict[str, Any]) -> Any:
+        try:
+            d = TrainConfig.from_dict(d).to_dict()
+        except (TypeError, ValueError):
+            pass
+        return json.loads(json.dumps(d, default=str))
+
+    return bool(canonical(a) == canonical(b))
+
+
+def _trained(config: Any, run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a finished run of ``config``."""
+    ckpt, marker = run_dir / "checkpoint.pt", run_dir / "run_config.json"
+    return (
+        ckpt.exists() and marker.exists() and _same_config(read_json(marker), config_dict(config))
+    )
 
 
 def _ensure_trained(config: Any, run_dir: Path, say: Log, progress: bool | None) -> Path:
@@ -514,10 +569,10 @@ def _ensure_trained(config: Any, run_dir: Path, say: Log, progress: bool | None)
     ckpt = run_dir / "checkpoint.pt"
     marker = run_dir / "run_config.json"
     want = config_dict(config)
+    if _trained(config, run_dir):
+        say(f"  reusing {ckpt}")
+        return ckpt
     if ckpt.exists() and marker.exists():
-        if _same_config(read_json(marker), want):
-            say(f"  reusing {ckpt}")
-            return ckpt
         say(f"  {run_dir} was trained with other settings: training again")
     run_dir.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
@@ -549,12 +604,14 @@ def _train_on_dask(scheduler: Any, jobs: Sequence[tuple[Any, str]], say: Log) ->
 
 
 def _analysis_done(
-    adir: Path, ckpt: Path, k: int, n_shuffles: int, shuffle: str, seed: int
+    adir: Path, ckpt: Path, k: int, n_shuffles: int, shuffle: str, seed: int, graph: str = "all"
 ) -> bool:
     cpath, mpath = adir / "clusterability.json", adir / "meta.json"
     if not (cpath.exists() and mpath.exists() and (adir / "report.html").exists()):
         return False
     if cpath.stat().st_mtime < ckpt.stat().st_mtime:
+        return False
+    if read_json(mpath).get("graph", "all") != graph:
         return False
     s = read_json(cpath).get("settings", {})
     return bool(
@@ -576,85 +633,38 @@ def _lesion_done(adir: Path, n_random: int, seed: int) -> bool:
     return bool(s.get("n_random") == n_random and s.get("seed") == seed)
 
 
-RUN_COLUMNS = (
-    "variant",
-    "seed",
-    "ncut",
-    "null_mean",
-    "null_std",
-    "z_score",
-    "p_value",
-    "percentile",
-    "test_accuracy",
-    "sparsity",
-)
+def _run_row(
+    variant: str, seed: int, adirs: dict[str, Path], shuffles: Sequence[str]
+) -> dict[str, Any]:
+    """One run's row (see :mod:`modcut.table`) from its analyses, one folder per null."""
+    from modcut.table import NULL_FIELDS, null_column
 
-
-def _run_row(variant: str, seed: int, adir: Path) -> dict[str, Any]:
-    res = read_json(adir / "clusterability.json")
-    meta = read_json(adir / "meta.json")
+    first = adirs[shuffles[0]]
+    meta = read_json(first / "meta.json")
     metrics = meta.get("metrics") or {}
-    return {
-        "variant": variant,
-        "seed": seed,
-        "ncut": res["ncut"],
-        "null_mean": res["null_mean"],
-        "null_std": res["null_std"],
-        "z_score": res["z_score"],
-        "p_value": res["p_value"],
-        "percentile": res["percentile"],
-        "test_accuracy": metrics.get("test_accuracy"),
-        "sparsity": metrics.get("sparsity"),
-    }
-
-
-def _mean(values: Sequence[Any]) -> float:
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    return float(np.mean(vals)) if vals else float("nan")
+    planted = meta.get("planted") or {}
+    row: dict[str, Any] = {"variant": variant, "seed": seed}
+    results = {s: read_json(adirs[s] / "clusterability.json") for s in shuffles}
+    row["ncut"] = results[shuffles[0]]["ncut"]
+    row["test_accuracy"] = metrics.get("test_accuracy")
+    row["sparsity"] = metrics.get("sparsity")
+    row["ari"] = planted.get("ari")
+    for s in shuffles:
+        for f in NULL_FIELDS:
+            row[null_column(f, s)] = results[s][f]
+    return row
 
 
 def aggregate_runs(
-    rows: Sequence[dict[str, Any]], variants: Sequence[str] | None = None
+    rows: Sequence[dict[str, Any]],
+    variants: Sequence[str] | None = None,
+    shuffles: Sequence[str] = STUDY_SHUFFLES,
 ) -> list[dict[str, Any]]:
-    """The study's table: per variant, means over seeds.
+    """The study's table (:func:`modcut.table.aggregate_runs`): per variant, means over
+    seeds with 95% Student-t confidence intervals, both nulls side by side."""
+    from modcut.table import aggregate_runs as aggregate
 
-    Parameters
-    ----------
-    rows:
-        One dict per finished run with :data:`RUN_COLUMNS`.
-    variants:
-        Row order (default: order of first appearance).
-
-    Returns
-    -------
-    One row per variant with ``seeds`` (runs aggregated), the means of
-    ``ncut``, ``null_mean``, ``null_std``, ``z_score``, ``p_value`` and
-    ``test_accuracy``, and ``ncut_sd`` (standard deviation of the n-cut over
-    seeds, ddof=1; ``nan`` for one seed).
-    """
-    order = (
-        list(variants) if variants is not None else list(dict.fromkeys(r["variant"] for r in rows))
-    )
-    table = []
-    for v in order:
-        rs = [r for r in rows if r["variant"] == v]
-        if not rs:
-            continue
-        ncuts = np.array([float(r["ncut"]) for r in rs])
-        table.append(
-            {
-                "variant": v,
-                "seeds": len(rs),
-                "ncut": float(ncuts.mean()),
-                "ncut_sd": float(ncuts.std(ddof=1)) if len(rs) > 1 else float("nan"),
-                "null_mean": _mean([r["null_mean"] for r in rs]),
-                "null_std": _mean([r["null_std"] for r in rs]),
-                "z_score": _mean([r["z_score"] for r in rs]),
-                "p_value": _mean([r["p_value"] for r in rs]),
-                "test_accuracy": _mean([r.get("test_accuracy") for r in rs]),
-            }
-        )
-    return table
+    return aggregate(rows, variants, shuffles)
 
 
 def _rounded(rows: Sequence[dict[str, Any]], digits: int = 4) -> list[dict[str, Any]]:
@@ -670,11 +680,11 @@ def _rounded(rows: Sequence[dict[str, Any]], digits: int = 4) -> list[dict[str, 
 
 
 def _shuffle_suffix(shuffle: str) -> str:
-    """File-name suffix of a study's outputs: none for the default null, ``-<method>`` else.
+    """Folder suffix of an analysis: none for ``layer_nonzero``, ``-<method>`` else.
 
-    Analyses with different nulls of the same trained runs live side by side
-    (``analysis/`` and ``analysis-layer/``, ``table.md`` and ``table-layer.md``), as
-    method.md §4 recommends reporting both ``layer`` and ``layer_nonzero``.
+    Analyses with different nulls of the same trained run live side by side
+    (``analysis/`` and ``analysis-layer/``), as method.md §4 recommends reporting
+    both ``layer`` and ``layer_nonzero``.
     """
     return "" if shuffle == "layer_nonzero" else f"-{shuffle}"
 
@@ -684,33 +694,62 @@ def _write_tables(
     rows: list[dict[str, Any]],
     variants: Sequence[str],
     header: str,
-    suffix: str = "",
+    shuffles: Sequence[str],
 ) -> dict[str, Path]:
     from modcut import report
+    from modcut.table import markdown_rows
 
-    table = _rounded(aggregate_runs(rows, variants))
+    order = {v: i for i, v in enumerate(variants)}
+    rows = sorted(rows, key=lambda r: (order.get(r["variant"], len(order)), r["seed"]))
+    table = aggregate_runs(rows, variants, shuffles)
     paths = {
-        "runs_csv": report.write_csv(_rounded(rows), out / f"runs{suffix}.csv"),
-        "table_csv": report.write_csv(table, out / f"table{suffix}.csv"),
-        "table_md": out / f"table{suffix}.md",
+        "runs_csv": report.write_csv(_rounded(rows, 6), out / "runs.csv"),
+        "table_csv": report.write_csv(_rounded(table, 6), out / "table.csv"),
+        "table_md": out / "table.md",
     }
-    paths["table_md"].write_text(header + "\n" + report.markdown_table(table))
+    runs_md = [
+        {k: r[k] for k in ("variant", "seed", "ncut")}
+        | {f"z ({s})": r[f"z_score_{s}"] for s in shuffles}
+        | {f"p ({s})": r[f"p_value_{s}"] for s in shuffles}
+        | {"test acc.": r["test_accuracy"], "ARI planted": "" if r["ari"] is None else r["ari"]}
+        for r in _rounded(rows)
+    ]
+    paths["table_md"].write_text(
+        header
+        + "\n"
+        + report.markdown_table(markdown_rows(table, shuffles))
+        + "\nRuns:\n\n"
+        + report.markdown_table(runs_md)
+    )
     links = "".join(
-        f"<li><a href='{html.escape(link)}'>{html.escape(r['variant'])}, seed {r['seed']}</a></li>"
+        f"<li><a href='{html.escape(link)}'>{html.escape(r['variant'])}, seed {r['seed']}, "
+        f"{html.escape(sh)}</a></li>"
         for r in rows
-        for link in [f"{r['variant']}/seed{r['seed']}/analysis{suffix}/report.html"]
+        for sh in shuffles
+        for link in [f"{r['variant']}/seed{r['seed']}/analysis{_shuffle_suffix(sh)}/report.html"]
     )
     paths["report"] = report.write_html(
         out,
-        filename=f"report{suffix}.html",
+        filename="report.html",
         title=f"modcut study — {out.name}",
         summary=header,
         sections=[
-            ("Means over seeds", report.html_table(table)),
+            ("Means over seeds (± 95% CI)", report.html_table(markdown_rows(table, shuffles))),
             ("Runs", report.html_table(_rounded(rows)) + f"<ul>{links}</ul>"),
         ],
     )
     return paths
+
+
+def _study_shuffles(shuffle: str | Sequence[str]) -> list[str]:
+    names = (
+        [x.strip() for x in shuffle.split(",") if x.strip()]
+        if isinstance(shuffle, str)
+        else [str(x) for x in shuffle]
+    )
+    if not names:
+        raise ValueError("need at least one shuffle method")
+    return list(dict.fromkeys(names))
 
 
 def reproduce(
@@ -723,38 +762,55 @@ def reproduce(
     prune_epochs: int | None = None,
     k: int = 12,
     n_shuffles: int = 1000,
-    shuffle: str = "layer_nonzero",
+    shuffle: str | Sequence[str] = STUDY_SHUFFLES,
     n_jobs: int | None = -1,
     data_root: str | None = None,
+    model: str = "mlp",
+    base: str | None = None,
+    graph: str = "auto",
+    init: str | None = None,
     train_overrides: dict[str, Any] | None = None,
     variant_options: dict[str, dict[str, Any]] | None = None,
+    tables_only: bool = False,
     progress: bool | None = None,
     log: Log | None = _print,
     command: str | None = None,
     scheduler: Any = None,
 ) -> dict[str, Path]:
-    """Train every variant × seed, analyze each, and write the study's table.
+    """Train every variant × seed, analyze each against every null, and write the table.
 
     Parameters
     ----------
     dataset:
-        Data set name for ``harness.data.load_dataset`` (``"fashion"``, ``"mnist"``, …).
+        Data set name for ``harness.data.load_dataset`` (``"fashion"``, ``"mnist"``,
+        ``"halves"``, …).
     seeds:
         Number of seeds (``0 … seeds-1``) or the seeds themselves; the seed is
         used for training and for the analysis.
     variants:
         Names from :data:`VARIANTS`.
     out_dir:
-        Study folder (default ``runs/reproduce-<dataset>``): runs go to
-        ``<variant>/seed<seed>/`` (``checkpoint.pt``, ``run_config.json``,
-        ``analysis/``), tables to ``runs.csv``, ``table.csv``, ``table.md``. With a
-        shuffle other than ``layer_nonzero`` the analyses go to ``analysis-<shuffle>/``
-        and the tables to ``runs-<shuffle>.csv`` etc., next to (not over) the default
-        null's, reusing the same trained runs.
+        Study folder (default ``runs/reproduce-<dataset>[-<base>][-cnn]``): runs go
+        to ``<variant>/seed<seed>/`` (``checkpoint.pt``, ``run_config.json``, one
+        analysis folder per null: ``analysis/`` for ``layer_nonzero``,
+        ``analysis-<shuffle>/`` for the others); tables to ``runs.csv`` (one row per
+        run, every null's columns), ``table.csv``, ``table.md`` and ``report.html``.
     epochs, prune_epochs:
-        Override the training lengths (default: ``TrainConfig``'s, method.md §5).
-    k, n_shuffles, shuffle, n_jobs:
+        Override the training lengths (default: the model's, method.md §5).
+    k, n_shuffles, n_jobs:
         Analysis settings (:func:`analyze`).
+    shuffle:
+        The nulls (a sequence or a comma list; default both ``layer`` and
+        ``layer_nonzero``); each run is analyzed against each.
+    model:
+        ``"mlp"`` or ``"cnn"`` (with the CNN's own defaults, ``model_defaults``).
+    base:
+        Image set the derived sets (``halves`` …) are built from.
+    graph:
+        ``"auto"`` (default: ``"conv"`` for the CNN, ``"all"`` for the MLP), ``"conv"``
+        or ``"all"``: the part of the graph analyzed (:func:`analyze`).
+    init:
+        ``"glorot"`` or ``"torch"`` (default: ``TrainConfig``'s, glorot).
     train_overrides:
         Further ``TrainConfig`` fields for every run (e.g. ``hidden``,
         ``n_train``); the variant's own settings still win.
@@ -762,6 +818,10 @@ def reproduce(
         Per-variant settings that replace the variant's own, e.g.
         ``{"cluster_reg": {"cluster_reg": 1.0, "cluster_reg_k": 3}}`` (λ and k of the
         ``cluster_reg`` variant; ``modcut reproduce --cluster-reg/--cluster-reg-k``).
+    tables_only:
+        Train and analyze nothing: write the tables from the runs already finished
+        (trained with these settings and analyzed against every null), e.g. while
+        another process is still working through the study.
     command:
         The command line to record in ``table.md``.
     scheduler:
@@ -769,10 +829,11 @@ def reproduce(
         (variant, seed) training is one task (the study folder must be visible
         to the workers), then every analysis's null chunks are tasks.
 
-    Resuming: a run whose ``run_config.json`` matches is not retrained; an
-    analysis whose JSON is newer than the checkpoint and has the same settings
-    is not redone. The tables are rewritten after every run, so an interrupted
-    study leaves a partial table.
+    Runs go seed by seed (every variant of seed 0, then of seed 1, …), so a
+    partial study has the same seeds for every variant. Resuming: a run whose
+    ``run_config.json`` matches is not retrained; an analysis whose JSON is newer
+    than the checkpoint and has the same settings is not redone. The tables are
+    rewritten after every run.
 
     Returns
     -------
@@ -789,82 +850,105 @@ def reproduce(
     for v in variants:
         if v not in VARIANTS:
             raise ValueError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
-    out = Path(out_dir) if out_dir is not None else Path("runs") / f"reproduce-{dataset}"
+    shuffles = _study_shuffles(shuffle)
+    if graph == "auto":
+        graph = "conv" if model == "cnn" else "all"
+    from modcut.harness.extract import part_offset
+
+    part_offset(graph)  # validates
+    if graph == "conv" and model != "cnn":
+        raise ValueError("graph='conv' needs model='cnn' (an MLP has no conv layers)")
+    if out_dir is None:
+        name = (
+            f"reproduce-{dataset}"
+            + (f"-{base}" if base else "")
+            + ("-cnn" if model == "cnn" else "")
+        )
+        out = Path("runs") / name
+    else:
+        out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base = variant_config(
-        "control",
-        dataset,
-        seed_list[0],
-        epochs=epochs,
-        prune_epochs=prune_epochs,
-        data_root=data_root,
+    overrides: dict[str, Any] = {
+        "epochs": epochs,
+        "prune_epochs": prune_epochs,
+        "data_root": data_root,
+        "model": model,
+        "base": base,
+        "init": init,
         **(train_overrides or {}),
+    }
+    first = variant_config("control", dataset, seed_list[0], **overrides)
+    arch = (
+        f"hidden {'-'.join(str(h) for h in first.hidden)}"
+        if first.model == "mlp"
+        else f"conv {'-'.join(str(c) for c in first.channels)}, dense "
+        f"{'-'.join(str(d) for d in first.dense)}, '{graph}' graph"
     )
     header = (
-        f"Clusterability of {dataset} networks ({base.model.upper()}, hidden "
-        f"{'-'.join(str(h) for h in base.hidden)}; {base.epochs} epochs + {base.prune_epochs} "
-        f"pruning epochs to {base.sparsity:.0%} sparsity): means over seeds {seed_list}; "
-        f"k = {k}, {n_shuffles} '{shuffle}' shuffles per network.\n"
-        + (f"Command: `{command}`\n" if command else "")
+        f"Clusterability of {dataset}{f' ({base})' if base else ''} networks "
+        f"({first.model.upper()}, {arch}, {first.init} init; {first.epochs} epochs + "
+        f"{first.prune_epochs} pruning epochs to {first.sparsity:.0%} sparsity): means over "
+        f"seeds {seed_list} ± half-width of the 95% confidence interval of the mean "
+        f"(Student t, n − 1 degrees of freedom); k = {k}, {n_shuffles} shuffles per network "
+        f"for each null ({', '.join(shuffles)}).\n" + (f"Command: `{command}`\n" if command else "")
     )
-    suffix = _shuffle_suffix(shuffle)
-    if scheduler is not None:  # every (variant, seed) training is one Dask task
+    if scheduler is not None and not tables_only:  # every (variant, seed) training is one Dask task
         jobs = [
             (
-                variant_config(
-                    v,
-                    dataset,
-                    s,
-                    epochs=epochs,
-                    prune_epochs=prune_epochs,
-                    data_root=data_root,
-                    **(train_overrides or {}),
-                ),
+                variant_config(v, dataset, s, variant_options=variant_options, **overrides),
                 str(out / v / f"seed{s}"),
             )
-            for v in variants
             for s in seed_list
+            for v in variants
         ]
         _train_on_dask(scheduler, jobs, say)
     rows: list[dict[str, Any]] = []
     total = len(variants) * len(seed_list)
     i = 0
     paths: dict[str, Path] = {}
-    for v in variants:
-        for s in seed_list:
+    for s in seed_list:
+        for v in variants:
             i += 1
             run_dir = out / v / f"seed{s}"
             say(f"[{i}/{total}] {v}, seed {s}")
             # variant settings win over the overrides (``unpruned`` keeps prune_epochs=0)
-            config = variant_config(
-                v,
-                dataset,
-                s,
-                variant_options=variant_options,
-                epochs=epochs,
-                prune_epochs=prune_epochs,
-                data_root=data_root,
-                **(train_overrides or {}),
-            )
+            config = variant_config(v, dataset, s, variant_options=variant_options, **overrides)
+            if tables_only:
+                ckpt = run_dir / "checkpoint.pt"
+                adirs = {sh: run_dir / f"analysis{_shuffle_suffix(sh)}" for sh in shuffles}
+                if _trained(config, run_dir) and all(
+                    _analysis_done(adirs[sh], ckpt, k, n_shuffles, sh, s, graph) for sh in shuffles
+                ):
+                    rows.append(_run_row(v, s, adirs, shuffles))
+                else:
+                    say("  not finished: left out")
+                continue
             ckpt = _ensure_trained(config, run_dir, say, progress)
-            adir = run_dir / f"analysis{suffix}"
-            if _analysis_done(adir, ckpt, k, n_shuffles, shuffle, s):
-                say(f"  reusing {adir / 'clusterability.json'}")
-            else:
+            adirs = {}
+            for sh in shuffles:
+                adir = adirs[sh] = run_dir / f"analysis{_shuffle_suffix(sh)}"
+                if _analysis_done(adir, ckpt, k, n_shuffles, sh, s, graph):
+                    say(f"  reusing {adir / 'clusterability.json'}")
+                    continue
                 analyze(
                     ckpt,
                     adir,
                     k=k,
                     n_shuffles=n_shuffles,
-                    shuffle=shuffle,
+                    shuffle=sh,
                     seed=s,
                     n_jobs=n_jobs,
+                    graph=graph,
                     progress=progress,
                     log=lambda m: say("  " + m),
                     scheduler=scheduler,
                 )
-            rows.append(_run_row(v, s, adir))
-            paths = _write_tables(out, rows, variants, header, suffix)
+            rows.append(_run_row(v, s, adirs, shuffles))
+            paths = _write_tables(out, rows, variants, header, shuffles)
+    if tables_only:
+        if not rows:
+            raise ValueError(f"no finished runs in {out} for these settings")
+        paths = _write_tables(out, rows, variants, header, shuffles)
     say(f"table: {paths['table_md']}")
     say(paths["table_md"].read_text())
     return paths

@@ -28,6 +28,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "GroupNetwork.save, or .safetensors (every transformer MLP block)",
     )
     options.add_analysis_options(p)
+    p.add_argument(
+        "--graph",
+        choices=["all", "conv"],
+        default="all",
+        help="graph of a model: all (default) or conv (a CNN's conv-to-conv channels, as the "
+        "reference clustered CNNs)",
+    )
     options.add_seed(p, "random seed of the analysis (default 0)")
     options.add_out(p, "output folder (default: next to the input)")
     p.add_argument("--lesion", action="store_true", help="also run the lesion tests (checkpoints)")
@@ -60,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             shuffle=args.shuffle,
             seed=args.seed,
             n_jobs=args.jobs,
+            graph=args.graph,
             progress=options.progress_of(args),
             log=options.log_of(args),
             scheduler=client,

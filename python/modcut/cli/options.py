@@ -44,6 +44,7 @@ __all__ = [
     "log_of",
     "progress_of",
     "say",
+    "shuffle_choices",
 ]
 
 Log = Callable[[str], None]
@@ -147,7 +148,8 @@ def jobs_or_none(jobs: int | None) -> int | None:
     return (os.cpu_count() or 1) if jobs == -1 else jobs
 
 
-def _shuffle_choices() -> list[str]:
+def shuffle_choices() -> list[str]:
+    """The null's shuffle methods (``modcut.shuffle.SHUFFLE_METHODS``)."""
     try:
         from modcut.shuffle import SHUFFLE_METHODS
 
@@ -169,7 +171,7 @@ def add_analysis_options(p: argparse.ArgumentParser, *, shuffles: int = 1000) ->
     p.add_argument(
         "--shuffle",
         default="layer_nonzero",
-        choices=_shuffle_choices(),
+        choices=shuffle_choices(),
         help="shuffle method of the null (default layer_nonzero)",
     )
     add_jobs(p)

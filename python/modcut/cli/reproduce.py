@@ -28,6 +28,17 @@ def _variants_arg(text: str) -> list[str]:
     return names
 
 
+def _shuffles_arg(text: str) -> list[str]:
+    known = options.shuffle_choices()
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in names if v not in known]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown shuffle method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(known)}"
+        )
+    return list(dict.fromkeys(names))
+
+
 def _seeds_arg(text: str) -> int | list[int]:
     try:
         if "," in text:
@@ -44,13 +55,14 @@ def _seeds_arg(text: str) -> int | list[int]:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``modcut reproduce`` on ``sub`` (an ``add_subparsers`` object)."""
-    from modcut.study import VARIANTS
+    from modcut.study import STUDY_SHUFFLES, VARIANTS
 
     p: argparse.ArgumentParser = sub.add_parser(
         "reproduce",
         help="train the study's variants over seeds, analyze them, write the table",
         description="Train each variant × seed (resuming finished runs), analyze each network "
-        "and write runs.csv, table.csv and table.md.",
+        "against each null and write runs.csv, table.csv and table.md (means over seeds with "
+        "95% Student-t confidence intervals, the nulls side by side).",
     )
     p.add_argument(
         "--dataset",
@@ -69,8 +81,33 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=["control", "dropout"],
         help=f"comma list of {','.join(VARIANTS)}, or 'all' (default control,dropout)",
     )
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 20)")
-    p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (default 20)")
+    p.add_argument(
+        "--model",
+        choices=["mlp", "cnn"],
+        default="mlp",
+        help="mlp (default) or cnn (the small CNN with its own defaults: 10 + 10 epochs, "
+        "batch 64, dropout 0.25/0.5)",
+    )
+    p.add_argument(
+        "--base",
+        default=None,
+        help="image set halves/halves_same/stacked/stacked_same are built from (default mnist)",
+    )
+    p.add_argument(
+        "--graph",
+        choices=["auto", "conv", "all"],
+        default="auto",
+        help="graph analyzed: auto (default: conv for the CNN, all for the MLP), conv "
+        "(conv-to-conv channels only, as the reference) or all (conv and dense)",
+    )
+    p.add_argument(
+        "--init",
+        choices=["glorot", "torch"],
+        default=None,
+        help="initialisation (default glorot: Keras's, the reference's)",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (mlp 20, cnn 10)")
+    p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (mlp 20, cnn 10)")
     p.add_argument(
         "--cluster-reg",
         type=float,
@@ -85,9 +122,24 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="K",
         help="eigenvalues in the cluster_reg variant's penalty (default 3)",
     )
-    options.add_analysis_options(p)
+    options.add_k(p)
+    p.add_argument(
+        "--shuffles", type=int, default=1000, metavar="N", help="null networks (default 1000)"
+    )
+    p.add_argument(
+        "--shuffle",
+        type=_shuffles_arg,
+        default=list(STUDY_SHUFFLES),
+        help="comma list of nulls, each run analyzed against each (default layer,layer_nonzero)",
+    )
+    options.add_jobs(p)
     options.add_data_dir(p)
-    options.add_out(p, "study folder (default runs/reproduce-<dataset>)")
+    options.add_out(p, "study folder (default runs/reproduce-<dataset>[-<base>][-cnn])")
+    p.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="train and analyze nothing: write the tables from the runs already finished",
+    )
     options.add_distributed(p)
     options.add_output_options(p)
     p.set_defaults(func=run)
@@ -119,6 +171,11 @@ def run(args: argparse.Namespace) -> int:
                     "cluster_reg_k": args.cluster_reg_k,
                 }
             },
+            model=args.model,
+            base=args.base,
+            graph=args.graph,
+            init=args.init,
+            tables_only=args.tables_only,
             progress=options.progress_of(args),
             log=options.log_of(args),
             command=command,

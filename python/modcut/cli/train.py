@@ -133,10 +133,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--clusterable-init",
         type=int,
         nargs="?",
-        const=4,
+        const=10,
         default=0,
         metavar="K",
-        help="plant K modules in the initial weights (flag alone: 4)",
+        help="plant K modules in the initial weights, drawn at random per neuron, as the "
+        "reference (flag alone: 10)",
+    )
+    p.add_argument(
+        "--init",
+        choices=["glorot", "torch"],
+        default="glorot",
+        help="initialisation: glorot (Glorot-uniform kernels, zero biases: Keras's default, "
+        "the reference's; default) or torch (PyTorch's default)",
     )
     p.add_argument(
         "--cluster-reg",
@@ -212,7 +220,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "l1": args.l1,
         "l2": args.l2,
         "clusterable_init": args.clusterable_init > 0,
-        "init_modules": args.clusterable_init if args.clusterable_init > 0 else 4,
+        "init_modules": args.clusterable_init if args.clusterable_init > 0 else 10,
+        "init": args.init,
         "seed": args.seed,
         "n_train": args.n_train,
         "n_test": args.n_test,

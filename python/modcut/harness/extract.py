@@ -20,6 +20,14 @@ of ``nn.Linear`` and ``nn.Conv2d`` layers, found in registration order (the orde
   output column scaled by ``|γ| / sqrt(running_var + eps)``), unless
   ``fold_batchnorm=False``.
 
+``part="conv"`` keeps only the conv-to-conv part of a CNN's channel graph, as the
+reference clustered CNNs (``src/spectral_cluster_model.py`` keeps matrices
+``1 … n_conv-1`` of its filters-as-units extraction): the matrices of the 2nd to
+last ``Conv2d``, whose nodes are the conv layers' output channels (192 nodes for
+the small CNN's 64-64-64; the input channels and the dense layers are left out).
+Its neuron layer ``l`` is neuron layer ``l + 1`` of the whole graph (``part="all"``,
+the default).
+
 Parameter-free modules (activations, pooling, dropout, flatten, identity) are
 taken to act element-wise or per channel and are skipped. Anything else that holds
 parameters (``LSTM``, ``Conv1d``, ``Embedding``, ``LayerNorm``, attention, …), a
@@ -38,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["extract_weights", "graph_tensors", "layer_modules", "layer_names"]
+__all__ = ["GRAPH_PARTS", "extract_weights", "graph_tensors", "layer_modules", "layer_names", "part_offset"]
 
 _MAPPED = (nn.Linear, nn.Conv2d)
 _BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -264,8 +272,22 @@ def graph_tensors(
     return mats
 
 
+GRAPH_PARTS = ("all", "conv")
+
+
+def part_offset(part: str) -> int:
+    """Neuron layer of the whole graph that neuron layer 0 of ``part``'s graph is."""
+    if part not in GRAPH_PARTS:
+        raise ValueError(f"part must be one of {', '.join(GRAPH_PARTS)}, got {part!r}")
+    return 1 if part == "conv" else 0
+
+
 def extract_weights(
-    model_or_checkpoint: Any, *, conv_norm: str = "l1", fold_batchnorm: bool = True
+    model_or_checkpoint: Any,
+    *,
+    conv_norm: str = "l1",
+    fold_batchnorm: bool = True,
+    part: str = "all",
 ) -> list[np.ndarray]:
     """The weight matrices of a model, inputs × outputs each (see the module docstring).
 
@@ -280,6 +302,9 @@ def extract_weights(
         (and of a channel's flattened weights into a dense neuron).
     fold_batchnorm:
         Scale outputs by BatchNorm's ``|γ| / sqrt(var + eps)`` (True) or ignore BatchNorm.
+    part:
+        ``"all"`` (default): the whole graph; ``"conv"``: only the conv-to-conv
+        matrices (see the module docstring; needs at least 2 ``Conv2d`` layers).
 
     Returns
     -------
@@ -297,9 +322,19 @@ def extract_weights(
         A checkpoint path that does not exist.
     """
     norm = _norm_name(conv_norm)
+    part_offset(part)  # validates part
     model = _as_model(model_or_checkpoint)
     with torch.no_grad():
         mats = graph_tensors(
             model, conv_norm=norm, fold_batchnorm=fold_batchnorm, dtype=torch.float64, device="cpu"
         )
-    return [np.array(t.detach().numpy(), dtype=np.float64, order="C", copy=True) for t in mats]
+    out = [np.array(t.detach().numpy(), dtype=np.float64, order="C", copy=True) for t in mats]
+    if part == "conv":
+        n_conv = sum(isinstance(m, nn.Conv2d) for _, m in _walk(model))
+        if n_conv < 2:
+            raise ValueError(
+                f"part='conv' needs at least 2 Conv2d layers (a conv-to-conv graph); "
+                f"{type(model).__name__} has {n_conv}"
+            )
+        out = out[1:n_conv]
+    return out

@@ -12,15 +12,24 @@ order — the order :func:`modcut.harness.extract.layer_modules` finds) and
 :meth:`architecture` (a plain dict from which :func:`model_from_architecture`
 rebuilds the same module; it is stored in checkpoints).
 
-Clusterable initialisation (:func:`clusterable_init_`) plants ``k`` modules:
-neuron ``i`` of a layer of width ``n`` belongs to module ``floor(i·k / n)``
-(contiguous blocks, the same module ids in every layer; the reference drew them
-at random). Every weight between two neurons of the same module is multiplied by
-``1 + (1 − d)(k − 1)`` and every other weight by ``d``; ``d = 0.6`` for MLPs
-(2.2 / 0.6 for k = 4) and ``0.8`` for the CNN's conv kernels (1.6 / 0.8), the
-reference's factors, which keep the mean squared scale of a layer about the same.
-The first layer (from the pixels) is left alone, as in the reference, and for the
-CNN only conv-to-conv layers are scaled.
+Initialisation: PyTorch's defaults when a module is built; :func:`glorot_init_`
+re-draws every ``Linear``/``Conv2d`` kernel Glorot-uniform (bounds
+``±sqrt(6 / (fan_in + fan_out))``, fans counting the kernel's receptive field) with
+zero biases, Keras's default and so the reference's.
+
+Clusterable initialisation (:func:`clusterable_init_`, method.md §5, as the
+reference's ``src/train_nn.py`` did it) plants ``k`` modules (default 10): each
+neuron of each neuron layer gets a module drawn independently and uniformly from
+``0 … k-1`` (seeded; :func:`draw_modules`), except the output layer, where class
+``c`` is in module ``c`` when there are at most ``k`` classes. Every weight between
+two neurons of the same module is multiplied by ``1 + (1 − d)(k − 1)`` and every
+other weight by ``d``; ``d = 0.6`` for MLPs (4.6 / 0.6 for k = 10) and ``0.8`` for
+the CNN's conv kernels (2.8 / 0.8). The first weight matrix (from the pixels) is
+left alone, as in the reference, and for the CNN only conv-to-conv layers are
+scaled (modules over conv channels; the dense layers are untouched).
+``assignment="contiguous"`` (neuron ``i`` of ``n`` in module ``floor(i·k/n)``, the
+same ids in every layer) and ``scale_first=True`` reproduce modcut's earlier
+variant, for comparison.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ __all__ = [
     "SmallCNN",
     "build_model",
     "clusterable_init_",
+    "draw_modules",
+    "glorot_init_",
     "model_from_architecture",
     "module_assignment",
 ]
@@ -244,8 +255,11 @@ def build_model(
 
     ``input_shape`` (one example, no batch axis) and ``n_outputs`` default to the
     data set's (:func:`modcut.harness.data.dataset_spec`). Weights come from
-    PyTorch's default initialisation under the current torch RNG state, then
-    :func:`clusterable_init_` when ``config.clusterable_init``.
+    PyTorch's default initialisation under the current torch RNG state, re-drawn by
+    :func:`glorot_init_` when ``config.init == "glorot"``, then planted modules
+    (:func:`clusterable_init_`) when ``config.clusterable_init``; the planted
+    assignment is kept on the model as ``model.planted_modules`` (see
+    :func:`clusterable_init_`).
     """
     if input_shape is None or n_outputs is None:
         from modcut.harness.data import dataset_spec
@@ -275,8 +289,36 @@ def build_model(
         )
     else:
         raise ValueError(f"unknown model {config.model!r} (expected 'mlp' or 'cnn')")
+    init = getattr(config, "init", "torch")
+    if init == "glorot":
+        glorot_init_(model)
+    elif init != "torch":
+        raise ValueError(f"unknown init {init!r} (expected 'torch' or 'glorot')")
     if config.clusterable_init:
-        clusterable_init_(model, int(config.init_modules))
+        clusterable_init_(
+            model,
+            int(config.init_modules),
+            assignment=getattr(config, "init_assignment", "random"),
+            scale_first=bool(getattr(config, "init_scale_first", False)),
+            seed=int(getattr(config, "seed", 0)),
+        )
+    return model
+
+
+@torch.no_grad()
+def glorot_init_(model: nn.Module) -> nn.Module:
+    """Keras's default initialisation, in place: Glorot-uniform kernels, zero biases.
+
+    Every ``Linear`` and ``Conv2d`` weight is drawn from ``U(-a, a)``,
+    ``a = sqrt(6 / (fan_in + fan_out))`` (``fan_in = in · kh · kw``, ``fan_out =
+    out · kh · kw`` for a convolution), from the global torch RNG; biases are set
+    to 0. Other modules are left alone. Returns ``model``.
+    """
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
     return model
 
 
@@ -285,35 +327,110 @@ def module_assignment(width: int, k: int) -> torch.Tensor:
     return torch.div(torch.arange(width) * k, width, rounding_mode="floor")
 
 
-@torch.no_grad()
-def clusterable_init_(model: nn.Module, k: int = 4, *, across: float | None = None) -> nn.Module:
-    """Plant ``k`` modules in ``model``'s initial weights, in place (see the module docstring).
+def _planted_layers(model: nn.Module) -> tuple[list[nn.Linear] | list[nn.Conv2d], list[int], float]:
+    """The layers clusterable initialisation scales, the widths of their neuron layers and d."""
+    if isinstance(model, SmallCNN):
+        convs = list(model.conv_layers())
+        widths = [model.in_channels, *model.channels]
+        return convs, widths, 0.8
+    if isinstance(model, MLP):
+        linears = list(model.linear_layers())
+        return linears, [model.in_features, *model.hidden, model.out_features], 0.6
+    raise TypeError("clusterable_init_ supports modcut's MLP and SmallCNN")
 
-    ``across`` is the factor for weights between different modules (default 0.6
-    for an :class:`MLP`, 0.8 for a :class:`SmallCNN`); weights inside a module are
-    multiplied by ``1 + (1 − across)(k − 1)``. Returns ``model``.
+
+def draw_modules(
+    widths: Sequence[int],
+    k: int,
+    *,
+    assignment: str = "random",
+    seed: int = 0,
+    n_classes: int | None = None,
+) -> list[torch.Tensor]:
+    """Planted module of every neuron of each neuron layer, int64 tensors ``(widths[l],)``.
+
+    ``assignment="random"`` (the reference): each neuron's module is drawn
+    independently and uniformly from ``0 … k-1`` (not balanced), layer by layer,
+    from a NumPy generator seeded with ``(seed, 0x6D6F64)``; when ``n_classes`` is
+    given (the last layer is an MLP's output layer) and ``n_classes ≤ k``, class
+    ``c`` is in module ``c`` instead. ``"contiguous"``: neuron ``i`` of ``n`` in
+    module ``floor(i·k/n)`` (:func:`module_assignment`).
     """
     if k < 2:
         raise ValueError(f"clusterable initialisation needs k ≥ 2 modules, got {k}")
-    layers: list[nn.Linear] | list[nn.Conv2d]
-    if isinstance(model, SmallCNN):
-        layers = list(model.conv_layers())
-        default_across = 0.8
-    elif isinstance(model, MLP):
-        layers = list(model.linear_layers())
-        default_across = 0.6
-    else:
-        raise TypeError("clusterable_init_ supports modcut's MLP and SmallCNN")
+    if assignment == "contiguous":
+        return [module_assignment(int(w), k) for w in widths]
+    if assignment != "random":
+        raise ValueError(f"assignment must be 'random' or 'contiguous', got {assignment!r}")
+    import numpy as np
+
+    rng = np.random.default_rng([int(seed), 0x6D6F64])
+    out = [torch.from_numpy(rng.integers(0, k, size=int(w))).to(torch.int64) for w in widths]
+    if n_classes is not None and n_classes <= k:
+        out[-1] = torch.arange(int(n_classes), dtype=torch.int64)
+    return out
+
+
+@torch.no_grad()
+def clusterable_init_(
+    model: nn.Module,
+    k: int = 10,
+    *,
+    across: float | None = None,
+    assignment: str = "random",
+    scale_first: bool = False,
+    seed: int = 0,
+) -> nn.Module:
+    """Plant ``k`` modules in ``model``'s initial weights, in place (see the module docstring).
+
+    Parameters
+    ----------
+    model:
+        A modcut :class:`MLP` or :class:`SmallCNN`.
+    k:
+        Number of modules (the reference's published row: 10).
+    across:
+        Factor for weights between different modules (default 0.6 for an MLP,
+        0.8 for a CNN); weights inside a module are multiplied by
+        ``1 + (1 − across)(k − 1)``.
+    assignment:
+        ``"random"`` (reference) or ``"contiguous"``; see :func:`draw_modules`.
+    scale_first:
+        Also scale the first weight matrix (from the inputs); the reference did not.
+    seed:
+        Seeds the random assignment.
+
+    The assignment is stored on the model as ``model.planted_modules``, a dict
+    ``{"k", "assignment", "layers", "modules"}``: ``layers`` are neuron-layer
+    indices of the full graph of :func:`modcut.harness.extract.extract_weights`
+    (0 = inputs; for the CNN 0 = input channels, 1 … = conv channels) and
+    ``modules[i]`` the module of every neuron of ``layers[i]`` (lists of ints).
+    Returns ``model``.
+    """
+    layers, widths, default_across = _planted_layers(model)
     d = default_across if across is None else float(across)
     if not 0.0 <= d <= 1.0:
         raise ValueError(f"across must be in [0, 1], got {d}")
+    n_classes = widths[-1] if isinstance(model, MLP) else None
+    mods = draw_modules(widths, k, assignment=assignment, seed=seed, n_classes=n_classes)
     within = 1.0 + (1.0 - d) * (k - 1)
-    for layer in layers[1:]:  # the first layer (from the pixels) is left alone
+    for i, layer in enumerate(layers):
+        if i == 0 and not scale_first:  # the first layer (from the pixels) is left alone
+            continue
         w = layer.weight  # (out, in, ...) for Linear and Conv2d
-        out_mod = module_assignment(w.shape[0], k).to(w.device)
-        in_mod = module_assignment(w.shape[1], k).to(w.device)
+        assert isinstance(w, torch.Tensor)
+        out_mod, in_mod = mods[i + 1].to(w.device), mods[i].to(w.device)
         same = out_mod[:, None] == in_mod[None, :]
         factor = torch.full(same.shape, d, dtype=w.dtype, device=w.device)
         factor[same] = within
         w.mul_(factor.reshape(*factor.shape, *([1] * (w.ndim - 2))))
+    model.planted_modules = {  # type: ignore[assignment]
+        "k": int(k),
+        "assignment": assignment,
+        "across": d,
+        "within": within,
+        "scale_first": bool(scale_first),
+        "layers": list(range(len(mods))),
+        "modules": [m.tolist() for m in mods],
+    }
     return model

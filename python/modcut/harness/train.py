@@ -75,6 +75,7 @@ __all__ = [
     "checkpoint_from_dict",
     "evaluate",
     "evaluate_loss",
+    "initial_model",
     "load_checkpoint",
     "model_defaults",
     "resolve_device",
@@ -113,8 +114,20 @@ class TrainConfig:
     l1, l2:
         Weight penalties on weight matrices (not biases), ``l1·Σ|w| + l2·Σw²``; the
         reference's rate is 5e-5. 0 disables.
-    clusterable_init, init_modules:
-        Plant ``init_modules`` modules in the initial weights (:func:`~modcut.harness.models.clusterable_init_`).
+    init:
+        ``"glorot"`` (default: Glorot-uniform kernels, zero biases — Keras's default,
+        which the reference used; :func:`~modcut.harness.models.glorot_init_`) or
+        ``"torch"`` (PyTorch's default ``Linear``/``Conv2d`` initialisation).
+    clusterable_init, init_modules, init_assignment, init_scale_first:
+        Plant ``init_modules`` modules (default 10, the reference's) in the initial
+        weights, drawn ``"random"``-ly per neuron (reference) or ``"contiguous"``;
+        ``init_scale_first`` also scales the first layer (the reference did not)
+        (:func:`~modcut.harness.models.clusterable_init_`).
+    untrained:
+        Do not train: the checkpoint holds the seeded initialisation (the same
+        weights the trained run of this seed starts from), magnitude-pruned in one
+        step to ``sparsity`` with ``prune_scope`` when :attr:`pruned`; the untrained
+        baselines of the 2020 paper.
     seed:
         Seeds weights, dropout, batch order and derived data sets.
     data_root:
@@ -161,7 +174,11 @@ class TrainConfig:
     l1: float = 0.0
     l2: float = 0.0
     clusterable_init: bool = False
-    init_modules: int = 4
+    init_modules: int = 10
+    init: str = "glorot"
+    init_assignment: str = "random"
+    init_scale_first: bool = False
+    untrained: bool = False
     seed: int = 0
     data_root: str | None = None
     device: str = "auto"
@@ -193,8 +210,15 @@ class TrainConfig:
         for name in ("epochs", "prune_epochs"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
-        if self.epochs + self.prune_epochs < 1:
+        if self.epochs + self.prune_epochs < 1 and not self.untrained:
             raise ValueError("nothing to train: epochs + prune_epochs must be ≥ 1")
+        self.init = str(self.init).lower()
+        if self.init not in ("torch", "glorot"):
+            raise ValueError(f"init must be 'torch' or 'glorot', got {self.init!r}")
+        if self.init_assignment not in ("random", "contiguous"):
+            raise ValueError(
+                f"init_assignment must be 'random' or 'contiguous', got {self.init_assignment!r}"
+            )
         for name in ("batch_size", "prune_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
@@ -276,7 +300,9 @@ class Checkpoint:
     ``model`` is a plain ``nn.Module`` in eval mode on the CPU (pruned weights are
     exactly 0); ``config`` the :class:`TrainConfig`; ``metrics``, ``dataset_info``,
     ``architecture`` and ``history`` as stored (see the module docstring);
-    ``dataset`` the data set's name.
+    ``dataset`` the data set's name; ``planted`` the planted module assignment of a
+    clusterable initialisation (``model.planted_modules`` of
+    :func:`~modcut.harness.models.clusterable_init_`), else None.
     """
 
     model: nn.Module
@@ -288,6 +314,15 @@ class Checkpoint:
     history: list[dict[str, Any]] = field(default_factory=list)
     path: Path | None = None
     format_version: int = FORMAT_VERSION
+    planted: dict[str, Any] | None = None
+
+
+def initial_model(config: TrainConfig, input_shape: Sequence[int], n_outputs: int) -> nn.Module:
+    """The network a run of ``config`` starts from: the global torch RNG seeded with
+    ``config.seed``, then :func:`~modcut.harness.models.build_model` (init, planted
+    modules). ``untrained`` runs keep exactly these weights (pruned when ``pruned``)."""
+    torch.manual_seed(config.seed)
+    return build_model(config, input_shape, n_outputs)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -665,7 +700,7 @@ def train(
             download=config.download,
         )
         train_data, test_data = train_data.to(device), test_data.to(device)
-        model = build_model(config, train_data.input_shape, train_data.n_outputs).to(device)
+        model = initial_model(config, train_data.input_shape, train_data.n_outputs).to(device)
         if config.cluster_reg > 0:
             from modcut.harness.cluster_reg import check_penalty_k
 
@@ -724,20 +759,26 @@ def train(
                 on_epoch=checkpoint if resume else None,
             )
 
-        if config.epochs > 0:
-            fit("train", config.epochs)
-        if config.pruned:
-            steps = config.prune_epochs * math.ceil(len(train_data) / config.batch_size)
-            schedule = PolynomialDecay.for_steps(
-                steps,
-                min(config.initial_sparsity, config.sparsity),
-                config.sparsity,
-                config.prune_every,
-            )
-            pruner = MagnitudePruner(model, scope=config.prune_scope)
-            fit("prune", config.prune_epochs, pruner, schedule)
-        elif config.prune_epochs > 0:  # sparsity 0: fine-tune without pruning
-            fit("finetune", config.prune_epochs)
+        if config.untrained:
+            if config.pruned:  # the initialisation, magnitude-pruned in one step
+                init_pruner = MagnitudePruner(model, scope=config.prune_scope)
+                init_pruner.set_sparsity(config.sparsity)
+                init_pruner.apply_()
+        else:
+            if config.epochs > 0:
+                fit("train", config.epochs)
+            if config.pruned:
+                steps = config.prune_epochs * math.ceil(len(train_data) / config.batch_size)
+                schedule = PolynomialDecay.for_steps(
+                    steps,
+                    min(config.initial_sparsity, config.sparsity),
+                    config.sparsity,
+                    config.prune_every,
+                )
+                pruner = MagnitudePruner(model, scope=config.prune_scope)
+                fit("prune", config.prune_epochs, pruner, schedule)
+            elif config.prune_epochs > 0:  # sparsity 0: fine-tune without pruning
+                fit("finetune", config.prune_epochs)
         model.eval()
         train_acc, _, train_loss = _evaluate_all(model, train_data)
         test_acc, per_class, test_loss = _evaluate_all(model, test_data)
@@ -753,10 +794,11 @@ def train(
         "sparsity": sparsity,
         "layer_sparsity": [layer["sparsity"] for layer in layers],
         "layers": layers,
-        "epochs": config.epochs,
-        "prune_epochs": config.prune_epochs,
-        "steps": (config.epochs + config.prune_epochs)
-        * math.ceil(len(train_data) / config.batch_size),
+        "epochs": 0 if config.untrained else config.epochs,
+        "prune_epochs": 0 if config.untrained else config.prune_epochs,
+        "steps": 0
+        if config.untrained
+        else (config.epochs + config.prune_epochs) * math.ceil(len(train_data) / config.batch_size),
         "seconds": seconds,
         "device": str(device),
         "threads": n_threads if n_threads is not None else torch.get_num_threads(),
@@ -786,6 +828,9 @@ def train(
         "metrics": _plain(metrics),
         "history": _plain(history),
     }
+    planted = getattr(model, "planted_modules", None)
+    if planted is not None:
+        ckpt["planted"] = _plain(planted)
     path = out / CHECKPOINT_NAME
     tmp = out / (CHECKPOINT_NAME + ".tmp")
     torch.save(ckpt, tmp)
@@ -803,6 +848,15 @@ def _checkpoint_file(path: str | os.PathLike[str]) -> Path:
     if not p.is_file():
         raise FileNotFoundError(f"no checkpoint at {p}")
     return p
+
+
+#: Settings of checkpoints written before these fields existed (PyTorch's default
+#: initialisation, contiguous planted modules).
+_LEGACY_CONFIG: dict[str, Any] = {
+    "init": "torch",
+    "init_assignment": "contiguous",
+    "init_scale_first": False,
+}
 
 
 def checkpoint_from_dict(raw: dict[str, Any], path: Path | None = None) -> Checkpoint:
@@ -827,7 +881,7 @@ def checkpoint_from_dict(raw: dict[str, Any], path: Path | None = None) -> Check
     except RuntimeError as exc:
         raise ValueError(f"checkpoint{where}: weights do not fit the architecture: {exc}") from exc
     model.eval()
-    config = TrainConfig.from_dict(dict(raw.get("config", {})))
+    config = TrainConfig.from_dict({**_LEGACY_CONFIG, **dict(raw.get("config", {}))})
     dataset_info = dict(raw.get("dataset", {}))
     return Checkpoint(
         model=model,
@@ -839,6 +893,7 @@ def checkpoint_from_dict(raw: dict[str, Any], path: Path | None = None) -> Check
         history=list(raw.get("history", [])),
         path=path,
         format_version=int(version),
+        planted=dict(raw["planted"]) if raw.get("planted") else None,
     )
 
 
