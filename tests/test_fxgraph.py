@@ -461,3 +461,32 @@ def test_as_network_refuses_models_with_skips_instead_of_reading_a_chain():
         modcut.as_network(Reordered())
     chain = MLP(12, (6,), 3)
     assert modcut.as_network(chain).widths == (12, 6, 3)
+
+
+class _DataDependent(torch.nn.Module):
+    """A chain whose forward pass branches on the data: torch.fx cannot trace it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = torch.nn.Linear(6, 5)
+        self.b = torch.nn.Linear(5, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.a(x)
+        if h.sum() > 0:  # data-dependent control flow
+            h = torch.relu(h)
+        return self.b(h)
+
+
+def test_untraceable_model_is_refused_not_guessed():
+    with pytest.raises(ValueError, match="does not guess"):
+        modcut.as_network(_DataDependent())
+    # its weights, given as matrices, work
+    m = _DataDependent()
+    net = modcut.as_network([m.a.weight.detach().numpy().T, m.b.weight.detach().numpy().T])
+    assert net.widths == (6, 5, 4)
+
+
+def test_sequential_is_read_in_order():
+    seq = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 4))
+    assert modcut.as_network(seq).widths == (6, 5, 4)

@@ -895,17 +895,22 @@ def check_chain(model: nn.Module) -> None:
     """Raise ``ValueError`` unless ``model``'s forward pass is a plain chain of its weight
     layers in registration order (what :func:`modcut.harness.extract.extract_weights`
     reads). Needs no input shape: only which weight layer reads which. A model that
-    ``torch.fx`` cannot trace passes with a warning (its wiring cannot be checked)."""
-    import warnings
-
+    ``torch.fx`` cannot trace is refused unless it is an ``nn.Sequential`` (whose forward
+    pass is its registration order by construction): reading it as a chain would be a
+    guess."""
     from modcut.harness.extract import layer_names
 
     try:
         gm = trace(model)
     except ValueError as exc:
-        warnings.warn(f"{exc}; reading its layers in registration order, unchecked",
-                      stacklevel=3)
-        return
+        if type(model) is nn.Sequential:
+            return
+        raise ValueError(
+            f"{exc}; modcut cannot check that its forward pass is the chain of its weight "
+            "layers, so it does not guess: pass the weight matrices (inputs × outputs) "
+            "instead, or make the model traceable by torch.fx"
+        ) from None
+
     modules = dict(gm.named_modules())
     sources: dict[fx.Node, frozenset[str]] = {}
     order: list[str] = []
