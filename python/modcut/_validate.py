@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from modcut._core import CoreNetwork
+from modcut._layers import layer_offsets
 
 __all__ = [
     "Network",
@@ -77,7 +78,7 @@ class Network:
     @property
     def offsets(self) -> np.ndarray:
         """Global id of the first neuron of each layer, plus the total: shape ``(L + 2,)``."""
-        return np.concatenate([[0], np.cumsum(self.widths)]).astype(np.int64)
+        return layer_offsets(self.widths)
 
     def node_layer(self) -> np.ndarray:
         """Layer index of every neuron, shape ``(n_nodes,)``."""

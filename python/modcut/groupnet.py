@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from modcut._layers import layer_offsets
 from modcut._validate import Network, _layer_to_csr, network_from_matrices
 
 __all__ = ["EdgeGroup", "GroupNetwork", "NodeGroup", "as_group_network", "non_chain"]
@@ -169,7 +170,7 @@ class GroupNetwork:
     @property
     def offsets(self) -> np.ndarray:
         """Global id of each group's first neuron, plus the total: shape ``(G + 1,)``."""
-        return np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+        return layer_offsets(self.sizes)
 
     def node_group(self) -> np.ndarray:
         """Group index of every neuron, shape ``(n_nodes,)``."""

@@ -34,7 +34,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -592,8 +592,40 @@ class SingleLesion:
         )
 
 
+_R = TypeVar("_R", bound="_SavedResult")
+
+
+class _SavedResult:
+    """CSV and JSON for the lesion results: a subclass gives ``rows()`` (the CSV
+    rows), ``to_dict()`` and ``from_dict()``; non-finite numbers follow
+    :mod:`modcut._io`'s policy (written as ``null``, read back as NaN)."""
+
+    def rows(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls: type[_R], d: dict[str, Any]) -> _R:
+        raise NotImplementedError
+
+    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The :meth:`rows` as CSV; also written to ``path`` when given."""
+        return to_csv(self.rows(), path)
+
+    def to_json(self, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:
+        """JSON (non-finite numbers as ``null``); also written to ``path`` when given."""
+        return write_json(self.to_dict(), path, indent=indent)
+
+    @classmethod
+    def from_json(cls: type[_R], path_or_text: str | os.PathLike[str]) -> _R:
+        """Read a result from a JSON file or from JSON text (what :meth:`to_json` returns)."""
+        return cls.from_dict(read_json(path_or_text))
+
+
 @dataclass
-class SingleLesionResult:
+class SingleLesionResult(_SavedResult):
     """Outcome of :func:`single_lesion_test`.
 
     Attributes
@@ -645,10 +677,6 @@ class SingleLesionResult:
             out.append(row)
         return out
 
-    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The :meth:`rows` as CSV; also written to ``path`` when given."""
-        return to_csv(self.rows(), path)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "base_accuracy": self.base_accuracy,
@@ -657,13 +685,8 @@ class SingleLesionResult:
             "lesions": [s.to_dict() for s in self.lesions],
         }
 
-    def to_json(self, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:
-        """JSON (non-finite numbers as ``null``); also written to ``path`` when given."""
-        return write_json(self.to_dict(), path, indent=indent)
-
     @classmethod
-    def from_json(cls, path_or_text: str | os.PathLike[str]) -> SingleLesionResult:
-        d = read_json(path_or_text)
+    def from_dict(cls, d: dict[str, Any]) -> SingleLesionResult:
         return cls(
             base_accuracy=float(d["base_accuracy"]),
             base_per_class=np.asarray([float_or_nan(v) for v in d["base_per_class"]]),
@@ -910,7 +933,7 @@ class DoubleLesion:
 
 
 @dataclass
-class DoubleLesionResult:
+class DoubleLesionResult(_SavedResult):
     """Outcome of :func:`double_lesion_test`.
 
     Attributes
@@ -943,9 +966,6 @@ class DoubleLesionResult:
     def rows(self) -> list[dict[str, Any]]:
         return [p.row() for p in self.pairs]
 
-    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
-        return to_csv(self.rows(), path)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "base_accuracy": self.base_accuracy,
@@ -954,12 +974,8 @@ class DoubleLesionResult:
             "pairs": [p.to_dict() for p in self.pairs],
         }
 
-    def to_json(self, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:
-        return write_json(self.to_dict(), path, indent=indent)
-
     @classmethod
-    def from_json(cls, path_or_text: str | os.PathLike[str]) -> DoubleLesionResult:
-        d = read_json(path_or_text)
+    def from_dict(cls, d: dict[str, Any]) -> DoubleLesionResult:
         return cls(
             base_accuracy=float(d["base_accuracy"]),
             submodules=[str(s) for s in d["submodules"]],
