@@ -164,7 +164,7 @@ def group_clusterability(
     chunked null loop: local or on Dask, resumable with ``store``)."""
     from modcut.cluster import check_k, default_n_init
     from modcut.distributed import run_null_chunks
-    from modcut.null import check_null_args, chunk_store, make_result
+    from modcut.null import check_null_args, chunk_store, make_result, null_settings
     from modcut.store import network_fingerprint
 
     method, seed, threads, n_shuffles, chunk_size = check_null_args(
@@ -193,15 +193,9 @@ def group_clusterability(
     )
     t_null = time.perf_counter() - t1
     settings = {
-        "k": int(k),
-        "n_init": int(n_init),
-        "shuffle": method,
-        "n_shuffles": int(n_shuffles),
-        "random_state": int(seed),
-        "eigen_solver": eigen_solver,
-        "n_jobs": n_jobs if n_jobs is not None else -1,
-        "eps": 1e-8,
-        "n_isolated": g.n_nodes - n_active,
+        **null_settings(
+            k, n_init, method, n_shuffles, seed, eigen_solver, n_jobs, g.n_nodes - n_active
+        ),
         "graph": "groups",
         "bipartite": g.is_bipartite(),
         "groups": [gr.name for gr in g.groups],

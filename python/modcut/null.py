@@ -260,7 +260,18 @@ def clusterability(
         desc=f"null ({method})",
     )
     t_null = time.perf_counter() - t1
-    settings = {
+    settings = null_settings(
+        k, n_init, method, n_shuffles, seed, eigen_solver, n_jobs, net.n_nodes - n_active
+    )
+    return make_result(observed, labels, null, net.widths, settings, t_obs, t_null, net.provenance)
+
+
+def null_settings(
+    k: int, n_init: int, method: str, n_shuffles: int, seed: int, eigen_solver: str,
+    n_jobs: int | None, n_isolated: int,
+) -> dict[str, Any]:
+    """The ``settings`` of a :class:`ClusterabilityResult` (chains and group networks)."""
+    return {
         "k": int(k),
         "n_init": int(n_init),
         "shuffle": method,
@@ -269,9 +280,8 @@ def clusterability(
         "eigen_solver": eigen_solver,
         "n_jobs": n_jobs if n_jobs is not None else -1,
         "eps": 1e-8,
-        "n_isolated": net.n_nodes - n_active,
+        "n_isolated": int(n_isolated),
     }
-    return make_result(observed, labels, null, net.widths, settings, t_obs, t_null, net.provenance)
 
 
 def check_null_args(
