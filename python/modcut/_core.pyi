@@ -197,60 +197,79 @@ def null_ncuts(
     count or chunking.
     """
 
-# --- general (group) networks (rust/src/gnet.rs, py_gnet.rs) ---
-# A group network is ``(sizes, edges)``: node-group sizes and one
-# ``(src, dst, rows, cols, indptr, indices, data)`` canonical CSR matrix per edge group
-# (modcut.groupnet.GroupNetwork.to_core builds it). Node ids in group order.
+# --- general (group) networks (rust/src/gnet.rs, py_gnet_core.rs, py_gnet.rs) ---
+# Node ids are global, in group order.
 
 Edge: TypeAlias = tuple[
     int, int, int, int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]
 ]
 
+class CoreGroupNetwork:
+    """A validated group network owned by the Rust core (immutable, thread-safe).
+
+    ``CoreGroupNetwork(sizes, edges)`` takes the node-group sizes and one
+    ``(src, dst, rows, cols, indptr, indices, data)`` canonical CSR matrix per edge
+    group; it checks the CSR structure, finite weights, group indices (no
+    self-loops), shapes against the group sizes, canonical rows and that node ids
+    fit int32, and raises ``ValueError`` otherwise. :attr:`modcut.GroupNetwork.core`
+    builds one, once. It pickles as ``(sizes, edges)``.
+    """
+
+    def __init__(self, sizes: list[int], edges: list[Edge]) -> None: ...
+    @property
+    def sizes(self) -> list[int]:
+        """Neurons per node group (a reduced network may have empty groups)."""
+    @property
+    def n_nodes(self) -> int:
+        """Total number of neurons."""
+    @property
+    def nnz(self) -> list[int]:
+        """Stored entries of every edge group."""
+    def edges(self) -> list[Edge]:
+        """The edge groups ``(src, dst, rows, cols, indptr, indices, data)`` (fresh arrays)."""
+
 def g_adjacency(
-    sizes: list[int], edges: list[Edge]
+    net: CoreGroupNetwork,
 ) -> tuple[int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64], NDArray[np.float64]]:
     """``(n, indptr, indices, data, degree)``: symmetric |w| adjacency, parallel edges summed."""
 
-def g_degrees(sizes: list[int], edges: list[Edge]) -> NDArray[np.float64]:
+def g_degrees(net: CoreGroupNetwork) -> NDArray[np.float64]:
     """Weighted degree of every neuron."""
 
-def g_colouring(sizes: list[int], edges: list[Edge]) -> list[int] | None:
+def g_colouring(net: CoreGroupNetwork) -> list[int] | None:
     """A 2-colouring of the groups along non-zero edge groups, or None (odd cycle)."""
 
-def g_reduce_isolated(
-    sizes: list[int], edges: list[Edge]
-) -> tuple[list[int], list[Edge], NDArray[np.int64]]:
-    """``(sizes, edges, kept)`` without isolated neurons (groups may become empty)."""
+def g_reduce_isolated(net: CoreGroupNetwork) -> tuple[CoreGroupNetwork, NDArray[np.int64]]:
+    """``(reduced, kept)`` without isolated neurons (groups may become empty)."""
 
 def g_ncut(
-    sizes: list[int], edges: list[Edge], labels: NDArray[np.int64], eps: float = 1e-8
+    net: CoreGroupNetwork, labels: NDArray[np.int64], eps: float = 1e-8
 ) -> tuple[float, NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """``(ncut, cluster_ids, cut, volume)`` as :func:`ncut`."""
 
 def g_shuffle(
-    sizes: list[int], edges: list[Edge], method: str, seed: int, start: int, count: int,
-    n_threads: int,
-) -> list[tuple[list[int], list[Edge]]]:
+    net: CoreGroupNetwork, method: str, seed: int, start: int, count: int, n_threads: int
+) -> list[CoreGroupNetwork]:
     """Null networks: each edge group shuffled on its own, sample i from stream (seed, i)."""
 
 def g_observed_labels(
-    sizes: list[int], edges: list[Edge], k: int, n_init: int, seed: int
+    net: CoreGroupNetwork, k: int, n_init: int, seed: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """``(labels, eigenvalues)`` of an observed group network: bipartite group graphs use the
     SVD shortcut, others a block Lanczos on (I + N)/2; then k-means."""
 
 def g_null_labels(
-    sizes: list[int], edges: list[Edge], k: int, n_init: int, seed: int, sample: int
+    net: CoreGroupNetwork, k: int, n_init: int, seed: int, sample: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """As :func:`g_observed_labels`, with the random stream of null sample ``sample``."""
 
 def g_observed_embedding(
-    sizes: list[int], edges: list[Edge], k: int, seed: int
+    net: CoreGroupNetwork, k: int, seed: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """``(node_ids, x (m, k), eigenvalues (k,))`` of the non-isolated neurons."""
 
 def g_null_ncuts(
-    sizes: list[int], edges: list[Edge], method: str, k: int, n_init: int, seed: int,
+    net: CoreGroupNetwork, method: str, k: int, n_init: int, seed: int,
     start: int, count: int, n_threads: int,
 ) -> NDArray[np.float64]:
     """n-cuts of null samples ``start … start + count - 1`` (isolated neurons removed first)."""

@@ -30,8 +30,8 @@ from scipy.sparse.linalg import svds
 
 from modcut import _core
 from modcut._validate import Network, check_count, check_random_state
-from modcut.groupnet import non_chain
-from modcut.load import as_network
+from modcut.groupnet import GroupNetwork
+from modcut.load import as_graph
 
 __all__ = ["Embedding", "check_k", "cluster", "default_n_init", "spectral_embedding"]
 
@@ -115,14 +115,13 @@ def spectral_embedding(
     ``eigen_solver="arpack"`` uses SciPy; ``"lanczos"`` the Rust solver.
     """
     seed = check_random_state(random_state)
-    groups = non_chain(network)
-    if groups is not None:
+    net = as_graph(network)
+    if isinstance(net, GroupNetwork):  # skips / concatenations: the general path
         from modcut.general import _n_active as g_active
         from modcut.general import group_embedding
 
-        k = check_k(k, g_active(groups))
-        return Embedding(*group_embedding(groups, k, seed=seed, eigen_solver=eigen_solver))
-    net = as_network(network)
+        k = check_k(k, g_active(net))
+        return Embedding(*group_embedding(net, k, seed=seed, eigen_solver=eigen_solver))
     n_active = _n_active(net)
     k = check_k(k, n_active)
     if eigen_solver == "arpack":
@@ -179,7 +178,9 @@ def cluster(
     ----------
     network:
         Weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)`` (NumPy float32/64
-        or SciPy sparse), a ``torch.nn.Module`` of Linear layers, or a checkpoint.
+        or SciPy sparse), a ``torch.nn.Module`` of Linear layers, a checkpoint, or a
+        :class:`modcut.GroupNetwork` with skips (in memory or a ``.npz`` written by
+        :meth:`~modcut.GroupNetwork.save`; :func:`modcut.load.as_graph`).
     k:
         Number of clusters, ``2 ≤ k ≤`` number of non-isolated neurons.
     n_init:
@@ -199,16 +200,15 @@ def cluster(
     seed = check_random_state(random_state)
     if eigen_solver not in EIGEN_SOLVERS:
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
-    groups = non_chain(network)
-    if groups is not None:  # skips / concatenations: the general path (modcut.general)
+    net = as_graph(network)
+    if isinstance(net, GroupNetwork):  # skips / concatenations: the general path (modcut.general)
         from modcut.general import _n_active as g_active
         from modcut.general import group_cluster
 
-        n_active = g_active(groups)
+        n_active = g_active(net)
         k = check_k(k, n_active)
         n_init = default_n_init(n_active) if n_init is None else _check_n_init(n_init)
-        return group_cluster(groups, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
-    net = as_network(network)
+        return group_cluster(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     n_active = _n_active(net)
     k = check_k(k, n_active)
     n_init = default_n_init(n_active) if n_init is None else _check_n_init(n_init)

@@ -16,8 +16,8 @@ import numpy as np
 
 from modcut import _core
 from modcut._validate import check_labels
-from modcut.groupnet import non_chain
-from modcut.load import as_network
+from modcut.groupnet import GroupNetwork
+from modcut.load import as_graph
 
 __all__ = ["NcutParts", "ncut", "ncut_parts"]
 
@@ -48,7 +48,8 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
     Parameters
     ----------
     network:
-        Weight matrices ``(n_{l-1}, n_l)`` or anything :func:`modcut.as_network` takes.
+        Weight matrices ``(n_{l-1}, n_l)``, anything :func:`modcut.as_network` takes, or a
+        :class:`modcut.GroupNetwork` (in memory or saved; :func:`modcut.load.as_graph`).
     labels:
         Integer cluster label per neuron, shape ``(n_nodes,)`` in layer order
         (inputs first); ``-1`` marks neurons outside every cluster.
@@ -58,12 +59,11 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
         (``2 Σ|w|``), so the n-cut does not depend on the scale of the weights
         (method.md §3); for networks of total volume ≥ 1 exactly ``eps`` is added.
     """
-    groups = non_chain(network)
-    if groups is not None:
+    net = as_graph(network)
+    if isinstance(net, GroupNetwork):  # skips / concatenations: the general path
         from modcut.general import group_ncut_parts
 
-        return NcutParts(*group_ncut_parts(groups, labels, eps))
-    net = as_network(network)
+        return NcutParts(*group_ncut_parts(net, labels, eps))
     lab = check_labels(labels, net.n_nodes)
     if isinstance(eps, (bool, np.bool_)) or not (
         isinstance(eps, (int, float, np.integer, np.floating)) and np.isfinite(eps) and eps >= 0

@@ -44,21 +44,8 @@ __all__ = [
 _ARPACK_V0_KEY = 3  # NumPy stream key of the ARPACK cross-check's start vector (as cluster.py)
 
 
-def _from_core(g: GroupNetwork, sizes: list[int], edges: list[Any]) -> GroupNetwork:
-    """A network of ``g``'s structure (names) with the core's sizes and matrices."""
-    from modcut.groupnet import EdgeGroup, NodeGroup
-
-    groups = tuple(NodeGroup(gr.name, int(s), gr.kind) for gr, s in zip(g.groups, sizes,
-                                                                        strict=True))
-    es = tuple(
-        EdgeGroup(int(src), int(dst), sp.csr_array((data, indices, indptr), shape=(r, c)), e.name)
-        for e, (src, dst, r, c, indptr, indices, data) in zip(g.edges, edges, strict=True)
-    )
-    return GroupNetwork(groups, es)
-
-
 def _n_active(g: GroupNetwork) -> int:
-    return int(np.count_nonzero(np.asarray(_core.g_degrees(*g.to_core()))))
+    return int(np.count_nonzero(np.asarray(_core.g_degrees(g.core))))
 
 
 def group_embedding(
@@ -69,11 +56,11 @@ def group_embedding(
     if eigen_solver == "lanczos":
         if stream != 0:
             raise ValueError("the Rust embedding of a group network is the observed one (stream 0)")
-        ids, x, s = _core.g_observed_embedding(*g.to_core(), k, seed)
+        ids, x, s = _core.g_observed_embedding(g.core, k, seed)
         return np.asarray(ids), np.asarray(x), np.asarray(s)
     if eigen_solver != "arpack":
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
-    n, indptr, indices, data, degree = _core.g_adjacency(*g.to_core())
+    n, indptr, indices, data, degree = _core.g_adjacency(g.core)
     a = sp.csr_array((data, indices, indptr), shape=(n, n))
     deg = np.asarray(degree)
     active = np.flatnonzero(deg > 0)
@@ -95,9 +82,9 @@ def group_cluster(
     """Labels of every neuron (``-1`` for isolated ones) of a group network."""
     if eigen_solver == "lanczos":
         if null:
-            labels, _ = _core.g_null_labels(*g.to_core(), k, n_init, seed, stream)
+            labels, _ = _core.g_null_labels(g.core, k, n_init, seed, stream)
         elif stream == 0:
-            labels, _ = _core.g_observed_labels(*g.to_core(), k, n_init, seed)
+            labels, _ = _core.g_observed_labels(g.core, k, n_init, seed)
         else:
             raise ValueError("an observed group network is clustered with stream 0")
         return np.asarray(labels, dtype=np.int64)
@@ -115,7 +102,7 @@ def group_ncut_parts(g: GroupNetwork, labels: Any, eps: float) -> tuple[float, A
     lab = check_labels(labels, g.n_nodes)
     if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps must be a finite number ≥ 0, got {eps!r}")
-    v, ids, cut, vol = _core.g_ncut(*g.to_core(), lab, float(eps))
+    v, ids, cut, vol = _core.g_ncut(g.core, lab, float(eps))
     return float(v), np.asarray(ids), np.asarray(cut), np.asarray(vol)
 
 
@@ -123,8 +110,8 @@ def group_shuffle(
     g: GroupNetwork, method: str, n_samples: int, seed: int, threads: int, start: int = 0
 ) -> list[GroupNetwork]:
     """Null networks: every edge group shuffled on its own (``method`` as for chains)."""
-    out = _core.g_shuffle(*g.to_core(), method, seed, start, n_samples, threads)
-    return [_from_core(g, sizes, edges) for sizes, edges in out]
+    out = _core.g_shuffle(g.core, method, seed, start, n_samples, threads)
+    return [GroupNetwork.from_core(g, core) for core in out]
 
 
 def group_null_chunk(
@@ -135,7 +122,7 @@ def group_null_chunk(
     isolated neurons, shape ``(count,)`` (the unit of work, as ``null.null_chunk``)."""
     if eigen_solver == "lanczos":
         return np.asarray(
-            _core.g_null_ncuts(*reduced.to_core(), method, k, n_init, seed, start, count, threads)
+            _core.g_null_ncuts(reduced.core, method, k, n_init, seed, start, count, threads)
         )
     out = np.empty(count)
     for i, s in enumerate(group_shuffle(reduced, method, count, seed, threads, start)):
@@ -170,8 +157,8 @@ def group_clusterability(
     method, seed, threads, n_shuffles, chunk_size = check_null_args(
         shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
     )
-    sizes, edges, kept = _core.g_reduce_isolated(*g.to_core())
-    reduced = _from_core(g, sizes, edges)
+    reduced_core, kept = _core.g_reduce_isolated(g.core)
+    reduced = GroupNetwork.from_core(g, reduced_core)
     n_active = int(np.asarray(kept).shape[0])
     k = check_k(k, n_active)
     if n_init is None:
@@ -180,7 +167,7 @@ def group_clusterability(
     labels = group_cluster(g, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     observed = group_ncut_parts(g, labels, 1e-8)[0]
     t_obs = time.perf_counter() - t0
-    sizes_r, edges_r = reduced.to_core()
+    sizes_r, edges_r = reduced_core.sizes, reduced_core.edges()
     fingerprint = network_fingerprint([e[2:] for e in edges_r]) + str(sizes_r) + str(
         [e[:2] for e in edges_r]
     )

@@ -4,6 +4,8 @@ One node per neuron of every layer (inputs and outputs included), an
 undirected edge of weight ``|W_l[i, j]|`` between neuron ``i`` of layer
 ``l-1`` and neuron ``j`` of layer ``l``. Biases are not edges. The Rust core
 assembles the symmetric CSR adjacency; this module wraps it as SciPy arrays.
+A group network (skips, concatenations) gives the same kind of graph with its
+node groups in place of layers (parallel edge groups add up).
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import scipy.sparse as sp
 
 from modcut import _core
 from modcut._validate import Network
-from modcut.load import as_network
+from modcut.groupnet import GroupNetwork
+from modcut.load import as_graph
 
 __all__ = ["Graph", "build_graph", "isolated_mask"]
 
 
 @dataclass(frozen=True)
 class Graph:
-    """The weighted graph of a layered network.
+    """The weighted graph of a layered network (or of a group network: "layer" then
+    means node group, in group order).
 
     Attributes
     ----------
@@ -79,9 +83,13 @@ class Graph:
 
 
 def build_graph(network: Any) -> Graph:
-    """Build the graph of ``network`` (any input :func:`modcut.as_network` takes)."""
-    net = as_network(network)
-    n, indptr, indices, data, degree = _core.adjacency(net.core)
+    """Build the graph of ``network`` (any input :func:`modcut.as_network` takes, or a
+    :class:`modcut.GroupNetwork`, in memory or saved: :func:`modcut.load.as_graph`)."""
+    net = as_graph(network)
+    if isinstance(net, GroupNetwork):
+        n, indptr, indices, data, degree = _core.g_adjacency(net.core)
+    else:
+        n, indptr, indices, data, degree = _core.adjacency(net.core)
     adj = sp.csr_array((data, indices, indptr), shape=(n, n))
     return Graph(
         adjacency=adj,

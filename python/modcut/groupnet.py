@@ -20,15 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from modcut._core import CoreGroupNetwork
 from modcut._layers import layer_offsets
 from modcut._validate import Network, _layer_to_csr, network_from_matrices
 
-__all__ = ["EdgeGroup", "GroupNetwork", "NodeGroup", "as_group_network", "non_chain"]
+__all__ = ["EdgeGroup", "GroupNetwork", "NodeGroup", "as_group_network"]
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,44 @@ class GroupNetwork:
 
     Build one with :func:`modcut.network_graph` (from a PyTorch model),
     :func:`modcut.mlp_blocks` or :meth:`GroupNetwork.from_edges`.
+
+    :attr:`core` is the Rust core's validated copy, built once (on first use) and
+    passed to every ``modcut._core.g_*`` call. A ``GroupNetwork`` pickles as its
+    groups and matrices only; the handle is rebuilt on first use after unpickling.
     """
 
     groups: tuple[NodeGroup, ...]
     edges: tuple[EdgeGroup, ...]
+
+    # --- the Rust handle ----------------------------------------------------------
+    @cached_property
+    def core(self) -> CoreGroupNetwork:
+        """The Rust core's validated copy (:class:`modcut._core.CoreGroupNetwork`).
+
+        Built once from the groups and matrices (which it checks: CSR structure,
+        finite weights, shapes, canonical rows, node ids that fit int32)."""
+        return CoreGroupNetwork(list(self.sizes), self._core_edges())
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the cached handle is left out: it would pickle a second copy of every matrix
+        return {k: v for k, v in self.__dict__.items() if k != "core"}
+
+    @classmethod
+    def from_core(cls, like: GroupNetwork, core: CoreGroupNetwork) -> GroupNetwork:
+        """Wrap a handle the Rust core returned (a shuffle, a reduction) with the names
+        and kinds of ``like``'s groups and edge groups: trusted input, not re-checked.
+        The handle becomes the result's :attr:`core`."""
+        groups = tuple(NodeGroup(gr.name, int(s), gr.kind)
+                       for gr, s in zip(like.groups, core.sizes, strict=True))
+        edges = tuple(
+            EdgeGroup(int(src), int(dst),
+                      sp.csr_array((data, indices, indptr), shape=(r, c)), e.name)
+            for e, (src, dst, r, c, indptr, indices, data) in zip(like.edges, core.edges(),
+                                                                  strict=True)
+        )
+        out = cls(groups, edges)
+        out.__dict__["core"] = core  # what cached_property stores; frozen allows no setattr
+        return out
 
     # --- construction -------------------------------------------------------------
     @classmethod
@@ -249,24 +285,21 @@ class GroupNetwork:
         """Weighted degree ``Σ |w|`` of every neuron, shape ``(n_nodes,)``."""
         return np.asarray(self.adjacency().sum(axis=1)).ravel()
 
-    def to_core(self) -> tuple[list[int], list[tuple[int, int, int, int, Any, Any, Any]]]:
-        """The form ``modcut._core``'s ``g_*`` functions take: ``(sizes, edges)`` with
-        each edge ``(src, dst, rows, cols, indptr, indices, data)`` canonical CSR."""
-        edges = []
-        for e in self.edges:
-            m = e.weights
-            edges.append(
-                (
-                    e.src,
-                    e.dst,
-                    int(m.shape[0]),
-                    int(m.shape[1]),
-                    m.indptr.astype(np.int64, copy=False),
-                    m.indices.astype(np.int32, copy=False),
-                    m.data.astype(np.float64, copy=False),
-                )
+    def _core_edges(self) -> list[tuple[int, int, int, int, Any, Any, Any]]:
+        """Each edge group as ``(src, dst, rows, cols, indptr, indices, data)``, the form
+        :class:`modcut._core.CoreGroupNetwork` takes."""
+        return [
+            (
+                e.src,
+                e.dst,
+                int(e.weights.shape[0]),
+                int(e.weights.shape[1]),
+                e.weights.indptr.astype(np.int64, copy=False),
+                e.weights.indices.astype(np.int32, copy=False),
+                e.weights.data.astype(np.float64, copy=False),
             )
-        return list(self.sizes), edges
+            for e in self.edges
+        ]
 
     def with_weights(self, weights: Sequence[sp.csr_array]) -> GroupNetwork:
         """The same structure with new edge-group matrices (e.g. a shuffle)."""
@@ -276,8 +309,9 @@ class GroupNetwork:
         )
 
     def save(self, path: Any) -> None:
-        """Write the network to a ``.npz`` file (no pickle) that :meth:`load` and
-        ``modcut analyze`` read."""
+        """Write the network to a ``.npz`` file (no pickle) that :meth:`load`, every
+        public function (:func:`modcut.cluster`, :func:`modcut.clusterability`, …) and
+        ``modcut analyze`` read (:func:`modcut.load.as_graph` recognises it)."""
         arrays: dict[str, Any] = {
             "__modcut_groups__": np.array(1),
             "group_names": np.array([g.name for g in self.groups]),
@@ -294,20 +328,11 @@ class GroupNetwork:
 
     @classmethod
     def load(cls, path: Any) -> GroupNetwork:
-        """Read a file written by :meth:`save` (ValueError for other ``.npz`` files)."""
-        with np.load(path, allow_pickle=False) as z:
-            if "__modcut_groups__" not in z.files:
-                raise ValueError(f"{path} was not written by GroupNetwork.save")
-            sizes = [int(s) for s in z["group_sizes"]]
-            groups = [NodeGroup(str(n), s, str(k)) for n, s, k in
-                      zip(z["group_names"], sizes, z["group_kinds"], strict=True)]
-            edges = []
-            for i, ((s, d), name) in enumerate(zip(z["edge_ends"], z["edge_names"],
-                                                   strict=True)):
-                m = sp.csr_array((z[f"e{i}_data"], z[f"e{i}_indices"], z[f"e{i}_indptr"]),
-                                 shape=(sizes[int(s)], sizes[int(d)]))
-                edges.append(EdgeGroup(int(s), int(d), m, str(name)))
-        return cls.from_edges(groups, edges)
+        """Read a file written by :meth:`save` (:func:`modcut.load.read_group_graph`:
+        :class:`modcut.NetworkFileError`, a ``ValueError``, for other or damaged files)."""
+        from modcut.load import read_group_graph
+
+        return read_group_graph(path)
 
     def summary(self) -> str:
         """A readable table of the node groups and the edge groups."""
@@ -336,14 +361,6 @@ class GroupNetwork:
             f"GroupNetwork({len(self.groups)} groups, {self.n_nodes} neurons, "
             f"{len(self.edges)} edge groups)"
         )
-
-
-def non_chain(obj: Any) -> GroupNetwork | None:
-    """``obj`` when it is a :class:`GroupNetwork` that is not a chain, else ``None``
-    (the core functions' test for taking the general path)."""
-    if isinstance(obj, GroupNetwork) and not obj.is_chain():
-        return obj
-    return None
 
 
 def as_group_network(obj: Any) -> GroupNetwork:

@@ -11,8 +11,10 @@ so they all accept the same things:
 * a :class:`Network` (returned as is);
 * a ``.npz`` file: ``np.savez(path, W1, W2, …)`` (matrices in layer order; the
   positional names ``arr_0, arr_1, …`` are read in numeric order, other names in
-  the order they were saved), or a single sparse matrix written by
-  ``scipy.sparse.save_npz`` (a one-layer network, kept sparse);
+  the order they were saved), a single sparse matrix written by
+  ``scipy.sparse.save_npz`` (a one-layer network, kept sparse), or a group graph
+  written by :meth:`modcut.GroupNetwork.save` (marker ``__modcut_groups__``;
+  recognised here and nowhere else);
 * a ``.npy`` file holding one 2-D numeric matrix: a one-layer network (a
   ``.npy`` cannot hold several matrices without pickling, which modcut never
   unpickles: save several with ``np.savez``);
@@ -26,6 +28,13 @@ network with :func:`modcut._validate.network_from_matrices`) and the harness
 (imported lazily, only for checkpoints and modules); the core never imports
 the harness. The network's :attr:`~Network.provenance` records where it came
 from (and, for checkpoints, the data set, metrics and training configuration).
+
+Networks with skips or concatenations (a :class:`~modcut.groupnet.GroupNetwork`
+that is not a chain, in memory or saved) are not layered networks: :func:`as_graph`
+is the entry point every public function dispatches on. It returns a chain as a
+:class:`Network` (bit for bit what its matrices give) and anything else as a
+:class:`~modcut.groupnet.GroupNetwork`; :func:`as_network` refuses the latter with
+a ``ValueError`` saying what to use instead.
 
 A file that is not a network raises :class:`NetworkFileError` naming the file
 and what was expected (never a library's internal message).
@@ -48,12 +57,20 @@ import scipy.sparse as sp
 from modcut._validate import Network, network_from_matrices
 from modcut.groupnet import GroupNetwork
 
-__all__ = ["NetworkFileError", "as_network", "config_dict", "read_checkpoint"]
+__all__ = [
+    "NetworkFileError",
+    "as_graph",
+    "as_network",
+    "config_dict",
+    "read_checkpoint",
+    "read_group_graph",
+]
 
 _EXPECTED = (
     "expected a .npz of weight matrices (np.savez(path, W1, W2, ...)), a .npy holding one "
     "2-D matrix, or a modcut checkpoint (.pt) or run folder written by `modcut train`"
 )
+_GROUP_MARKER = "__modcut_groups__"  # the key GroupNetwork.save writes first
 
 
 class NetworkFileError(ValueError):
@@ -157,17 +174,86 @@ def _matrix(arr: Any, file: Path, name: str) -> Any:
     return a
 
 
-def _read_npz(p: Path) -> Network:
+def _open_npz(p: Path) -> Any:
     try:
-        z = np.load(p, allow_pickle=False)
+        return np.load(p, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise NetworkFileError(
             f"{p} cannot be read as a .npz archive ({type(exc).__name__}); {_EXPECTED}"
         ) from None
+
+
+def _group_arrays(z: Any, p: Path) -> GroupNetwork:
+    """The group network stored in an open ``GroupNetwork.save`` archive ``z``."""
+    from modcut.groupnet import EdgeGroup, NodeGroup
+
+    try:
+        names = z["group_names"]
+        kinds = z["group_kinds"]
+        sizes = [int(s) for s in np.asarray(z["group_sizes"]).reshape(-1)]
+        ends = np.asarray(z["edge_ends"]).reshape(-1, 2)
+        edge_names = z["edge_names"]
+        groups = [NodeGroup(str(n), s, str(k)) for n, s, k in zip(names, sizes, kinds, strict=True)]
+        edges = []
+        for i, ((s, d), name) in enumerate(zip(ends, edge_names, strict=True)):
+            s, d = int(s), int(d)
+            if not (0 <= s < len(sizes) and 0 <= d < len(sizes)):
+                raise ValueError(f"edge group {i} joins groups {s} and {d}; there are {len(sizes)}")
+            m = sp.csr_array((z[f"e{i}_data"], z[f"e{i}_indices"], z[f"e{i}_indptr"]),
+                             shape=(sizes[s], sizes[d]))
+            edges.append(EdgeGroup(s, d, m, str(name)))
+        g = GroupNetwork.from_edges(groups, edges)
+        _ = g.core  # the Rust checks too: canonical CSR rows, node ids that fit int32
+        return g
+    except KeyError as exc:
+        detail = f"missing entry {exc}"
+    except (ValueError, TypeError, IndexError) as exc:
+        detail = str(exc)
+    raise NetworkFileError(
+        f"{p} is marked as a group graph ({_GROUP_MARKER}) but is damaged or was not written "
+        f"by GroupNetwork.save: {detail}; save the graph again with GroupNetwork.save"
+    )
+
+
+def read_group_graph(path: str | os.PathLike[str]) -> GroupNetwork:
+    """Read a group graph written by :meth:`modcut.GroupNetwork.save`.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    NetworkFileError
+        The file is not a ``.npz`` written by ``GroupNetwork.save`` (no marker), or
+        it is damaged (missing or inconsistent entries, invalid matrices); the
+        message names the file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such file: {p}")
+    with _open_npz(p) as z:
+        if _GROUP_MARKER not in z.files:
+            raise NetworkFileError(
+                f"{p} was not written by GroupNetwork.save (no {_GROUP_MARKER} entry); "
+                f"read weight matrices with modcut.as_network"
+            )
+        return _group_arrays(z, p)
+
+
+def _group_graph(g: GroupNetwork, provenance: dict[str, Any]) -> Network | GroupNetwork:
+    """A chain as the layered :class:`Network` of its matrices, anything else as is."""
+    if g.is_chain():
+        return network_from_matrices([e.weights for e in g.edges], provenance)
+    return g
+
+
+def _read_npz(p: Path) -> Network | GroupNetwork:
+    z = _open_npz(p)
     with z:
         names = list(z.files)
         if not names:
             raise NetworkFileError(f"{p} holds no arrays; {_EXPECTED}")
+        if _GROUP_MARKER in names:  # GroupNetwork.save
+            return _group_graph(_group_arrays(z, p), {"source": str(p), "kind": "npz (groups)"})
         if {"format", "shape", "data"} <= set(names):  # scipy.sparse.save_npz
             try:
                 mats: list[Any] = [sp.load_npz(p)]
@@ -222,11 +308,21 @@ def _model_provenance(model: Any, part: str, planted: Any) -> dict[str, Any]:
 def _matrices_only(part: str) -> None:
     if part != "all":
         raise ValueError(
-            f"graph part {part!r} needs a model (checkpoint or torch module), not weight matrices"
+            f"graph part {part!r} needs a model (checkpoint or torch module), not weight matrices "
+            f"or a saved graph; use part='all'"
         )
 
 
-def _from_path(source: str | os.PathLike[str] | bytes, part: str = "all") -> Network:
+def _not_layered(g: GroupNetwork, source: str) -> ValueError:
+    return ValueError(
+        f"{source} is a network with skips, concatenations or parallel branches "
+        f"({len(g.groups)} node groups, {len(g.edges)} edge groups), not a chain of layers; "
+        f"modcut.cluster, ncut, clusterability, shuffle, spectral_embedding and build_graph "
+        f"take it directly (modcut.load.as_graph reads it as a GroupNetwork)"
+    )
+
+
+def _from_path(source: str | os.PathLike[str] | bytes, part: str = "all") -> Network | GroupNetwork:
     p = Path(os.fsdecode(source) if isinstance(source, bytes) else source)
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {p} ({_EXPECTED})")
@@ -279,9 +375,15 @@ def as_network(network: Any, *, part: str = "all") -> Network:
         _matrices_only(part)
         return network
     if isinstance(network, GroupNetwork):
-        return network.to_network()  # a chain; ValueError for skips (use the general path)
+        _matrices_only(part)
+        if not network.is_chain():
+            raise _not_layered(network, repr(network))
+        return network.to_network()
     if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
-        return _from_path(network, part)
+        net = _from_path(network, part)
+        if isinstance(net, GroupNetwork):
+            raise _not_layered(net, os.fsdecode(network))
+        return net
     if _is_torch_module(network):
         from modcut.fxgraph import check_chain
         from modcut.harness.extract import extract_weights
@@ -304,3 +406,40 @@ def as_network(network: Any, *, part: str = "all") -> Network:
         return _from_checkpoint(checkpoint_from_dict(network), "checkpoint dict", part)
     _matrices_only(part)
     return network_from_matrices(network)
+
+
+def as_graph(network: Any, *, part: str = "all") -> Network | GroupNetwork:
+    """The dispatch of every public function: ``network`` as a layered
+    :class:`Network` when it is a chain, else as a :class:`~modcut.groupnet.GroupNetwork`.
+
+    Parameters
+    ----------
+    network:
+        Anything :func:`as_network` takes, a :class:`~modcut.groupnet.GroupNetwork`
+        (in memory), or a ``.npz`` written by :meth:`~modcut.groupnet.GroupNetwork.save`.
+    part:
+        As for :func:`as_network` (models and checkpoints only; a group network or a
+        saved graph takes only ``"all"``).
+
+    Returns
+    -------
+    Network
+        For every chain: weight matrices, files, checkpoints, modules, and a group
+        network (in memory or saved) whose edge groups are ``0 → 1 → … → L``; bit
+        for bit the network its matrices give.
+    GroupNetwork
+        For a group network (in memory or saved) with skips, concatenations or
+        parallel branches.
+
+    Raises
+    ------
+    FileNotFoundError, NetworkFileError, TypeError, ValueError
+        As :func:`as_network`; a damaged or foreign group ``.npz`` raises
+        :class:`NetworkFileError` naming the file.
+    """
+    if isinstance(network, GroupNetwork):
+        _matrices_only(part)
+        return network.to_network() if network.is_chain() else network
+    if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
+        return _from_path(network, part)
+    return as_network(network, part=part)

@@ -25,8 +25,8 @@ from modcut._validate import Network, check_count, check_n_jobs, check_random_st
 from modcut.cluster import check_k, default_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
 from modcut.distributed import run_null_chunks
-from modcut.groupnet import non_chain
-from modcut.load import as_network
+from modcut.groupnet import GroupNetwork
+from modcut.load import as_graph
 from modcut.shuffle import check_method
 
 __all__ = ["ClusterabilityResult", "clusterability", "null_statistics"]
@@ -174,7 +174,9 @@ def clusterability(
     ----------
     network:
         Weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)`` (NumPy or SciPy
-        sparse), a ``torch.nn.Module`` of Linear layers, or a checkpoint path.
+        sparse), a ``torch.nn.Module`` of Linear layers, a checkpoint path, or a
+        :class:`modcut.GroupNetwork` with skips (in memory or a ``.npz`` written by
+        :meth:`~modcut.GroupNetwork.save`; :func:`modcut.load.as_graph`).
     k:
         Number of clusters (reference: 12).
     n_shuffles:
@@ -216,16 +218,15 @@ def clusterability(
     -------
     ClusterabilityResult
     """
-    groups = non_chain(network)
-    if groups is not None:  # skips / concatenations: the general path (modcut.general)
+    net = as_graph(network)
+    if isinstance(net, GroupNetwork):  # skips / concatenations: the general path (modcut.general)
         from modcut.general import group_clusterability
 
         return group_clusterability(
-            groups, k, n_shuffles, shuffle, random_state, n_jobs, n_init=n_init,
+            net, k, n_shuffles, shuffle, random_state, n_jobs, n_init=n_init,
             eigen_solver=eigen_solver, progress=progress, chunk_size=chunk_size,
             scheduler=scheduler, store=store,
         )
-    net = as_network(network)
     method, seed, threads, n_shuffles, chunk_size = check_null_args(
         shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
     )

@@ -16,8 +16,8 @@ from typing import Any
 
 from modcut import _core
 from modcut._validate import Network, check_count, check_n_jobs, check_random_state
-from modcut.groupnet import non_chain
-from modcut.load import as_network
+from modcut.groupnet import GroupNetwork
+from modcut.load import as_graph
 
 __all__ = ["SHUFFLE_METHODS", "check_method", "shuffle"]
 
@@ -52,7 +52,8 @@ def shuffle(
     Parameters
     ----------
     network:
-        Weight matrices ``(n_{l-1}, n_l)`` or anything :func:`modcut.as_network` takes.
+        Weight matrices ``(n_{l-1}, n_l)``, anything :func:`modcut.as_network` takes, or a
+        :class:`modcut.GroupNetwork` (in memory or saved; :func:`modcut.load.as_graph`).
     method:
         One of :data:`SHUFFLE_METHODS`.
     n_samples:
@@ -69,18 +70,16 @@ def shuffle(
     -------
     list of :class:`modcut.Network`, each with the shapes of ``network``.
     """
-    groups = non_chain(network)
-    net = None if groups is not None else as_network(network)
+    net = as_graph(network)
     method = check_method(method)
     seed = check_random_state(random_state)
     threads = check_n_jobs(n_jobs)
     n_samples = check_count("n_samples", n_samples, 1)
     start = check_count("start", start, 0)
-    if groups is not None:  # each edge group shuffled on its own
+    if isinstance(net, GroupNetwork):  # each edge group shuffled on its own
         from modcut.general import group_shuffle
 
-        return group_shuffle(groups, method, n_samples, seed, threads, start)  # type: ignore[return-value]
-    assert net is not None
+        return group_shuffle(net, method, n_samples, seed, threads, start)  # type: ignore[return-value]
     samples = _core.shuffle(net.core, method, seed, start, n_samples, threads)
     prov = {"source": f"'{method}' shuffle of {net.provenance.get('source', '?')}",
             "kind": "shuffle"}

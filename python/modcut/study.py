@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from modcut._io import jsonable, read_json, write_json
-from modcut.load import config_dict
+from modcut.groupnet import GroupNetwork
+from modcut.load import as_graph, config_dict
 
 __all__ = [
     "STUDY_SHUFFLES",
@@ -152,13 +153,12 @@ def analyze(
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else _default_out(network)
     out.mkdir(parents=True, exist_ok=True)
-    groups = _group_network(network) if graph == "all" else None
-    if groups is not None:
-        return _analyze_groups(groups, str(network) if isinstance(network, (str, os.PathLike))
-                               else repr(groups), out, k=k, n_shuffles=n_shuffles,
+    net = as_graph(network, part=graph)
+    if isinstance(net, GroupNetwork):  # skips / concatenations (in memory or saved)
+        return _analyze_groups(net, str(network) if isinstance(network, (str, os.PathLike))
+                               else repr(net), out, k=k, n_shuffles=n_shuffles,
                                shuffle=shuffle, seed=seed, n_jobs=n_jobs, progress=progress,
                                say=say)
-    net = modcut.as_network(network, part=graph)
     prov = net.provenance
     weights = list(net.layers)  # sparse: no dense round trip
     say(
@@ -226,20 +226,6 @@ def analyze(
     paths["report"] = report.build_report(out)
     paths["summary"] = out / "summary.txt"
     return paths
-
-
-def _group_network(source: Any) -> Any:
-    """A GroupNetwork that is not a chain (given, or a file GroupNetwork.save wrote), else None."""
-    from modcut.groupnet import GroupNetwork, non_chain
-
-    if isinstance(source, (str, os.PathLike)) and Path(source).suffix == ".npz":
-        with np.load(source, allow_pickle=False) as z:
-            if "__modcut_groups__" not in z.files:
-                return None
-        source = GroupNetwork.load(source)
-        if source.is_chain():
-            raise ValueError(f"{source!r} is a chain; save it with np.savez as weight matrices")
-    return non_chain(source)
 
 
 def _analyze_groups(groups: Any, source: str, out: Path, *, k: int, n_shuffles: int,

@@ -20,6 +20,7 @@ pub mod spectral;
 pub mod testkit;
 
 mod py_gnet;
+mod py_gnet_core;
 mod py_graph;
 mod py_net;
 mod py_null;
@@ -38,6 +39,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_graph::register(m)?;
     py_spectral::register(m)?;
     py_null::register(m)?;
+    py_gnet_core::register(m)?;
     py_gnet::register(m)?;
     Ok(())
 }

@@ -1,105 +1,25 @@
 //! Python bindings of [`crate::gnet`]: general (group) networks.
 //!
-//! A group network is passed as `(sizes, edges)`: the node-group sizes and one
-//! `(src, dst, rows, cols, indptr, indices, data)` canonical CSR matrix per edge
-//! group (`modcut.groupnet.GroupNetwork.to_core()` builds it).
+//! Every function takes the network as a [`CoreGroupNetwork`] handle (validated
+//! once, when `modcut.GroupNetwork.core` built it); shuffles and reductions
+//! return handles. Heavy work runs with the GIL released.
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::gnet::{self, EdgeGroup, GroupNet};
-use crate::net::CsrLayer;
-use crate::py_util::{pool, run_detached, to_pyerr, F64Array, I32Array, I64Array};
+use crate::gnet;
+use crate::py_gnet_core::CoreGroupNetwork;
+use crate::py_util::{
+    check_n_init, parse_method, pool, run_detached, F64Array, I32Array, I64Array,
+};
 use crate::rng::{rng_for, CLUSTER, NULL_CLUSTER};
-use crate::shuffle::ShuffleMethod;
-
-/// One edge group from Python.
-pub type PyEdge<'py> = (
-    usize,
-    usize,
-    usize,
-    usize,
-    PyReadonlyArray1<'py, i64>,
-    PyReadonlyArray1<'py, i32>,
-    PyReadonlyArray1<'py, f64>,
-);
-/// One edge group to Python.
-pub type PyEdgeOut<'py> = (
-    usize,
-    usize,
-    usize,
-    usize,
-    I64Array<'py>,
-    I32Array<'py>,
-    F64Array<'py>,
-);
-
-fn gnet_from_py(sizes: Vec<usize>, edges: Vec<PyEdge<'_>>) -> PyResult<GroupNet> {
-    let mut out = Vec::with_capacity(edges.len());
-    for (e, (src, dst, rows, cols, indptr, indices, data)) in edges.into_iter().enumerate() {
-        let indptr = indptr.as_slice()?;
-        let indices = indices.as_slice()?;
-        if indptr.iter().any(|&p| p < 0) || indices.iter().any(|&c| c < 0) {
-            return Err(PyValueError::new_err(format!(
-                "edge group {e}: negative index"
-            )));
-        }
-        let layer = CsrLayer::new(
-            rows,
-            cols,
-            indptr.iter().map(|&p| p as usize).collect(),
-            indices.iter().map(|&c| c as u32).collect(),
-            data.as_slice()?.to_vec(),
-        )
-        .map_err(|err| PyValueError::new_err(format!("edge group {e}: {err}")))?;
-        out.push(EdgeGroup { src, dst, layer });
-    }
-    let g = GroupNet::new(sizes, out).map_err(to_pyerr)?;
-    if g.n_nodes() > i32::MAX as usize {
-        return Err(PyValueError::new_err("too many neurons for int32 node ids"));
-    }
-    Ok(g)
-}
-
-fn gnet_to_py<'py>(py: Python<'py>, g: &GroupNet) -> (Vec<usize>, Vec<PyEdgeOut<'py>>) {
-    let edges = g
-        .edges
-        .iter()
-        .map(|eg| {
-            let l = &eg.layer;
-            (
-                eg.src,
-                eg.dst,
-                l.rows,
-                l.cols,
-                PyArray1::from_iter(py, l.indptr.iter().map(|&p| p as i64)),
-                PyArray1::from_iter(py, l.indices.iter().map(|&c| c as i32)),
-                PyArray1::from_slice(py, &l.data),
-            )
-        })
-        .collect();
-    (g.sizes.clone(), edges)
-}
-
-fn parse_method(method: &str) -> PyResult<ShuffleMethod> {
-    method.parse().map_err(to_pyerr)
-}
-
-fn check_n_init(n_init: usize) -> PyResult<()> {
-    if n_init == 0 {
-        return Err(PyValueError::new_err("n_init must be at least 1"));
-    }
-    Ok(())
-}
 
 /// `(n, indptr, indices, data, degree)`: the symmetric |w| adjacency.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 fn g_adjacency<'py>(
     py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
+    net: &Bound<'py, CoreGroupNetwork>,
 ) -> PyResult<(
     usize,
     I64Array<'py>,
@@ -107,8 +27,8 @@ fn g_adjacency<'py>(
     F64Array<'py>,
     F64Array<'py>,
 )> {
-    let g = gnet_from_py(sizes, edges)?;
-    let a = run_detached(py, || Ok(gnet::adjacency(&g)))?;
+    let g = net.get().net();
+    let a = run_detached(py, || Ok(gnet::adjacency(g)))?;
     Ok((
         a.n,
         PyArray1::from_iter(py, a.indptr.iter().map(|&p| p as i64)),
@@ -120,54 +40,44 @@ fn g_adjacency<'py>(
 
 /// Weighted degree of every neuron.
 #[pyfunction]
-fn g_degrees<'py>(
-    py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
-) -> PyResult<F64Array<'py>> {
-    let g = gnet_from_py(sizes, edges)?;
-    Ok(gnet::degrees(&g).into_pyarray(py))
+fn g_degrees<'py>(py: Python<'py>, net: &Bound<'py, CoreGroupNetwork>) -> PyResult<F64Array<'py>> {
+    Ok(gnet::degrees(net.get().net()).into_pyarray(py))
 }
 
 /// A 2-colouring of the groups (0/1 each) or `None` when not bipartite.
 #[pyfunction]
-fn g_colouring(sizes: Vec<usize>, edges: Vec<PyEdge<'_>>) -> PyResult<Option<Vec<u8>>> {
-    let g = gnet_from_py(sizes, edges)?;
-    Ok(gnet::colouring(&g))
+fn g_colouring(net: &Bound<'_, CoreGroupNetwork>) -> Option<Vec<u8>> {
+    gnet::colouring(net.get().net())
 }
 
-/// `(sizes, edges, kept)`: the network without isolated neurons.
+/// `(reduced, kept)`: the network without isolated neurons, and the ascending
+/// global ids of the kept neurons.
 #[pyfunction]
-#[allow(clippy::type_complexity)]
 fn g_reduce_isolated<'py>(
     py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
-) -> PyResult<(Vec<usize>, Vec<PyEdgeOut<'py>>, I64Array<'py>)> {
-    let g = gnet_from_py(sizes, edges)?;
-    let (r, kept) = run_detached(py, || gnet::reduce_isolated(&g))?;
-    let (s, e) = gnet_to_py(py, &r);
+    net: &Bound<'py, CoreGroupNetwork>,
+) -> PyResult<(CoreGroupNetwork, I64Array<'py>)> {
+    let g = net.get().net();
+    let (r, kept) = run_detached(py, || gnet::reduce_isolated(g))?;
     Ok((
-        s,
-        e,
+        CoreGroupNetwork::from_net(r),
         PyArray1::from_iter(py, kept.iter().map(|&u| u as i64)),
     ))
 }
 
 /// `(ncut, cluster_ids, cut, volume)` of a labelling.
 #[pyfunction]
-#[pyo3(signature = (sizes, edges, labels, eps=1e-8))]
+#[pyo3(signature = (net, labels, eps=1e-8))]
 #[allow(clippy::type_complexity)]
 fn g_ncut<'py>(
     py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
+    net: &Bound<'py, CoreGroupNetwork>,
     labels: PyReadonlyArray1<'py, i64>,
     eps: f64,
 ) -> PyResult<(f64, I64Array<'py>, F64Array<'py>, F64Array<'py>)> {
-    let g = gnet_from_py(sizes, edges)?;
+    let g = net.get().net();
     let labels = labels.as_slice()?.to_vec();
-    let p = run_detached(py, || gnet::ncut(&g, &labels, eps))?;
+    let p = run_detached(py, || gnet::ncut(g, &labels, eps))?;
     Ok((
         p.ncut,
         p.cluster_ids.into_pyarray(py),
@@ -178,24 +88,22 @@ fn g_ncut<'py>(
 
 /// Null networks `start .. start + count`: each edge group shuffled on its own.
 #[pyfunction]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn g_shuffle<'py>(
-    py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
+fn g_shuffle(
+    py: Python<'_>,
+    net: &Bound<'_, CoreGroupNetwork>,
     method: &str,
     seed: u64,
     start: u64,
     count: usize,
     n_threads: usize,
-) -> PyResult<Vec<(Vec<usize>, Vec<PyEdgeOut<'py>>)>> {
-    let g = gnet_from_py(sizes, edges)?;
+) -> PyResult<Vec<CoreGroupNetwork>> {
+    let g = net.get().net();
     let method = parse_method(method)?;
     let pool = pool(n_threads)?;
     let out = run_detached(py, || {
-        Ok(pool.install(|| gnet::shuffle_many(&g, method, seed, start, count)))
+        Ok(pool.install(|| gnet::shuffle_many(g, method, seed, start, count)))
     })?;
-    Ok(out.iter().map(|s| gnet_to_py(py, s)).collect())
+    Ok(out.into_iter().map(CoreGroupNetwork::from_net).collect())
 }
 
 /// `(labels, eigenvalues)` of a group network, clustered with the random stream
@@ -203,18 +111,17 @@ fn g_shuffle<'py>(
 #[allow(clippy::too_many_arguments)]
 fn g_labels_for<'py>(
     py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
+    net: &Bound<'py, CoreGroupNetwork>,
     k: usize,
     n_init: usize,
     seed: u64,
     purpose: u64,
     stream: u64,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    let g = gnet_from_py(sizes, edges)?;
     check_n_init(n_init)?;
+    let g = net.get().net();
     let part = run_detached(py, || {
-        gnet::spectral_labels(&g, k, n_init, &mut rng_for(seed, purpose, stream))
+        gnet::spectral_labels(g, k, n_init, &mut rng_for(seed, purpose, stream))
     })?;
     Ok((
         part.labels.into_pyarray(py),
@@ -227,27 +134,25 @@ fn g_labels_for<'py>(
 #[pyfunction]
 fn g_observed_labels<'py>(
     py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
+    net: &Bound<'py, CoreGroupNetwork>,
     k: usize,
     n_init: usize,
     seed: u64,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    g_labels_for(py, sizes, edges, k, n_init, seed, CLUSTER, 0)
+    g_labels_for(py, net, k, n_init, seed, CLUSTER, 0)
 }
 
 /// As [`g_observed_labels`], with the random stream of null sample `sample`.
 #[pyfunction]
 fn g_null_labels<'py>(
     py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
+    net: &Bound<'py, CoreGroupNetwork>,
     k: usize,
     n_init: usize,
     seed: u64,
     sample: u64,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    g_labels_for(py, sizes, edges, k, n_init, seed, NULL_CLUSTER, sample)
+    g_labels_for(py, net, k, n_init, seed, NULL_CLUSTER, sample)
 }
 
 /// `(node_ids, x (m, k), eigenvalues)`: the embedding k-means runs on.
@@ -255,15 +160,12 @@ fn g_null_labels<'py>(
 #[allow(clippy::type_complexity)]
 fn g_observed_embedding<'py>(
     py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
+    net: &Bound<'py, CoreGroupNetwork>,
     k: usize,
     seed: u64,
 ) -> PyResult<(I64Array<'py>, Bound<'py, PyArray2<f64>>, F64Array<'py>)> {
-    let g = gnet_from_py(sizes, edges)?;
-    let emb = run_detached(py, || {
-        gnet::embedding(&g, k, &mut rng_for(seed, CLUSTER, 0))
-    })?;
+    let g = net.get().net();
+    let emb = run_detached(py, || gnet::embedding(g, k, &mut rng_for(seed, CLUSTER, 0)))?;
     let rows = emb.node_ids.len();
     let x = PyArray1::from_vec(py, emb.x).reshape([rows, k])?;
     Ok((
@@ -278,8 +180,7 @@ fn g_observed_embedding<'py>(
 #[allow(clippy::too_many_arguments)]
 fn g_null_ncuts<'py>(
     py: Python<'py>,
-    sizes: Vec<usize>,
-    edges: Vec<PyEdge<'py>>,
+    net: &Bound<'py, CoreGroupNetwork>,
     method: &str,
     k: usize,
     n_init: usize,
@@ -288,12 +189,12 @@ fn g_null_ncuts<'py>(
     count: usize,
     n_threads: usize,
 ) -> PyResult<F64Array<'py>> {
-    let g = gnet_from_py(sizes, edges)?;
     let method = parse_method(method)?;
     check_n_init(n_init)?;
+    let g = net.get().net();
     let pool = pool(n_threads)?;
     let out = run_detached(py, || {
-        pool.install(|| gnet::null_ncuts(&g, method, k, n_init, seed, start, count))
+        pool.install(|| gnet::null_ncuts(g, method, k, n_init, seed, start, count))
     })?;
     Ok(out.into_pyarray(py))
 }

@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 use crate::cut;
 use crate::graph::{self, SparseBlock};
 use crate::py_net::CoreNetwork;
-use crate::py_util::{pool, run_detached, to_pyerr, F64Array, I32Array, I64Array};
-use crate::shuffle::{shuffle_many, ShuffleMethod};
+use crate::py_util::{parse_method, pool, run_detached, F64Array, I32Array, I64Array};
+use crate::shuffle::shuffle_many;
 
 /// A CSR matrix handed to Python: `(nrows, ncols, indptr, indices, data)`.
 type PyCsr<'py> = (usize, usize, I64Array<'py>, I32Array<'py>, F64Array<'py>);
@@ -127,7 +127,7 @@ fn shuffle<'py>(
     count: usize,
     n_threads: usize,
 ) -> PyResult<Vec<CoreNetwork>> {
-    let method: ShuffleMethod = method.parse().map_err(to_pyerr)?;
+    let method = parse_method(method)?;
     let net = net.get().net();
     let pool = pool(n_threads)?;
     let nets = run_detached(py, || {

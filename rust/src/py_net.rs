@@ -7,12 +7,11 @@
 //! a thin owner of the network: it holds nothing else, is immutable (`frozen`,
 //! hence shareable across threads) and pickles as its layer list.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
 
 use crate::net::LayeredNet;
-use crate::py_util::{net_from_py, net_to_py, PyLayer, PyLayerOut};
+use crate::py_util::{check_node_ids, net_from_py, net_to_py, PyLayer, PyLayerOut};
 
 /// A validated layered network owned by the Rust core.
 #[pyclass(module = "modcut._core", name = "CoreNetwork", frozen)]
@@ -36,13 +35,7 @@ impl CoreNetwork {
 /// (sorted, duplicate-free) rows, and node ids that fit the `int32` index arrays.
 pub fn checked_net(layers: Vec<PyLayer<'_>>) -> PyResult<LayeredNet> {
     let net = net_from_py(layers)?;
-    if net.n_nodes() > i32::MAX as usize {
-        return Err(PyValueError::new_err(format!(
-            "the network has {} neurons; at most {} are supported",
-            net.n_nodes(),
-            i32::MAX
-        )));
-    }
+    check_node_ids(net.n_nodes())?;
     Ok(net)
 }
 

@@ -6,21 +6,12 @@
 //! stream purpose.
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::null;
 use crate::py_net::CoreNetwork;
-use crate::py_util::{pool, run_detached, to_pyerr, F64Array, I64Array};
+use crate::py_util::{check_n_init, parse_method, pool, run_detached, F64Array, I64Array};
 use crate::rng::{rng_for, CLUSTER, NULL_CLUSTER};
-use crate::shuffle::ShuffleMethod;
-
-fn check_n_init(n_init: usize) -> PyResult<()> {
-    if n_init == 0 {
-        return Err(PyValueError::new_err("n_init must be at least 1"));
-    }
-    Ok(())
-}
 
 fn labels_for<'py>(
     py: Python<'py>,
@@ -109,7 +100,7 @@ fn null_ncuts<'py>(
     count: usize,
     n_threads: usize,
 ) -> PyResult<F64Array<'py>> {
-    let method: ShuffleMethod = method.parse().map_err(to_pyerr)?;
+    let method = parse_method(method)?;
     check_n_init(n_init)?;
     let net = net.get().net();
     let pool = pool(n_threads)?;

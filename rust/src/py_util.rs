@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 use crate::error::Error;
 use crate::net::{CsrLayer, LayeredNet};
+use crate::shuffle::ShuffleMethod;
 
 /// How Python hands one layer to Rust: `(rows, cols, indptr, indices, data)`,
 /// a canonical CSR matrix (`modcut._validate` builds it).
@@ -40,32 +41,88 @@ pub fn to_pyerr(e: Error) -> PyErr {
     }
 }
 
+/// Convert one CSR matrix from NumPy arrays (`what` names it in errors, e.g.
+/// `"layer 2"` or `"edge group 0"`): no negative indices, then every check of
+/// [`CsrLayer::new`] (shape, monotone `indptr`, columns in range, finite data).
+pub fn csr_from_py(
+    what: &str,
+    rows: usize,
+    cols: usize,
+    indptr: PyReadonlyArray1<'_, i64>,
+    indices: PyReadonlyArray1<'_, i32>,
+    data: PyReadonlyArray1<'_, f64>,
+) -> PyResult<CsrLayer> {
+    let indptr = indptr.as_slice()?;
+    if indptr.iter().any(|&p| p < 0) {
+        return Err(PyValueError::new_err(format!(
+            "{what}: negative indptr entry"
+        )));
+    }
+    let indices = indices.as_slice()?;
+    if indices.iter().any(|&c| c < 0) {
+        return Err(PyValueError::new_err(format!(
+            "{what}: negative column index"
+        )));
+    }
+    CsrLayer::new(
+        rows,
+        cols,
+        indptr.iter().map(|&p| p as usize).collect(),
+        indices.iter().map(|&c| c as u32).collect(),
+        data.as_slice()?.to_vec(),
+    )
+    .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+}
+
+/// One CSR matrix as NumPy arrays `(rows, cols, indptr, indices, data)` (fresh copies).
+pub fn layer_to_py<'py>(py: Python<'py>, l: &CsrLayer) -> PyLayerOut<'py> {
+    (
+        l.rows,
+        l.cols,
+        PyArray1::from_iter(py, l.indptr.iter().map(|&p| p as i64)),
+        PyArray1::from_iter(py, l.indices.iter().map(|&c| c as i32)),
+        PyArray1::from_slice(py, &l.data),
+    )
+}
+
+/// Refuse a network whose global node ids do not fit the `int32` index arrays
+/// the bindings hand to Python.
+pub fn check_node_ids(n_nodes: usize) -> PyResult<()> {
+    if n_nodes > i32::MAX as usize {
+        return Err(PyValueError::new_err(format!(
+            "the network has {n_nodes} neurons; at most {} are supported",
+            i32::MAX
+        )));
+    }
+    Ok(())
+}
+
+/// A shuffle method by name (`"layer"`, `"layer_nonzero"`, …).
+pub fn parse_method(method: &str) -> PyResult<ShuffleMethod> {
+    method.parse().map_err(to_pyerr)
+}
+
+/// k-means needs at least one restart.
+pub fn check_n_init(n_init: usize) -> PyResult<()> {
+    if n_init == 0 {
+        return Err(PyValueError::new_err("n_init must be at least 1"));
+    }
+    Ok(())
+}
+
 /// Convert and check a layer list: valid CSR layers that chain, with canonical
 /// (sorted, duplicate-free) rows.
 pub fn net_from_py(layers: Vec<PyLayer<'_>>) -> PyResult<LayeredNet> {
     let mut out = Vec::with_capacity(layers.len());
     for (l, (rows, cols, indptr, indices, data)) in layers.into_iter().enumerate() {
-        let indptr = indptr.as_slice()?;
-        if indptr.iter().any(|&p| p < 0) {
-            return Err(PyValueError::new_err(format!(
-                "layer {l}: negative indptr entry"
-            )));
-        }
-        let indices = indices.as_slice()?;
-        if indices.iter().any(|&c| c < 0) {
-            return Err(PyValueError::new_err(format!(
-                "layer {l}: negative column index"
-            )));
-        }
-        let layer = CsrLayer::new(
+        out.push(csr_from_py(
+            &format!("layer {l}"),
             rows,
             cols,
-            indptr.iter().map(|&p| p as usize).collect(),
-            indices.iter().map(|&c| c as u32).collect(),
-            data.as_slice()?.to_vec(),
-        )
-        .map_err(|e| PyValueError::new_err(format!("layer {l}: {e}")))?;
-        out.push(layer);
+            indptr,
+            indices,
+            data,
+        )?);
     }
     let net = LayeredNet::new(out).map_err(to_pyerr)?;
     crate::graph::check_canonical(&net).map_err(to_pyerr)?;
@@ -73,18 +130,7 @@ pub fn net_from_py(layers: Vec<PyLayer<'_>>) -> PyResult<LayeredNet> {
 }
 
 pub fn net_to_py<'py>(py: Python<'py>, net: &LayeredNet) -> Vec<PyLayerOut<'py>> {
-    net.layers
-        .iter()
-        .map(|l| {
-            (
-                l.rows,
-                l.cols,
-                PyArray1::from_iter(py, l.indptr.iter().map(|&p| p as i64)),
-                PyArray1::from_iter(py, l.indices.iter().map(|&c| c as i32)),
-                PyArray1::from_slice(py, &l.data),
-            )
-        })
-        .collect()
+    net.layers.iter().map(|l| layer_to_py(py, l)).collect()
 }
 
 /// Run `f` without the GIL, turning a Rust panic into a `RuntimeError` (PyO3
