@@ -187,19 +187,23 @@ def _group_arrays(z: Any, p: Path) -> GroupNetwork:
     """The group network stored in an open ``GroupNetwork.save`` archive ``z``."""
     from modcut.groupnet import EdgeGroup, NodeGroup
 
+    def entry(name: str) -> Any:
+        if name not in z.files:
+            raise KeyError(name)
+        return z[name]
+
     try:
-        names = z["group_names"]
-        kinds = z["group_kinds"]
-        sizes = [int(s) for s in np.asarray(z["group_sizes"]).reshape(-1)]
-        ends = np.asarray(z["edge_ends"]).reshape(-1, 2)
-        edge_names = z["edge_names"]
+        names, kinds = entry("group_names"), entry("group_kinds")
+        sizes = [int(s) for s in np.asarray(entry("group_sizes")).reshape(-1)]
+        ends = np.asarray(entry("edge_ends")).reshape(-1, 2)
+        edge_names = entry("edge_names")
         groups = [NodeGroup(str(n), s, str(k)) for n, s, k in zip(names, sizes, kinds, strict=True)]
         edges = []
         for i, ((s, d), name) in enumerate(zip(ends, edge_names, strict=True)):
             s, d = int(s), int(d)
             if not (0 <= s < len(sizes) and 0 <= d < len(sizes)):
                 raise ValueError(f"edge group {i} joins groups {s} and {d}; there are {len(sizes)}")
-            m = sp.csr_array((z[f"e{i}_data"], z[f"e{i}_indices"], z[f"e{i}_indptr"]),
+            m = sp.csr_array((entry(f"e{i}_data"), entry(f"e{i}_indices"), entry(f"e{i}_indptr")),
                              shape=(sizes[s], sizes[d]))
             edges.append(EdgeGroup(s, d, m, str(name)))
         g = GroupNetwork.from_edges(groups, edges)
