@@ -4,25 +4,20 @@
 //! once, when it was built), releases the GIL for the work, and raises
 //! `ValueError` for bad input.
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use crate::cut;
 use crate::graph::{self, SparseBlock};
 use crate::py_net::CoreNetwork;
-use crate::py_util::{parse_method, pool, run_detached, F64Array, I32Array, I64Array};
+use crate::py_util::{
+    adjacency_to_py, ncut_to_py, parse_method, pool, run_detached, u32_array, usize_array,
+    F64Array, I32Array, I64Array, PyAdjacency, PyNcut,
+};
 use crate::shuffle::shuffle_many;
 
 /// A CSR matrix handed to Python: `(nrows, ncols, indptr, indices, data)`.
 type PyCsr<'py> = (usize, usize, I64Array<'py>, I32Array<'py>, F64Array<'py>);
-
-fn usize_array<'py>(py: Python<'py>, v: &[usize]) -> I64Array<'py> {
-    PyArray1::from_iter(py, v.iter().map(|&x| x as i64))
-}
-
-fn u32_array<'py>(py: Python<'py>, v: &[u32]) -> I32Array<'py> {
-    PyArray1::from_iter(py, v.iter().map(|&x| x as i32))
-}
 
 fn csr_to_py<'py>(py: Python<'py>, b: SparseBlock) -> PyCsr<'py> {
     (
@@ -37,25 +32,10 @@ fn csr_to_py<'py>(py: Python<'py>, b: SparseBlock) -> PyCsr<'py> {
 /// `adjacency(net) -> (n, indptr, indices, data, degree)`: the symmetric
 /// CSR adjacency (weights |w|, no zeros stored, sorted rows) over all neurons.
 #[pyfunction]
-fn adjacency<'py>(
-    py: Python<'py>,
-    net: &Bound<'py, CoreNetwork>,
-) -> PyResult<(
-    usize,
-    I64Array<'py>,
-    I32Array<'py>,
-    F64Array<'py>,
-    F64Array<'py>,
-)> {
+fn adjacency<'py>(py: Python<'py>, net: &Bound<'py, CoreNetwork>) -> PyResult<PyAdjacency<'py>> {
     let net = net.get().net();
     let g = run_detached(py, || Ok(graph::adjacency(net)))?;
-    Ok((
-        g.n,
-        usize_array(py, &g.indptr),
-        u32_array(py, &g.indices),
-        g.data.into_pyarray(py),
-        g.degree.into_pyarray(py),
-    ))
+    Ok(adjacency_to_py(py, g))
 }
 
 /// `degrees(net) -> degree`: weighted degree (Σ|w|) of every neuron.
@@ -102,16 +82,11 @@ fn ncut<'py>(
     net: &Bound<'py, CoreNetwork>,
     labels: PyReadonlyArray1<'py, i64>,
     eps: f64,
-) -> PyResult<(f64, I64Array<'py>, F64Array<'py>, F64Array<'py>)> {
+) -> PyResult<PyNcut<'py>> {
     let net = net.get().net();
     let labels: Vec<i64> = labels.as_array().iter().copied().collect();
     let p = run_detached(py, || cut::ncut(net, &labels, eps))?;
-    Ok((
-        p.ncut,
-        p.cluster_ids.into_pyarray(py),
-        p.cut.into_pyarray(py),
-        p.volume.into_pyarray(py),
-    ))
+    Ok(ncut_to_py(py, p))
 }
 
 /// `shuffle(net, method, seed, start, count, n_threads) -> [layers_0, …]`:

@@ -5,12 +5,14 @@
 //! from `(seed, NULL_CLUSTER, i)` (see [`crate::rng`]); Python never passes a
 //! stream purpose.
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 
 use crate::null;
 use crate::py_net::CoreNetwork;
-use crate::py_util::{check_n_init, parse_method, pool, run_detached, F64Array, I64Array};
+use crate::py_util::{
+    check_n_init, embedding_to_py, partition_to_py, run_detached, run_null, F64Array, I64Array,
+    PyEmbedding,
+};
 use crate::rng::{rng_for, CLUSTER, NULL_CLUSTER};
 
 fn labels_for<'py>(
@@ -27,10 +29,7 @@ fn labels_for<'py>(
     let part = run_detached(py, || {
         null::spectral_labels(net, k, n_init, &mut rng_for(seed, purpose, stream), true)
     })?;
-    Ok((
-        PyArray1::from_vec(py, part.labels),
-        PyArray1::from_vec(py, part.eigenvalues),
-    ))
+    Ok(partition_to_py(py, part))
 }
 
 /// Labels of every neuron of an observed network by normalized spectral
@@ -70,18 +69,12 @@ fn observed_embedding<'py>(
     net: &Bound<'py, CoreNetwork>,
     k: usize,
     seed: u64,
-) -> PyResult<(I64Array<'py>, Bound<'py, PyArray2<f64>>, F64Array<'py>)> {
+) -> PyResult<PyEmbedding<'py>> {
     let net = net.get().net();
     let emb = run_detached(py, || {
         null::embedding(net, k, &mut rng_for(seed, CLUSTER, 0))
     })?;
-    let rows = emb.node_ids.len();
-    let x = PyArray1::from_vec(py, emb.x).reshape([rows, k])?;
-    Ok((
-        PyArray1::from_iter(py, emb.node_ids.iter().map(|&i| i as i64)),
-        x,
-        PyArray1::from_vec(py, emb.eigenvalues),
-    ))
+    embedding_to_py(py, emb, k)
 }
 
 /// n-cuts of null samples `start .. start + count` of a network (isolated
@@ -100,14 +93,10 @@ fn null_ncuts<'py>(
     count: usize,
     n_threads: usize,
 ) -> PyResult<F64Array<'py>> {
-    let method = parse_method(method)?;
-    check_n_init(n_init)?;
     let net = net.get().net();
-    let pool = pool(n_threads)?;
-    let out = run_detached(py, || {
-        pool.install(|| null::null_ncuts(net, method, k, n_init, seed, start, count))
-    })?;
-    Ok(PyArray1::from_vec(py, out))
+    run_null(py, method, n_init, n_threads, |m| {
+        null::null_ncuts(net, m, k, n_init, seed, start, count)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

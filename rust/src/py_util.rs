@@ -2,12 +2,15 @@
 //! [`LayeredNet`], mapping [`Error`] to Python exceptions, and running heavy
 //! work with the GIL released and panics caught.
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::cut::NcutParts;
 use crate::error::Error;
+use crate::graph::Graph;
 use crate::net::{CsrLayer, LayeredNet};
+use crate::null::{Embedding, Partition};
 use crate::shuffle::ShuffleMethod;
 
 /// How Python hands one layer to Rust: `(rows, cols, indptr, indices, data)`,
@@ -33,6 +36,85 @@ pub type PyLayerOut<'py> = (
 pub type I64Array<'py> = Bound<'py, PyArray1<i64>>;
 pub type I32Array<'py> = Bound<'py, PyArray1<i32>>;
 pub type F64Array<'py> = Bound<'py, PyArray1<f64>>;
+
+/// A symmetric adjacency handed to Python: `(n, indptr, indices, data, degree)`.
+pub type PyAdjacency<'py> = (
+    usize,
+    I64Array<'py>,
+    I32Array<'py>,
+    F64Array<'py>,
+    F64Array<'py>,
+);
+/// n-cut parts handed to Python: `(ncut, cluster_ids, cut, volume)`.
+pub type PyNcut<'py> = (f64, I64Array<'py>, F64Array<'py>, F64Array<'py>);
+/// An embedding handed to Python: `(node_ids, x (m, k), eigenvalues)`.
+pub type PyEmbedding<'py> = (I64Array<'py>, Bound<'py, PyArray2<f64>>, F64Array<'py>);
+
+/// Node ids (or other counts) as an `int64` array.
+pub fn usize_array<'py>(py: Python<'py>, v: &[usize]) -> I64Array<'py> {
+    PyArray1::from_iter(py, v.iter().map(|&x| x as i64))
+}
+
+/// Column indices as an `int32` array (ids fit: [`check_node_ids`]).
+pub fn u32_array<'py>(py: Python<'py>, v: &[u32]) -> I32Array<'py> {
+    PyArray1::from_iter(py, v.iter().map(|&x| x as i32))
+}
+
+/// A graph's adjacency for Python (chains and group networks alike).
+pub fn adjacency_to_py(py: Python<'_>, g: Graph) -> PyAdjacency<'_> {
+    (
+        g.n,
+        usize_array(py, &g.indptr),
+        u32_array(py, &g.indices),
+        g.data.into_pyarray(py),
+        g.degree.into_pyarray(py),
+    )
+}
+
+/// n-cut parts for Python.
+pub fn ncut_to_py(py: Python<'_>, p: NcutParts) -> PyNcut<'_> {
+    (
+        p.ncut,
+        p.cluster_ids.into_pyarray(py),
+        p.cut.into_pyarray(py),
+        p.volume.into_pyarray(py),
+    )
+}
+
+/// `(labels, eigenvalues)` of a partition for Python.
+pub fn partition_to_py(py: Python<'_>, p: Partition) -> (I64Array<'_>, F64Array<'_>) {
+    (p.labels.into_pyarray(py), p.eigenvalues.into_pyarray(py))
+}
+
+/// An embedding of `k` columns for Python.
+pub fn embedding_to_py(py: Python<'_>, e: Embedding, k: usize) -> PyResult<PyEmbedding<'_>> {
+    let rows = e.node_ids.len();
+    let x = PyArray1::from_vec(py, e.x).reshape([rows, k])?;
+    Ok((
+        usize_array(py, &e.node_ids),
+        x,
+        e.eigenvalues.into_pyarray(py),
+    ))
+}
+
+/// The shared body of the null bindings: check `method` and `n_init`, then run
+/// `f(method)` without the GIL on a pool of `n_threads` threads (0 = all cores).
+pub fn run_null<'py, F>(
+    py: Python<'py>,
+    method: &str,
+    n_init: usize,
+    n_threads: usize,
+    f: F,
+) -> PyResult<F64Array<'py>>
+where
+    F: FnOnce(ShuffleMethod) -> crate::error::Result<Vec<f64>> + Send,
+{
+    let method = parse_method(method)?;
+    check_n_init(n_init)?;
+    let pool = pool(n_threads)?;
+    let out = run_detached(py, || pool.install(|| f(method)))?;
+    Ok(out.into_pyarray(py))
+}
 
 pub fn to_pyerr(e: Error) -> PyErr {
     match e {
@@ -79,8 +161,8 @@ pub fn layer_to_py<'py>(py: Python<'py>, l: &CsrLayer) -> PyLayerOut<'py> {
     (
         l.rows,
         l.cols,
-        PyArray1::from_iter(py, l.indptr.iter().map(|&p| p as i64)),
-        PyArray1::from_iter(py, l.indices.iter().map(|&c| c as i32)),
+        usize_array(py, &l.indptr),
+        u32_array(py, &l.indices),
         PyArray1::from_slice(py, &l.data),
     )
 }
