@@ -119,9 +119,9 @@ def test_shuffle_and_build_graph_on_a_saved_graph(saved) -> None:
 def test_layered_only_uses_of_a_group_graph_say_what_to_do(saved) -> None:
     g, path = saved
     for obj in (g, path):
-        with pytest.raises(ValueError, match="not a chain.*as_graph"):
+        with pytest.raises(ValueError, match=r"not a chain.*as_graph"):
             modcut.as_network(obj)
-        with pytest.raises(ValueError, match="graph part 'conv' needs a model.*part='all'"):
+        with pytest.raises(ValueError, match=r"graph part 'conv' needs a model.*part='all'"):
             as_graph(obj, part="conv")
     with pytest.raises(ValueError, match="graph part 'conv'"):
         from modcut.study import analyze
@@ -251,7 +251,7 @@ def test_group_null_on_dask_equals_the_local_run(saved) -> None:
     pytest.importorskip("distributed")
     from modcut import distributed
 
-    g, path = saved
+    _, path = saved
     local = modcut.clusterability(path, k=3, n_shuffles=6, n_init=4, random_state=0, n_jobs=1,
                                   progress=False)
     with distributed.connect(workers=2) as client:
