@@ -11,13 +11,13 @@ from torch import nn
 import modcut
 from modcut.harness.extract import extract_weights
 from test_fxgraph import (
+    _LSTM,
     Concat,
     ResidualMLP,
     TransformerMLPBlock,
     _Attn,
     _check,
     _Embed,
-    _LSTM,
     _MatMul,
     _wt,
 )

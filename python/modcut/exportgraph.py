@@ -38,6 +38,8 @@ so that the one mapper of :mod:`modcut.fxgraph` gives the same graph:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import operator
 import sys
 from typing import Any
@@ -188,10 +190,19 @@ class _Param:
 def export_model(model: nn.Module, examples: tuple[torch.Tensor, ...], label: str) -> Any:
     """``torch.export.export(model, examples, strict=False)`` in eval mode (ValueError if it
     fails)."""
+    import logging
+
     modes = [m.training for m in model.modules()]
     model.eval()
+    shapes_log = logging.getLogger("torch.fx.experimental.symbolic_shapes")
+    level = shapes_log.level
+    shapes_log.setLevel(logging.ERROR)  # its warnings dump the partial graph on failure
+    captured = io.StringIO()  # export prints its partial graph to stderr when it fails
     try:
-        return torch.export.export(model, examples, strict=False)
+        with contextlib.redirect_stderr(captured):
+            ep = torch.export.export(model, examples, strict=False)
+        sys.stderr.write(captured.getvalue())  # warnings of a successful export
+        return ep
     except Exception as exc:  # export raises many types (UserError, GuardOnDataDependent…)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ValueError(
@@ -199,6 +210,7 @@ def export_model(model: nn.Module, examples: tuple[torch.Tensor, ...], label: st
             f"({type(exc).__name__}: {first})"
         ) from exc
     finally:
+        shapes_log.setLevel(level)
         for m, t in zip(model.modules(), modes, strict=True):
             m.training = t
 
@@ -251,7 +263,8 @@ class _Rewriter:
 
     # -- helpers --------------------------------------------------------------------
     def _stack(self, node: fx.Node) -> list[tuple[str, str]]:
-        return [tuple(v) for v in (node.meta.get("nn_module_stack") or {}).values()]  # type: ignore[misc]
+        stack = node.meta.get("nn_module_stack") or {}
+        return [(str(v[0]), str(v[1])) for v in stack.values()]
 
     def _owner(self, node: fx.Node) -> tuple[str, str]:
         stack = self._stack(node)
@@ -344,7 +357,7 @@ class _Rewriter:
 
     def _weight(self, node: fx.Node, name: str) -> fx.Node | None:
         args = _arguments(node)
-        path, type_name = self._owner(node)
+        path, _ = self._owner(node)
         if name in ("addmm", "mm"):
             x, w = args["mat1" if name == "addmm" else "self"], args["mat2"]
             b = args.get("self") if name == "addmm" else None
@@ -372,7 +385,7 @@ class _Rewriter:
             groups = int(args["groups"])
             stride, padding, dilation = args["stride"], args["padding"], args["dilation"]
             mod = nn.Conv2d(int(wp.tensor.shape[1]) * groups, int(wp.tensor.shape[0]),
-                            tuple(wp.tensor.shape[2:]), stride=stride,
+                            (int(wp.tensor.shape[2]), int(wp.tensor.shape[3])), stride=stride,
                             padding=padding if isinstance(padding, str) else tuple(padding),
                             dilation=dilation, groups=groups, bias=bp is not None)
         if not isinstance(mod, Conv1D):
@@ -414,9 +427,10 @@ class _Rewriter:
             if name == "native_batch_norm" and args.get("training"):
                 return None
             rv, rm = ps["running_var"], ps["running_mean"]
-            n_feat = int((w or rv).tensor.shape[0]) if (w or rv) is not None else None
-            if n_feat is None or val is None:
+            ref = w if w is not None else rv
+            if ref is None or val is None:
                 return None
+            n_feat = int(ref.tensor.shape[0])
             bn_cls = nn.BatchNorm2d if val.dim() == 4 else nn.BatchNorm1d
             mod = bn_cls(n_feat, eps=float(args["eps"]), affine=w is not None,
                          track_running_stats=rv is not None)
@@ -451,9 +465,9 @@ class _Rewriter:
         if name in _COPIES:
             return self.graph.call_method("clone", (self._value(args[0]),))
         if name == "t":
-            a = self._param(args[0])
-            if a is not None:  # W.T of a parameter: resolved by the weight op reading it
-                return _Param(a.name, a.tensor, not a.transposed)
+            tp = self._param(args[0])
+            if tp is not None:  # W.T of a parameter: resolved by the weight op reading it
+                return _Param(tp.name, tp.tensor, not tp.transposed)
             src = args[0].meta.get("val") if isinstance(args[0], fx.Node) else None
             if src is not None and src.dim() < 2:
                 return self.graph.call_method("clone", (self._value(args[0]),))
@@ -462,15 +476,15 @@ class _Rewriter:
             return self.graph.call_function(torch.reshape, (self._value(args[0]),
                                                             tuple(val.shape)))
         if name in ("slice", "select"):
-            a = _arguments(node)
-            dim = int(a["dim"])
+            sa = _arguments(node)
+            dim = int(sa["dim"])
             src = args[0].meta.get("val") if isinstance(args[0], fx.Node) else None
             nd = src.dim() if src is not None else dim + 1
             dim %= max(nd, 1)
             if name == "slice":
-                item: Any = slice(a["start"], a["end"], a["step"])
+                item: Any = slice(sa["start"], sa["end"], sa["step"])
             else:
-                item = a["index"]
+                item = sa["index"]
             index = (*([slice(None)] * dim), item)
             return self.graph.call_function(operator.getitem, (self._value(args[0]), index))
         if name in ("softmax", "_softmax", "log_softmax", "_log_softmax"):
@@ -486,12 +500,12 @@ class _Rewriter:
         if name in _FIRST_OF_TUPLE:
             self.tuple_first.add(node)
             fn = _FIRST_OF_TUPLE[name]
-            a = list(args)
+            first = list(args)
             if name == "native_dropout":
-                a = a[:3]
+                first = first[:3]
             elif name.startswith("max_pool"):
-                a = a[:6]
-            return self.graph.call_function(fn, self._value(tuple(a)))
+                first = first[:6]
+            return self.graph.call_function(fn, self._value(tuple(first)))
         if name in _SAME:
             return self.graph.call_function(_SAME[name], self._value(tuple(args)),
                                             self._value(kwargs))

@@ -2,7 +2,12 @@
 
 :func:`network_graph` traces the model with ``torch.fx`` (symbolic tracing) and
 runs the traced graph once on a zero input of ``input_shape`` to learn every
-tensor's shape. It returns a :class:`~modcut.groupnet.GroupNetwork`:
+tensor's shape. Where fx cannot trace the model (Python control flow on shapes,
+calls fx cannot follow), ``tracer="auto"`` (the default) exports it with
+``torch.export`` (non-strict) on that zero input instead, and
+:mod:`modcut.exportgraph` rewrites the exported ATen program into the same traced
+form, so both give the same graph (:func:`program_graph` reads a saved ``.pt2``
+program the same way). It returns a :class:`~modcut.groupnet.GroupNetwork`:
 
 **Nodes.** The network's input and the outputs of every weight layer: ``nn.Linear``
 (units), ``nn.Conv2d`` ("filters as units": one node per output channel) and
@@ -10,7 +15,9 @@ GPT-2-style ``Conv1D`` (any module of that class name whose ``weight`` is stored
 ``(in, out)``). Each group is named after its module's qualified name. The input
 group is the input's channels when the first weight layer to read it is a
 ``Conv2d``, its elements (pixels) when a ``Linear`` reads it flattened, and its last
-dimension (features) when a ``Linear`` reads it as a sequence.
+dimension (features) when a ``Linear`` reads it as a sequence. A model with several
+tensor inputs gets one input group per input, ``input:<name>`` after the forward's
+argument (``input_shape`` is then a tuple of shapes, one per input).
 
 **Edges.** A weight layer ``L`` connects every node group that reaches ``L``'s input
 through parameter-free operations to ``L``'s outputs:
@@ -46,8 +53,9 @@ other module with parameters (``Conv1d``/``Conv3d``, transposed convolutions,
 ``einsum``/``scaled_dot_product_attention`` (attention), reshapes that split or
 mix the feature axis (attention heads), ops that act across features in ways the
 graph cannot express (``mean`` over features, ``flip``, ``roll``, ``sort``,
-indexing with tensors, …), a module called more than once (shared weights), models
-with several inputs, and models that ``torch.fx`` cannot trace.
+indexing with tensors, …), a module called more than once (shared weights), and
+models that neither ``torch.fx`` nor ``torch.export`` can read (control flow on the
+data's values: ``if x.sum() > 0``).
 """
 
 from __future__ import annotations
