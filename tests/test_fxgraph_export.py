@@ -10,6 +10,7 @@ from torch import nn
 
 import modcut
 from modcut.harness.extract import extract_weights
+from modcut.harness.models import MLP, SmallCNN
 from test_fxgraph import (
     _LSTM,
     Concat,
@@ -59,6 +60,86 @@ def test_export_gives_exactly_the_fx_graph(make, shape):
     # exporting leaves the model as it was (eval mode restored, statistics untouched)
     assert model.training
     assert_same_graph(fx_graph, modcut.network_graph(model, input_shape=shape))
+
+
+class _Gated(nn.Module):
+    """A LLaMA-style gated block with RMSNorm on a residual stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.RMSNorm(6)
+        self.gate_proj = nn.Linear(6, 10, bias=False)
+        self.up_proj = nn.Linear(6, 10, bias=False)
+        self.down_proj = nn.Linear(10, 6, bias=False)
+        self.head = nn.Linear(6, 2)
+        with torch.no_grad():
+            self.norm.weight.uniform_(-2.0, 2.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm(x)
+        return self.head(x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h)))
+
+
+class _BatchNormAfterAdd(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 5)
+        self.b = nn.Linear(5, 5)
+        self.bn = nn.BatchNorm1d(5)
+        self.c = nn.Linear(5, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.a(x)
+        return self.c(self.bn(h + self.b(h)) * 0.5 / 2)
+
+
+class _Chunks(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 6)
+        self.b = nn.Linear(3, 2)
+        self.c = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p, q = self.a(x).chunk(2, dim=-1)
+        return self.b(p) + self.c(q[..., :])
+
+
+def _conv_chain() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.Conv2d(4, 6, 3, groups=2), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(6 * 2 * 2, 5), nn.BatchNorm1d(5), nn.Linear(5, 2))
+
+
+def _conv_pool_chain() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding="same", padding_mode="reflect"),
+                         nn.AdaptiveMaxPool2d(2), nn.Flatten(), nn.Dropout(0.2), nn.Linear(16, 2))
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: MLP(784, (32, 16), 10, dropout=0.5), (1, 28, 28)),
+        (lambda: SmallCNN(1, 10, channels=(8, 8, 8), dense=(16,)), (1, 28, 28)),
+        (_conv_chain, (3, 8, 8)),
+        (_conv_pool_chain, (3, 8, 8)),
+        (_Gated, (5, 6)),
+        (_BatchNormAfterAdd, (4,)),
+        (_Chunks, (3, 4)),
+    ],
+    ids=["mlp", "small_cnn", "conv_chain", "conv_pool_chain", "gated", "bn_after_add",
+         "chunks"],
+)
+def test_export_matches_fx_on_more_models(make, shape):
+    torch.manual_seed(17)
+    model = make()
+    for mod in model.modules():
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            with torch.no_grad():
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.weight.uniform_(-1.0, 1.0)
+    assert_same_graph(modcut.network_graph(model, input_shape=shape, tracer="fx"),
+                      modcut.network_graph(model, input_shape=shape, tracer="export"))
 
 
 class _ShapeBranch(nn.Module):

@@ -321,6 +321,8 @@ class _Rewriter:
             if isinstance(src, fx.Node) and src in self.tuple_first:
                 if node.args[1] == 0:
                     return self.env[src]
+                if not node.users:
+                    return None  # indices, statistics: unused
                 return self._refusal(node, "the second output of an operation", "only its "
                                      "first output (the activations) can be mapped")
             return self.graph.call_function(operator.getitem, self._value(node.args))
