@@ -72,7 +72,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from modcut.groupnet import EdgeGroup, GroupNetwork, NodeGroup
-from modcut.harness.extract import _HINTS, _conv_matrix, _norm
+from modcut.harness.extract import _conv_matrix, _norm, _norm_name
 
 __all__ = ["is_conv1d", "network_graph"]
 
@@ -251,11 +251,9 @@ def refusal_text(label: str, node: str, what: str, why: str) -> str:
 
 
 def _hint(m: nn.Module) -> str:
-    for types, text in _HINTS:
-        if isinstance(m, types):
-            return text
-    return "modules with parameters other than Linear, Conv2d, Conv1D and BatchNorm/LayerNorm "\
-        "cannot be mapped"
+    from modcut.exportgraph import leaf_hint
+
+    return leaf_hint(type(m))
 
 
 def _is_activation(result: Any) -> bool:
@@ -902,7 +900,7 @@ def network_graph(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"network_graph takes a torch.nn.Module, got {type(model).__name__}")
-    norm = _norm_option(conv_norm)
+    norm = _norm_name(conv_norm)
     if tracer not in _TRACERS:
         raise ValueError(f"tracer must be one of {_TRACERS}, got {tracer!r}")
     label = type(model).__name__
@@ -963,7 +961,7 @@ def program_graph(ep: Any, *, conv_norm: str = "l1", fold_norms: bool = True,
     """
     from modcut.exportgraph import from_exported
 
-    norm = _norm_option(conv_norm)
+    norm = _norm_name(conv_norm)
     gm = from_exported(ep, label)
     xs = []
     for n in gm.graph.nodes:
@@ -975,13 +973,6 @@ def program_graph(ep: Any, *, conv_norm: str = "l1", fold_norms: bool = True,
                              "program (export it with static shapes)")
         xs.append(torch.zeros(tuple(val.shape), dtype=val.dtype))
     return _graph_of(gm, tuple(xs), label, norm, fold_norms)
-
-
-def _norm_option(conv_norm: str) -> str:
-    norm = {"l1": "l1", "1": "l1", "l2": "l2", "2": "l2"}.get(str(conv_norm).lower())
-    if norm is None:
-        raise ValueError(f"conv_norm must be 'l1' or 'l2', got {conv_norm!r}")
-    return norm
 
 
 def _graph_of(gm: fx.GraphModule, xs: tuple[torch.Tensor, ...], label: str, norm: str,
