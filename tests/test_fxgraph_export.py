@@ -382,3 +382,57 @@ def test_a_single_input_may_be_given_as_a_tuple_of_one_shape():
     torch.manual_seed(16)
     m = ResidualMLP()
     assert_same_graph(modcut.network_graph(m, input_shape=((6,),)), modcut.network_graph(m))
+
+
+class _OwnLinear(nn.Module):
+    """A custom module calling F.linear on its own weight: refused, not read as a Linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(3, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight)
+
+
+class LayerNorm(nn.Module):
+    """A custom class named LayerNorm (not torch's): its F.layer_norm is refused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, (8,), self.weight)
+
+
+@pytest.mark.parametrize("tracer", ["fx", "export"])
+@pytest.mark.parametrize(
+    "model, words",
+    [
+        (nn.Sequential(nn.Linear(8, 8), _OwnLinear()), ["linear", "parameter or buffer '1.weight'"]),
+        (nn.Sequential(nn.Linear(8, 8), LayerNorm(), nn.Linear(8, 2)),
+         ["layer_norm", "parameter or buffer '1.weight'"]),
+    ],
+    ids=["own_linear", "own_layernorm"],
+)
+def test_functional_layers_on_own_weights_are_refused_by_both(model, words, tracer):
+    with pytest.raises(ValueError) as info:
+        modcut.network_graph(model, input_shape=(8,), tracer=tracer)
+    for w in words:
+        assert w in str(info.value), str(info.value)
+
+
+def test_a_linear_subclass_is_a_linear_on_both():
+    torch.manual_seed(18)
+
+    class SubLinear(nn.Linear):
+        pass
+
+    m = nn.Sequential(SubLinear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+    a = modcut.network_graph(m, input_shape=(8,), tracer="fx")
+    b = modcut.network_graph(m, input_shape=(8,), tracer="export")
+    assert [g.kind for g in a.groups] == ["input", "SubLinear", "Linear"]
+    assert [g.kind for g in b.groups] == ["input", "Linear", "Linear"]  # kinds from the ATen op
+    for ea, eb in zip(a.edges, b.edges, strict=True):
+        assert np.array_equal(ea.weights.toarray(), eb.weights.toarray())

@@ -216,9 +216,10 @@ def export_model(model: nn.Module, examples: tuple[torch.Tensor, ...], label: st
 
 
 class _Rewriter:
-    def __init__(self, ep: Any, label: str) -> None:
+    def __init__(self, ep: Any, label: str, model: nn.Module | None) -> None:
         self.ep = ep
         self.label = label
+        self.model = model
         sig = ep.graph_signature
         self.state: dict[str, torch.Tensor] = {**ep.state_dict, **dict(ep.constants)}
         self.names: dict[str, str] = {**sig.inputs_to_parameters, **sig.inputs_to_buffers,
@@ -269,6 +270,27 @@ class _Rewriter:
     def _owner(self, node: fx.Node) -> tuple[str, str]:
         stack = self._stack(node)
         return stack[-1] if stack else ("", "")
+
+    def _owner_class(self, path: str, type_name: str) -> type | None:
+        """The class of the module at ``path``: the model's own where there is a model,
+        else a torch.nn class named by ``nn_module_stack`` (None for other classes)."""
+        if self.model is not None and path:
+            try:
+                return type(self.model.get_submodule(path))
+            except AttributeError:
+                pass
+        return _leaf_class(type_name)
+
+    def _owner_kind(self, path: str, type_name: str) -> str | None:
+        """``"Linear"``, ``"Conv2d"``, ``"Conv1D"`` (by class name, as fxgraph.is_conv1d),
+        a norm's class name, or None: what fx would treat as a mapped leaf."""
+        cls = self._owner_class(path, type_name)
+        if cls is not None:
+            for base in (nn.Linear, nn.Conv2d, *_MAPPED_LEAVES[2:]):
+                if issubclass(cls, base):
+                    return base.__name__
+        name = cls.__name__ if cls is not None else type_name.rpartition(".")[2]
+        return "Conv1D" if name == "Conv1D" else None
 
     def _value(self, a: Any) -> Any:
         """An argument of the new graph (parameters become get_attr nodes)."""
@@ -359,7 +381,10 @@ class _Rewriter:
 
     def _weight(self, node: fx.Node, name: str) -> fx.Node | None:
         args = _arguments(node)
-        path, _ = self._owner(node)
+        path, type_name = self._owner(node)
+        kind = self._owner_kind(path, type_name)
+        if kind not in _WEIGHT_CLASSES:
+            return None  # a functional call, not a weight layer's own: refused as on fx
         if name in ("addmm", "mm"):
             x, w = args["mat1" if name == "addmm" else "self"], args["mat2"]
             b = args.get("self") if name == "addmm" else None
@@ -370,6 +395,10 @@ class _Rewriter:
         if not path or wp is None or wp.name != f"{path}.weight" or self._param(x):
             return None  # not a weight layer's own weight: mapped (and refused) as a function
         if b is not None and (bp is None or bp.transposed):
+            return None
+        if (kind == "Conv1D") != (name in ("addmm", "mm") and not wp.transposed):
+            return None
+        if kind == "Conv2d" and name not in ("conv2d", "convolution"):
             return None
         if name in ("addmm", "mm"):
             if wp.transposed:  # x @ W.T: a Linear stored (out, in)
@@ -409,8 +438,7 @@ class _Rewriter:
 
     def _norm(self, node: fx.Node, name: str) -> fx.Node | None:
         path, type_name = self._owner(node)
-        cls = type_name.rpartition(".")[2]
-        if cls not in _NORM_CLASSES or not path:
+        if not path or self._owner_kind(path, type_name) not in _NORM_CLASSES:
             return None
         args = _arguments(node)
         x = args["input"]
@@ -515,7 +543,7 @@ class _Rewriter:
                                         self._value(kwargs))
 
 
-def from_exported(ep: Any, label: str) -> fx.GraphModule:
+def from_exported(ep: Any, label: str, model: nn.Module | None = None) -> fx.GraphModule:
     """The fx form of the ``ExportedProgram`` ``ep`` (see the module docstring).
 
     Returns an ``fx.GraphModule`` with one placeholder per user input (named as in
@@ -523,6 +551,8 @@ def from_exported(ep: Any, label: str) -> fx.GraphModule:
     layers and norms (rebuilt from the program's state dict at their module names),
     and torch-level ``call_function``/``call_method`` nodes for the rest. Its nodes
     that cannot be mapped raise ``ValueError`` naming the module or operation when
-    the module runs.
+    the module runs. ``model`` (the exported module, when there is one) gives the
+    classes of its submodules; without it (a ``.pt2``) only ``torch.nn`` classes and
+    GPT-2 ``Conv1D`` (by class name) are recognised from ``nn_module_stack``.
     """
-    return _Rewriter(ep, label).run()
+    return _Rewriter(ep, label, model).run()

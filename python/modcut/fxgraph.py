@@ -943,7 +943,7 @@ def network_graph(
                 if fx_error is not None:
                     raise ValueError(f"{fx_error}; {exc}") from None
                 raise
-            gm = from_exported(ep, label)
+            gm = from_exported(ep, label, model)
         return _graph_of(gm, xs, label, norm, fold_norms)
     finally:
         for m, t in zip(model.modules(), modes, strict=True):
@@ -1108,5 +1108,5 @@ def _exported_for_check(model: nn.Module) -> fx.GraphModule:
     if len(_input_names(model)) != 1:
         raise ValueError(f"{label} takes several inputs")
     x = torch.zeros((2, *_default_shape(model)), dtype=_dtype(model))
-    return from_exported(export_model(model, (x,), label), label)
+    return from_exported(export_model(model, (x,), label), label, model)
 
