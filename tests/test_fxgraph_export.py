@@ -436,3 +436,16 @@ def test_a_linear_subclass_is_a_linear_on_both():
     assert [g.kind for g in b.groups] == ["input", "Linear", "Linear"]  # kinds from the ATen op
     for ea, eb in zip(a.edges, b.edges, strict=True):
         assert np.array_equal(ea.weights.toarray(), eb.weights.toarray())
+
+
+def test_torch_cond_is_refused_by_name():
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cond(x.sum() > 0, lambda y: self.fc(y), lambda y: self.fc(-y), (x,))
+
+    with pytest.raises(ValueError, match=r"graph attribute 'true_graph_0'.*torch.cond"):
+        modcut.network_graph(M(), input_shape=(4,), tracer="export")

@@ -330,8 +330,9 @@ class _Rewriter:
         if node.op == "output":
             outs = node.args[0]
             return self.graph.output(self._value(outs))
-        if node.op == "get_attr":
-            return self.graph.get_attr(str(node.target))
+        if node.op == "get_attr":  # submodules of control-flow operators (torch.cond, …)
+            return self._refusal(node, f"graph attribute '{node.target}'", "torch.export's "
+                                 "control-flow operators (torch.cond, while_loop) are not mapped")
         if node.op != "call_function":
             return None
         refused = self._leaf_refusal(node)
