@@ -400,15 +400,6 @@ class _Branchy(nn.Module):
         return x
 
 
-class _TwoInputs(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc = nn.Linear(8, 2)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.fc(x + y)
-
-
 @pytest.mark.parametrize(
     "model, shape, words",
     [
@@ -427,7 +418,6 @@ class _TwoInputs(nn.Module):
         (nn.Sequential(nn.Linear(8, 8), nn.PReLU(), nn.Linear(8, 2)), (8,), ["PReLU"]),
         (_MeanFeatures(), (8,), ["mean", "reduces over the features"]),
         (_Branchy(), (8,), ["cannot trace", "_Branchy"]),
-        (_TwoInputs(), (8,), ["2 inputs"]),
     ],
 )
 def test_unsupported_constructs_are_refused_by_name(model, shape, words):

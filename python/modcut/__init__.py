@@ -25,7 +25,7 @@ from modcut.null import ClusterabilityResult, clusterability, null_statistics
 from modcut.shuffle import SHUFFLE_METHODS, shuffle
 
 
-def network_graph(model: Any, input_shape: tuple[int, ...] | None = None, **options: Any) -> GroupNetwork:
+def network_graph(model: Any, input_shape: Any = None, **options: Any) -> GroupNetwork:
     """The graph of a PyTorch model's neurons read from its forward pass
     (:func:`modcut.fxgraph.network_graph`; imports torch)."""
     from modcut._optional import require

@@ -2,7 +2,12 @@
 
 :func:`network_graph` traces the model with ``torch.fx`` (symbolic tracing) and
 runs the traced graph once on a zero input of ``input_shape`` to learn every
-tensor's shape. It returns a :class:`~modcut.groupnet.GroupNetwork`:
+tensor's shape. Where fx cannot trace the model (Python control flow on shapes,
+calls fx cannot follow), ``tracer="auto"`` (the default) exports it with
+``torch.export`` (non-strict) on that zero input instead, and
+:mod:`modcut.exportgraph` rewrites the exported ATen program into the same traced
+form, so both give the same graph (:func:`program_graph` reads a saved ``.pt2``
+program the same way). It returns a :class:`~modcut.groupnet.GroupNetwork`:
 
 **Nodes.** The network's input and the outputs of every weight layer: ``nn.Linear``
 (units), ``nn.Conv2d`` ("filters as units": one node per output channel) and
@@ -10,7 +15,9 @@ GPT-2-style ``Conv1D`` (any module of that class name whose ``weight`` is stored
 ``(in, out)``). Each group is named after its module's qualified name. The input
 group is the input's channels when the first weight layer to read it is a
 ``Conv2d``, its elements (pixels) when a ``Linear`` reads it flattened, and its last
-dimension (features) when a ``Linear`` reads it as a sequence.
+dimension (features) when a ``Linear`` reads it as a sequence. A model with several
+tensor inputs gets one input group per input, ``input:<name>`` after the forward's
+argument (``input_shape`` is then a tuple of shapes, one per input).
 
 **Edges.** A weight layer ``L`` connects every node group that reaches ``L``'s input
 through parameter-free operations to ``L``'s outputs:
@@ -46,8 +53,9 @@ other module with parameters (``Conv1d``/``Conv3d``, transposed convolutions,
 ``einsum``/``scaled_dot_product_attention`` (attention), reshapes that split or
 mix the feature axis (attention heads), ops that act across features in ways the
 graph cannot express (``mean`` over features, ``flip``, ``roll``, ``sort``,
-indexing with tensors, …), a module called more than once (shared weights), models
-with several inputs, and models that ``torch.fx`` cannot trace.
+indexing with tensors, …), a module called more than once (shared weights), and
+models that neither ``torch.fx`` nor ``torch.export`` can read (control flow on the
+data's values: ``if x.sum() > 0``).
 """
 
 from __future__ import annotations
@@ -64,7 +72,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from modcut.groupnet import EdgeGroup, GroupNetwork, NodeGroup
-from modcut.harness.extract import _HINTS, _conv_matrix, _norm
+from modcut.harness.extract import _conv_matrix, _norm, _norm_name
 
 __all__ = ["is_conv1d", "network_graph"]
 
@@ -163,6 +171,11 @@ _REFUSED_METHODS: dict[str, str] = {
 def _fn_name(target: Any) -> str:
     if isinstance(target, str):
         return f"method .{target}()"
+    from modcut.exportgraph import aten_name
+
+    aten = aten_name(target)
+    if aten is not None:
+        return aten
     mod = getattr(target, "__module__", None) or ""
     name = getattr(target, "__name__", repr(target))
     if mod.startswith("torch"):
@@ -220,16 +233,27 @@ class _Param:
     name: str
 
 
-class _Refused(ValueError):
-    pass
+class Refused(ValueError):
+    """A construct that cannot be mapped (raised while the graph runs; its first line is
+    the message)."""
+
+
+_Refused = Refused
+
+
+def refusal_text(label: str, node: str, what: str, why: str) -> str:
+    """The message of every refusal: the model, the construct, the graph node, why."""
+    return (
+        f"{label}: cannot map {what} (fx node '{node}'): {why}. modcut maps "
+        "Linear, Conv2d and Conv1D layers joined by parameter-free operations, adds, "
+        "concatenations and BatchNorm/LayerNorm (see modcut.fxgraph)"
+    )
 
 
 def _hint(m: nn.Module) -> str:
-    for types, text in _HINTS:
-        if isinstance(m, types):
-            return text
-    return "modules with parameters other than Linear, Conv2d, Conv1D and BatchNorm/LayerNorm "\
-        "cannot be mapped"
+    from modcut.exportgraph import leaf_hint
+
+    return leaf_hint(type(m))
 
 
 def _is_activation(result: Any) -> bool:
@@ -258,11 +282,7 @@ class _Builder:
 
     # -- errors ---------------------------------------------------------------------
     def refuse(self, node: fx.Node, what: str, why: str) -> _Refused:
-        return _Refused(
-            f"{self.label}: cannot map {what} (fx node '{node.name}'): {why}. modcut maps "
-            "Linear, Conv2d and Conv1D layers joined by parameter-free operations, adds, "
-            "concatenations and BatchNorm/LayerNorm (see modcut.fxgraph)"
-        )
+        return _Refused(refusal_text(self.label, node.name, what, why))
 
     # -- weight layers ----------------------------------------------------------------
     def weight_layer(self, node: fx.Node, m: nn.Module, v: Any, out: torch.Tensor) -> _Val:
@@ -723,24 +743,24 @@ class _Builder:
 
 
 class _Interp(fx.Interpreter):
-    def __init__(self, gm: fx.GraphModule, builder: _Builder, first: _Val | None):
+    def __init__(self, gm: fx.GraphModule, builder: _Builder, firsts: dict[fx.Node, _Val]):
         super().__init__(gm)
         self.b = builder
-        self.first = first
+        self.firsts = firsts
 
     def run_node(self, n: fx.Node) -> Any:
         result = super().run_node(n)
         if n.op == "placeholder":
-            self.b.vals[n] = self.first
+            self.b.vals[n] = self.firsts[n]
         else:
             self.b.vals[n] = self.b.abstract(n, result)
         return result
 
 
 def _input_mode(gm: fx.GraphModule, shapes: dict[fx.Node, tuple[int, ...]],
-                modules: dict[str, nn.Module]) -> str:
-    """'channels', 'elements' or 'last' for the input group (see the module docstring)."""
-    (ph,) = [n for n in gm.graph.nodes if n.op == "placeholder"]
+                modules: dict[str, nn.Module], ph: fx.Node) -> str:
+    """'channels', 'elements' or 'last' for the input group of placeholder ``ph`` (see the
+    module docstring)."""
     direct = {ph}
     for n in gm.graph.nodes:
         if n is ph or not any(a in direct for a in n.all_input_nodes):
@@ -750,8 +770,10 @@ def _input_mode(gm: fx.GraphModule, shapes: dict[fx.Node, tuple[int, ...]],
             if isinstance(m, nn.Conv2d):
                 return "channels"
             arg_shape = shapes.get(n.args[0]) if isinstance(n.args[0], fx.Node) else None
-            if arg_shape is not None and len(arg_shape) == 2 and len(shapes[ph]) > 2:
-                return "elements"
+            full = shapes[ph]
+            if (arg_shape is not None and len(arg_shape) == 2 and len(full) > 2
+                    and arg_shape[1] == math.prod(full[1:])):
+                return "elements"  # the input flattened whole (tokens folded into rows are not)
             return "last"
         direct.add(n)
     return "last"
@@ -782,102 +804,228 @@ def trace(model: nn.Module) -> fx.GraphModule:
     return fx.GraphModule(model, graph)
 
 
+_TRACERS = ("auto", "fx", "export")
+
+
+def _input_names(model: nn.Module) -> list[str]:
+    """The forward's tensor argument names (positional, without defaults)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return ["x"]
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in sig.parameters.values()
+             if p.kind in kinds and p.default is inspect.Parameter.empty]
+    return names or ["x"]
+
+
+def _shapes_of(input_shape: Any, names: list[str], label: str,
+               default: Any) -> list[tuple[int, ...]]:
+    """One shape per input: ``input_shape`` is one shape (one input) or a tuple of them."""
+    n = len(names)
+    listing = ", ".join(names)
+    if input_shape is None:
+        if n != 1:
+            raise ValueError(f"{label} takes {n} inputs ({listing}): pass input_shape as a "
+                             f"tuple of {n} shapes, one per input, e.g. ((784,), (10,))")
+        return [tuple(int(d) for d in default())]
+
+    def is_shape(s: Any) -> bool:
+        return isinstance(s, (tuple, list, torch.Size)) and all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in s)
+
+    if is_shape(input_shape):
+        shapes = [tuple(int(d) for d in input_shape)]
+    elif isinstance(input_shape, (tuple, list)) and all(is_shape(s) for s in input_shape):
+        shapes = [tuple(int(d) for d in s) for s in input_shape]
+    else:
+        raise ValueError(f"input_shape must be a shape (a tuple of ints) or, for a model with "
+                         f"several inputs, a tuple of shapes; got {input_shape!r}")
+    if len(shapes) != n:
+        raise ValueError(f"{label} takes {n} inputs ({listing}) but input_shape gives "
+                         f"{len(shapes)} shape(s) {shapes}: pass one shape per input")
+    return shapes
+
+
 def network_graph(
     model: nn.Module,
-    input_shape: tuple[int, ...] | None = None,
+    input_shape: Any = None,
     *,
     conv_norm: str = "l1",
     fold_norms: bool = True,
+    tracer: str = "auto",
 ) -> GroupNetwork:
     """The graph of ``model``'s neurons, read from its forward pass.
 
     Parameters
     ----------
     model:
-        A feed-forward ``torch.nn.Module`` with one tensor input.
+        A feed-forward ``torch.nn.Module`` taking one or several tensors.
     input_shape:
         Shape of one example without the batch axis, e.g. ``(3, 224, 224)`` or
-        ``(784,)``. Default: ``(in_features,)`` of the first Linear/Conv1D; required
-        when the model starts with a Conv2d.
+        ``(784,)``; for a model with several tensor inputs, a tuple of shapes, one
+        per input in the forward's order (``((784,), (10,))``). Default (one input):
+        ``(in_features,)`` of the first Linear/Conv1D; required when the model starts
+        with a Conv2d, when it has several inputs, and when only ``torch.export``
+        can read it.
     conv_norm:
         ``"l1"`` (default, the reference) or ``"l2"``: the norm of a kernel slice or
         of a channel's flattened weights.
     fold_norms:
         Fold BatchNorm/LayerNorm scales into the graph (True) or ignore them.
+    tracer:
+        ``"fx"`` (``torch.fx`` symbolic tracing), ``"export"`` (``torch.export``,
+        non-strict, on a zero example of ``input_shape``;
+        :mod:`modcut.exportgraph`) or ``"auto"`` (default: fx, then export where
+        fx fails, e.g. on control flow that depends on shapes). Both give the same
+        graph where both can read the model.
 
     Returns
     -------
     GroupNetwork
-        Node group 0 is ``"input"``, then one group per weight layer in forward
-        order, named after the module; one edge group per (source group, layer).
-        ``summary()`` lists them. A plain chain gives exactly
+        Node group 0 is ``"input"`` (``"input:<name>"``, one per tensor input named
+        after the forward's argument, for several inputs), then one group per weight
+        layer in forward order, named after the module; one edge group per (source
+        group, layer). ``summary()`` lists them. A plain chain gives exactly
         :func:`modcut.harness.extract.extract_weights`' matrices.
 
     Raises
     ------
     ValueError
         A construct that cannot be mapped, named with its module or function and
-        the reason (see the module docstring for the list).
+        the reason (see the module docstring for the list); a model neither tracer
+        can read; an ``input_shape`` whose count does not match the inputs.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"network_graph takes a torch.nn.Module, got {type(model).__name__}")
-    norm = {"l1": "l1", "1": "l1", "l2": "l2", "2": "l2"}.get(str(conv_norm).lower())
-    if norm is None:
-        raise ValueError(f"conv_norm must be 'l1' or 'l2', got {conv_norm!r}")
+    norm = _norm_name(conv_norm)
+    if tracer not in _TRACERS:
+        raise ValueError(f"tracer must be one of {_TRACERS}, got {tracer!r}")
     label = type(model).__name__
     for name, m in model.named_modules():
         if isinstance(getattr(m, "weight", None), nn.parameter.UninitializedParameter):
             raise ValueError(f"{label}: module '{name}' is not initialised yet (lazy module): "
                              "run one forward pass first")
-    gm = trace(model)
-    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    if len(placeholders) != 1:
-        raise ValueError(f"{label} takes {len(placeholders)} inputs; network_graph maps models "
-                         "with exactly one tensor input")
-    shape = tuple(int(s) for s in (input_shape or _default_shape(model)))
-    x = torch.zeros((2, *shape), dtype=_dtype(model))
+    gm: fx.GraphModule | None = None
+    fx_error: ValueError | None = None
+    if tracer in ("auto", "fx"):
+        try:
+            gm = trace(model)
+        except ValueError as exc:
+            if tracer == "fx":
+                raise
+            fx_error = exc
+    if gm is not None:
+        names = [str(n.target) for n in gm.graph.nodes if n.op == "placeholder"]
+    else:
+        names = _input_names(model)
+    if gm is None and input_shape is None and len(names) == 1:
+        try:
+            shapes = _shapes_of(None, names, label, lambda: _default_shape(model))
+        except ValueError as exc:
+            why = f"{fx_error}; " if fx_error is not None else ""
+            raise ValueError(f"{why}torch.export needs an example input: {exc}") from None
+    else:
+        shapes = _shapes_of(input_shape, names, label, lambda: _default_shape(model))
+    dtype = _dtype(model)
+    xs = tuple(torch.zeros((2, *s), dtype=dtype) for s in shapes)
     modes = [m.training for m in model.modules()]
     model.eval()
     try:
-        shapes: dict[fx.Node, tuple[int, ...]] = {}
+        if gm is None:
+            from modcut.exportgraph import export_model, from_exported
 
-        class _Shapes(fx.Interpreter):
-            def run_node(self, n: fx.Node) -> Any:
-                r = super().run_node(n)
-                if isinstance(r, torch.Tensor):
-                    shapes[n] = tuple(r.shape)
-                return r
-
-        with torch.no_grad():
             try:
-                _Shapes(gm).run(x)
-            except Exception as exc:
-                raise ValueError(f"{label} does not run on an input of shape {shape} "
-                                 f"({type(exc).__name__}: {exc}); pass input_shape=") from exc
-            b = _Builder(gm, norm, fold_norms, label)
-            mode = _input_mode(gm, shapes, b.modules)
-            full = (2, *shape)
-            if mode == "channels":
-                if len(full) != 4:
-                    raise ValueError(f"{label}: a Conv2d reads the input, so input_shape must "
-                                     f"be (C, H, W), got {shape}")
-                size, fdim = full[1], 1
-            elif mode == "elements":
-                size, fdim = math.prod(shape), None
-            else:
-                size, fdim = full[-1], len(full) - 1
-            b.groups.append(NodeGroup("input", int(size), "input"))
-            first = _Val([_Term(0, np.arange(size), np.ones(size))], fdim, 1, full)
-            if fdim is None and len(full) == 2:
-                first = first.with_(fdim=1)
-            try:
-                _Interp(gm, b, first).run(x)
-            except _Refused as exc:  # drop the notes fx's interpreter appends
-                raise ValueError(str(exc.args[0]).split("\n")[0]) from None
+                ep = export_model(model, xs, label)
+            except ValueError as exc:
+                if fx_error is not None:
+                    raise ValueError(f"{fx_error}; {exc}") from None
+                raise
+            gm = from_exported(ep, label, model)
+        return _graph_of(gm, xs, label, norm, fold_norms)
     finally:
         for m, t in zip(model.modules(), modes, strict=True):
             m.training = t
-    if len(b.groups) < 2:
+
+
+def program_graph(ep: Any, *, conv_norm: str = "l1", fold_norms: bool = True,
+                  label: str = "ExportedProgram") -> GroupNetwork:
+    """The graph of an ``ExportedProgram`` (``torch.export.export``/``torch.export.load``),
+    read from the program alone (no Python class needed).
+
+    The example input is zeros of the shapes the program was exported with (its
+    user inputs' recorded shapes, batch axis included); the mapping is
+    :func:`network_graph`'s (``tracer="export"``).
+    """
+    from modcut.exportgraph import from_exported
+
+    norm = _norm_name(conv_norm)
+    gm = from_exported(ep, label)
+    xs = []
+    for n in gm.graph.nodes:
+        if n.op != "placeholder":
+            continue
+        val = n.meta.get("val")
+        if not isinstance(val, torch.Tensor) or not all(isinstance(d, int) for d in val.shape):
+            raise ValueError(f"{label}: input '{n.name}' has no static tensor shape in the "
+                             "program (export it with static shapes)")
+        xs.append(torch.zeros(tuple(val.shape), dtype=val.dtype))
+    return _graph_of(gm, tuple(xs), label, norm, fold_norms)
+
+
+def _graph_of(gm: fx.GraphModule, xs: tuple[torch.Tensor, ...], label: str, norm: str,
+              fold_norms: bool) -> GroupNetwork:
+    """Run ``gm`` (traced or rewritten from an export) on ``xs`` and map it."""
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != len(xs):
+        raise ValueError(f"{label} takes {len(placeholders)} inputs, got {len(xs)} shapes")
+    shapes: dict[fx.Node, tuple[int, ...]] = {}
+
+    class _Shapes(fx.Interpreter):
+        def run_node(self, n: fx.Node) -> Any:
+            r = super().run_node(n)
+            if isinstance(r, torch.Tensor):
+                shapes[n] = tuple(r.shape)
+            return r
+
+    with torch.no_grad():
+        try:
+            _Shapes(gm).run(*xs)
+        except _Refused as exc:  # a node the export rewrite refused
+            raise ValueError(str(exc.args[0]).split("\n")[0]) from None
+        except Exception as exc:
+            given = [tuple(x.shape[1:]) for x in xs]
+            raise ValueError(f"{label} does not run on inputs of shape {given} "
+                             f"({type(exc).__name__}: {exc}); pass input_shape=") from exc
+        b = _Builder(gm, norm, fold_norms, label)
+        firsts: dict[fx.Node, _Val] = {}
+        for ph, x in zip(placeholders, xs, strict=True):
+            mode = _input_mode(gm, shapes, b.modules, ph)
+            full = tuple(x.shape)
+            if mode == "channels":
+                if len(full) != 4:
+                    raise ValueError(f"{label}: a Conv2d reads input '{ph.target}', so its "
+                                     f"shape must be (C, H, W), got {full[1:]}")
+                size, fdim = full[1], 1
+            elif mode == "elements":
+                size, fdim = math.prod(full[1:]), None
+            else:
+                size, fdim = full[-1], len(full) - 1
+            gid = len(b.groups)
+            name = "input" if len(xs) == 1 else f"input:{ph.target}"
+            b.groups.append(NodeGroup(name, int(size), "input"))
+            first = _Val([_Term(gid, np.arange(size), np.ones(size))], fdim, 1, full)
+            if fdim is None and len(full) == 2:
+                first = first.with_(fdim=1)
+            firsts[ph] = first
+        try:
+            _Interp(gm, b, firsts).run(*xs)
+        except _Refused as exc:  # drop the notes fx's interpreter appends
+            raise ValueError(str(exc.args[0]).split("\n")[0]) from None
+    n_inputs = len(xs)
+    if len(b.groups) <= n_inputs:
         raise ValueError(f"{label} has no weight layer reading its input")
     edges = [EdgeGroup(int(s), int(d), sp.csr_array(np.ascontiguousarray(m, dtype=np.float64)),
                        n) for s, d, m, n in b.edges]
@@ -895,9 +1043,11 @@ def check_chain(model: nn.Module) -> None:
     """Raise ``ValueError`` unless ``model``'s forward pass is a plain chain of its weight
     layers in registration order (what :func:`modcut.harness.extract.extract_weights`
     reads). Needs no input shape: only which weight layer reads which. A model that
-    ``torch.fx`` cannot trace is refused unless it is an ``nn.Sequential`` (whose forward
-    pass is its registration order by construction): reading it as a chain would be a
-    guess."""
+    ``torch.fx`` cannot trace is read with ``torch.export`` on a zero example of
+    ``(in_features,)`` of its first Linear/Conv1D (shape-dependent control flow then
+    follows that shape); one neither can read is refused unless it is an
+    ``nn.Sequential`` (whose forward pass is its registration order by construction):
+    reading it as a chain would be a guess."""
     from modcut.harness.extract import layer_names
 
     try:
@@ -905,11 +1055,14 @@ def check_chain(model: nn.Module) -> None:
     except ValueError as exc:
         if type(model) is nn.Sequential:
             return
-        raise ValueError(
-            f"{exc}; modcut cannot check that its forward pass is the chain of its weight "
-            "layers, so it does not guess: pass the weight matrices (inputs × outputs) "
-            "instead, or make the model traceable by torch.fx"
-        ) from None
+        try:
+            gm = _exported_for_check(model)
+        except ValueError as exc2:
+            raise ValueError(
+                f"{exc}; {exc2}; modcut cannot check that its forward pass is the chain of its "
+                "weight layers, so it does not guess: pass the weight matrices (inputs × "
+                "outputs) instead, or make the model traceable by torch.fx or torch.export"
+            ) from None
 
     modules = dict(gm.named_modules())
     sources: dict[fx.Node, frozenset[str]] = {}
@@ -944,3 +1097,16 @@ def check_chain(model: nn.Module) -> None:
             f"{type(model).__name__} calls its weight layers in the order {order}, not in the "
             f"order they are registered ({expected}); use modcut.network_graph(model, ...)"
         )
+
+
+def _exported_for_check(model: nn.Module) -> fx.GraphModule:
+    """The export rewrite of a one-input model on a zero example of its first layer's
+    input size (ValueError when that size is unknown or export fails)."""
+    from modcut.exportgraph import export_model, from_exported
+
+    label = type(model).__name__
+    if len(_input_names(model)) != 1:
+        raise ValueError(f"{label} takes several inputs")
+    x = torch.zeros((2, *_default_shape(model)), dtype=_dtype(model))
+    return from_exported(export_model(model, (x,), label), label, model)
+

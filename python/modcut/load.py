@@ -61,9 +61,14 @@ __all__ = [
     "NetworkFileError",
     "as_graph",
     "as_network",
+    "build_arch",
     "config_dict",
+    "load_into",
+    "model_file_graph",
     "read_checkpoint",
+    "read_exported_program",
     "read_group_graph",
+    "read_state_dict",
 ]
 
 _EXPECTED = (
@@ -420,7 +425,8 @@ def as_graph(network: Any, *, part: str = "all") -> Network | GroupNetwork:
     ----------
     network:
         Anything :func:`as_network` takes, a :class:`~modcut.groupnet.GroupNetwork`
-        (in memory), or a ``.npz`` written by :meth:`~modcut.groupnet.GroupNetwork.save`.
+        (in memory), a ``.npz`` written by :meth:`~modcut.groupnet.GroupNetwork.save`,
+        or a ``.pt2`` program written by ``torch.export.save`` (:func:`model_file_graph`).
     part:
         As for :func:`as_network` (models and checkpoints only; a group network or a
         saved graph takes only ``"all"``).
@@ -445,5 +451,212 @@ def as_graph(network: Any, *, part: str = "all") -> Network | GroupNetwork:
         _matrices_only(part)
         return network.to_network() if network.is_chain() else network
     if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
+        p = Path(os.fsdecode(network) if isinstance(network, bytes) else network)
+        if p.suffix.lower() == ".pt2":  # a torch.export program: its graph, no class needed
+            _matrices_only(part)
+            return as_graph(model_file_graph(p))
         return _from_path(network, part)
     return as_network(network, part=part)
+
+
+# --------------------------------------------------------------------------- model files
+# A model file is read into a GroupNetwork (its graph from the forward pass), never
+# unpickled: a torch.export program (.pt2), or a state dict (.pt read with
+# weights_only=True, or .safetensors) loaded strictly into an architecture the user
+# names (--arch MODULE:CALLABLE).
+
+_MODEL_FILES = (
+    "expected a .pt2 written by torch.export.save, or a state dict (.pt saved with "
+    "torch.save(model.state_dict(), path), or .safetensors) with --arch MODULE:CALLABLE"
+)
+
+
+def read_exported_program(path: str | os.PathLike[str]) -> Any:
+    """The ``torch.export.ExportedProgram`` in a ``.pt2`` file (``torch.export.save``).
+
+    Nothing is unpickled: a program holding pickled Python objects (custom or opaque
+    objects) is refused, and every tensor is read with ``torch.load(weights_only=True)``.
+    Raises ``FileNotFoundError`` or :class:`NetworkFileError` naming the file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such file: {p} ({_MODEL_FILES})")
+    import torch
+    from torch.export.pt2_archive import constants as pt2
+
+    try:
+        with zipfile.ZipFile(p) as z:
+            names = z.namelist()
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise NetworkFileError(f"{p} is not a .pt2 archive ({type(exc).__name__}); "
+                               f"{_MODEL_FILES}") from None
+    pickled = [n for n in names if Path(n).name.startswith(
+        (pt2.CUSTOM_OBJ_FILENAME_PREFIX, pt2.OPAQUE_OBJ_FILENAME_PREFIX))]
+    if pickled:
+        raise NetworkFileError(f"{p} holds pickled Python objects ({pickled[0]}), which modcut "
+                               "never unpickles; export a model of tensors only")
+    old = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"  # torch.export.load may ask for pickle
+    try:
+        return torch.export.load(p)
+    except Exception as exc:
+        raise NetworkFileError(f"{p} cannot be read as a torch.export program "
+                               f"({type(exc).__name__}: {str(exc)[:200]}); {_MODEL_FILES}"
+                               ) from None
+    finally:
+        if old is None:
+            del os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"]
+        else:
+            os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = old
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The tensors of a state dict file: ``.safetensors`` (the ``safetensors`` package) or
+    a ``torch.save``'d dict read with ``torch.load(weights_only=True)`` (a dict holding a
+    ``"state_dict"`` entry is read through it)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such file: {p} ({_MODEL_FILES})")
+    import torch
+
+    if p.suffix.lower() == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(str(p)))
+        except Exception as exc:
+            raise NetworkFileError(f"{p} cannot be read as a .safetensors file "
+                                   f"({type(exc).__name__}); {_MODEL_FILES}") from None
+    try:
+        raw = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch's own message would advise unsafe unpickling
+        raise NetworkFileError(f"{p} cannot be read as a state dict of tensors "
+                               f"({type(exc).__name__}; nothing is unpickled); "
+                               f"{_MODEL_FILES}") from None
+    if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
+        raw = raw["state_dict"]
+    if not isinstance(raw, dict) or not raw or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in raw.items()):
+        raise NetworkFileError(f"{p} does not hold a state dict (a dict of parameter names to "
+                               f"tensors); {_MODEL_FILES}")
+    return dict(raw)
+
+
+def build_arch(arch: str, kwargs: dict[str, Any] | None = None) -> Any:
+    """The ``torch.nn.Module`` that ``MODULE:CALLABLE`` (e.g. ``torchvision.models:resnet18``)
+    returns when called with ``kwargs`` (none by default)."""
+    import importlib
+
+    import torch
+
+    mod_name, sep, attr = str(arch).partition(":")
+    if not sep or not mod_name or not attr:
+        raise ValueError(f"--arch must be MODULE:CALLABLE (e.g. torchvision.models:resnet18), "
+                         f"got {arch!r}")
+    try:
+        obj: Any = importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise ValueError(f"--arch {arch}: cannot import module {mod_name!r} "
+                         f"({type(exc).__name__}: {exc})") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"--arch {arch}: module {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"--arch {arch}: {attr!r} is not callable")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise ValueError(f"--arch-kwargs must be a JSON object, got {kwargs!r}")
+    try:
+        model = obj(**(kwargs or {}))
+    except Exception as exc:
+        raise ValueError(f"--arch {arch}: calling it with {kwargs or {}} failed "
+                         f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"--arch {arch} returned a {type(model).__name__}, not a "
+                         "torch.nn.Module")
+    return model
+
+
+def load_into(model: Any, state: dict[str, Any], source: str) -> Any:
+    """Load ``state`` strictly into ``model`` (ValueError naming the keys or shapes that do
+    not match)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+
+    def few(keys: list[str]) -> str:
+        return ", ".join(keys[:5]) + (f", … ({len(keys)} in all)" if len(keys) > 5 else "")
+
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {few(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {few(unexpected)}")
+        raise ValueError(f"{source}: the state dict's keys do not match the architecture "
+                         f"{type(model).__name__}: {'; '.join(parts)}")
+    bad = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+           if tuple(state[k].shape) != tuple(v.shape)]
+    if bad:
+        raise ValueError(f"{source}: the state dict's shapes do not match the architecture "
+                         f"{type(model).__name__} (file vs model): {few(bad)}")
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def model_file_graph(
+    path: str | os.PathLike[str],
+    *,
+    arch: str | None = None,
+    arch_kwargs: dict[str, Any] | None = None,
+    input_shape: Any = None,
+    conv_norm: str = "l1",
+) -> GroupNetwork:
+    """The graph (:func:`modcut.network_graph`) of a model file.
+
+    Parameters
+    ----------
+    path:
+        A ``.pt2`` (``torch.export.save``: the graph comes from the program,
+        :func:`modcut.fxgraph.program_graph`; no Python class needed), or with
+        ``arch`` a state dict (``.pt``/``.pth``/``.bin`` read with
+        ``torch.load(weights_only=True)``, or ``.safetensors``).
+    arch, arch_kwargs:
+        ``MODULE:CALLABLE`` building the architecture, called with ``arch_kwargs``;
+        the state dict is loaded into it strictly.
+    input_shape:
+        One example's shape (or a tuple of them, one per input) for a state dict;
+        a ``.pt2`` has its shapes, and a different ``input_shape`` is an error.
+
+    Returns
+    -------
+    GroupNetwork
+        Node groups named after the modules (see :func:`modcut.network_graph`).
+    """
+    from modcut.fxgraph import network_graph, program_graph
+
+    p = Path(path)
+    if p.suffix.lower() == ".pt2":
+        if arch is not None:
+            raise ValueError(f"{p} is a torch.export program: it needs no --arch")
+        ep = read_exported_program(p)
+        if input_shape is not None:
+            recorded = [tuple(s.meta["val"].shape[1:]) for s in ep.graph.nodes
+                        if s.op == "placeholder" and s.name in ep.graph_signature.user_inputs]
+            given = [tuple(input_shape)] if all(isinstance(d, int) for d in input_shape) else [
+                tuple(s) for s in input_shape]
+            if given != recorded:
+                raise ValueError(f"{p} was exported for inputs of shape {recorded}, not "
+                                 f"{given}: leave out --input-shape")
+        return program_graph(ep, conv_norm=conv_norm, label=p.name)
+    if arch is None:
+        raise ValueError(f"{p}: a state dict needs --arch MODULE:CALLABLE (the architecture "
+                         f"to load it into); {_MODEL_FILES}")
+    model = load_into(build_arch(arch, arch_kwargs), read_state_dict(p), str(p))
+    try:
+        return network_graph(model, input_shape, conv_norm=conv_norm)
+    except ValueError as exc:
+        if "input_shape" in str(exc):
+            raise ValueError(f"{exc} (on the command line: --input-shape, e.g. 3,224,224)"
+                             ) from None
+        raise

@@ -25,7 +25,26 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "network",
         help="checkpoint (.pt from modcut train), .npz of weight matrices or of a graph saved by "
-        "GroupNetwork.save, or .safetensors (every transformer MLP block)",
+        "GroupNetwork.save, .safetensors (every transformer MLP block), a .pt2 written by "
+        "torch.export.save, or a state dict (.pt, .safetensors) with --arch",
+    )
+    p.add_argument(
+        "--arch",
+        metavar="MODULE:CALLABLE",
+        help="architecture of a state dict file, e.g. torchvision.models:resnet18 (called with "
+        "no arguments, or --arch-kwargs); the state dict is loaded into it strictly and its "
+        "graph read from the forward pass",
+    )
+    p.add_argument(
+        "--arch-kwargs",
+        metavar="JSON",
+        help='keyword arguments of --arch as a JSON object, e.g. \'{"num_classes": 10}\'',
+    )
+    p.add_argument(
+        "--input-shape",
+        metavar="SHAPE",
+        help="one example's shape without the batch axis for --arch, e.g. 3,224,224 (several "
+        "inputs: 3,32,32;10); a .pt2 has its own",
     )
     options.add_analysis_options(p)
     p.add_argument(
@@ -53,15 +72,64 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
+def parse_shape(text: str | None) -> tuple[Any, ...] | None:
+    """``"3,224,224"`` -> ``(3, 224, 224)``; ``"3,32,32;10"`` -> ``((3, 32, 32), (10,))``."""
+    if text is None:
+        return None
+    try:
+        shapes = [tuple(int(d) for d in part.split(",") if d.strip())
+                  for part in str(text).split(";")]
+    except ValueError:
+        raise ValueError(f"--input-shape must be integers separated by commas "
+                         f"(inputs by ';'), e.g. 3,224,224; got {text!r}") from None
+    if not all(shapes) or any(d <= 0 for s in shapes for d in s):
+        raise ValueError(f"--input-shape {text!r} has an empty or "
+                         "non-positive size")
+    return shapes[0] if len(shapes) == 1 else tuple(shapes)
+
+
+def _model_file(args: argparse.Namespace) -> Any:
+    """The GroupNetwork of a .pt2 or of a state dict with --arch; None for other inputs."""
+    import json
+    from pathlib import Path
+
+    is_pt2 = Path(args.network).suffix.lower() == ".pt2"
+    if args.arch is None and not is_pt2:
+        for flag in ("arch_kwargs", "input_shape"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} needs --arch "
+                                 "(a state dict) or a .pt2 file")
+        return None
+    if args.graph != "all" or args.lesion:
+        raise ValueError("--graph conv and --lesion take modcut checkpoints, "
+                         "not model files")
+    kwargs = None
+    if args.arch_kwargs is not None:
+        try:
+            kwargs = json.loads(args.arch_kwargs)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--arch-kwargs is not JSON ({exc})") from None
+    from modcut.load import model_file_graph
+
+    return model_file_graph(args.network, arch=args.arch, arch_kwargs=kwargs,
+                            input_shape=parse_shape(args.input_shape))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``modcut analyze`` for parsed arguments; returns the exit status."""
     from modcut import distributed
-    from modcut.study import analyze, lesion_study
+    from modcut.study import _default_out, analyze, lesion_study
 
+    network: Any = args.network
+    out = args.out
+    graph = _model_file(args)
+    if graph is not None:
+        network = graph
+        out = out if out is not None else _default_out(args.network)
     with distributed.connect(args.scheduler, workers=args.workers) as client:
         paths = analyze(
-            args.network,
-            args.out,
+            network,
+            out,
             k=args.k,
             n_shuffles=args.shuffles,
             shuffle=args.shuffle,
