@@ -276,3 +276,13 @@ def test_modcut_analyze_reads_a_saved_group_graph(saved, tmp_path, capsys) -> No
     assert res.settings["groups"] == [gr.name for gr in g.groups]
     assert (out / "report.html").exists()
     assert "n-cut" in capsys.readouterr().out.lower()
+    # the null chunks were kept (resumable, as for layered networks): a second run with the
+    # same settings recomputes nothing and gives the same numbers
+    chunks = sorted((out / "null_chunks").rglob("*.npy"))
+    assert chunks
+    stamps = [c.stat().st_mtime_ns for c in chunks]
+    assert main(["analyze", str(path), "--k", "3", "--shuffles", "3", "--shuffle", "layer",
+                 "--jobs", "1", "--out", str(out), "--quiet"]) == 0
+    again = modcut.ClusterabilityResult.from_json(out / "clusterability.json")
+    np.testing.assert_array_equal(again.null_ncuts, res.null_ncuts)
+    assert [c.stat().st_mtime_ns for c in sorted((out / "null_chunks").rglob("*.npy"))] == stamps

@@ -68,6 +68,7 @@ def test_analyze_a_resnet18_model_file(resnet_files, expected, kind, tmp_path, c
     assert saved.widths == g.sizes
     meta = json.loads((tmp_path / "analysis" / "meta.json").read_text())
     assert meta["groups"] == [gr.name for gr in g.groups]
+    assert meta["source"] == str(d / f"resnet18.{kind}")  # the file, not a repr
     assert (tmp_path / "analysis" / "report.html").exists()
     assert "n-cut" in capsys.readouterr().out.lower()
 

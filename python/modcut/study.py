@@ -109,6 +109,7 @@ def analyze(
     log: Log | None = None,
     scheduler: Any = None,
     resume: bool = True,
+    source: str | None = None,
 ) -> dict[str, Path]:
     """Clusterability of a network against its shuffles, with figures and a report.
 
@@ -135,7 +136,10 @@ def analyze(
     resume:
         Keep finished null chunks in ``out_dir/null_chunks/`` so that a killed
         analysis started again with the same settings computes only the
-        missing ones (:mod:`modcut.store`).
+        missing ones (:mod:`modcut.store`), for layered and group networks alike.
+    source:
+        What to record as the network's source in ``meta.json`` for a group network
+        handed in memory (e.g. the model file it was read from).
 
     Returns
     -------
@@ -155,10 +159,11 @@ def analyze(
     out.mkdir(parents=True, exist_ok=True)
     net = as_graph(network, part=graph)
     if isinstance(net, GroupNetwork):  # skips / concatenations (in memory or saved)
-        return _analyze_groups(net, str(network) if isinstance(network, (str, os.PathLike))
-                               else repr(net), out, k=k, n_shuffles=n_shuffles,
+        return _analyze_groups(net, source or (str(network) if isinstance(network, (str, os.PathLike))
+                               else repr(net)), out, k=k, n_shuffles=n_shuffles,
                                shuffle=shuffle, seed=seed, n_jobs=n_jobs, progress=progress,
-                               say=say)
+                               say=say, scheduler=scheduler,
+                               store=out / "null_chunks" if resume else None)
     prov = net.provenance
     weights = list(net.layers)  # sparse: no dense round trip
     say(
@@ -230,7 +235,7 @@ def analyze(
 
 def _analyze_groups(groups: Any, source: str, out: Path, *, k: int, n_shuffles: int,
                     shuffle: str, seed: int, n_jobs: int | None, progress: bool | None,
-                    say: Log) -> dict[str, Path]:
+                    say: Log, scheduler: Any, store: Path | None) -> dict[str, Path]:
     """:func:`analyze` for a network with skips or concatenations: the result, the null
     histogram and the report (the layered network and weight-block figures do not apply)."""
     import modcut
@@ -239,7 +244,8 @@ def _analyze_groups(groups: Any, source: str, out: Path, *, k: int, n_shuffles: 
     say(f"clustering {source} (k={k}, {len(groups.groups)} node groups, {groups.n_nodes} "
         f"neurons) and {n_shuffles} '{shuffle}' shuffles")
     result = modcut.clusterability(groups, k=k, n_shuffles=n_shuffles, shuffle=shuffle,
-                                   random_state=seed, n_jobs=n_jobs, progress=progress)
+                                   random_state=seed, n_jobs=n_jobs, progress=progress,
+                                   scheduler=scheduler, store=store)
     say(f"  {result.summary().splitlines()[0]}")
     paths: dict[str, Path] = {"json": out / "clusterability.json"}
     result.to_json(paths["json"])

@@ -139,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             progress=options.progress_of(args),
             log=options.log_of(args),
             scheduler=client,
+            source=str(args.network) if graph is not None else None,
         )
     if args.lesion:
         paths.update(
