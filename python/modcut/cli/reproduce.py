@@ -122,6 +122,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="K",
         help="eigenvalues in the cluster_reg variant's penalty (default 3)",
     )
+    p.add_argument(
+        "--cluster-reg-normalize",
+        choices=["hidden", "all"],
+        default=None,
+        help="neurons the cluster_reg variant rescales every step: hidden (the reference's; "
+        "default) or all (the output neurons too)",
+    )
     options.add_k(p)
     p.add_argument(
         "--shuffles", type=int, default=1000, metavar="N", help="null networks (default 1000)"
@@ -169,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
                 "cluster_reg": {
                     "cluster_reg": args.cluster_reg,
                     "cluster_reg_k": args.cluster_reg_k,
+                    "cluster_reg_normalize": args.cluster_reg_normalize,
                 }
             },
             model=args.model,
