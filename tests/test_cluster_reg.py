@@ -469,17 +469,20 @@ def test_study_variant() -> None:
     from modcut import study
 
     c = study.variant_config("cluster_reg", "fashion", 0)
-    assert (c.cluster_reg, c.cluster_reg_k) == (0.1, 3) and c.pruned
+    assert (c.cluster_reg, c.cluster_reg_k) == (0.05, 3) and c.pruned
     c = study.variant_config(
         "cluster_reg", "fashion", 0, variant_options={"cluster_reg": {"cluster_reg": 2.0}}
     )
     assert (c.cluster_reg, c.cluster_reg_k) == (2.0, 3)
-    assert c.cluster_reg_normalize == "hidden"  # the reference's, unless asked
+    assert c.cluster_reg_normalize == "all"  # the study's measured default
     c = study.variant_config(
         "cluster_reg", "fashion", 0,
-        variant_options={"cluster_reg": {"cluster_reg_normalize": "all", "cluster_reg": None}},
+        variant_options={"cluster_reg": {"cluster_reg_normalize": "hidden", "cluster_reg": None}},
     )
-    assert (c.cluster_reg, c.cluster_reg_normalize) == (0.1, "all")
+    assert (c.cluster_reg, c.cluster_reg_normalize) == (0.05, "hidden")
+    from modcut.harness.train import TrainConfig as _TC
+
+    assert _TC(cluster_reg=0.1).cluster_reg_normalize == "hidden"  # modcut train: the reference's
     assert (
         study.variant_config(
             "control", "fashion", 0, variant_options={"cluster_reg": {"cluster_reg": 2.0}}

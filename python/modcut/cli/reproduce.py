@@ -113,7 +113,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="LAMBDA",
-        help="λ of the cluster_reg variant (default 0.1, the reference's small-MLP setting)",
+        help="λ of the cluster_reg variant (default 0.05, measured for the full-size MLP; the "
+        "reference's small-MLP setting is 0.1)",
     )
     p.add_argument(
         "--cluster-reg-k",
@@ -126,8 +127,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--cluster-reg-normalize",
         choices=["hidden", "all"],
         default=None,
-        help="neurons the cluster_reg variant rescales every step: hidden (the reference's; "
-        "default) or all (the output neurons too)",
+        help="neurons the cluster_reg variant rescales every step: all (hidden and output "
+        "neurons; default, measured in the README) or hidden (the reference's)",
     )
     options.add_k(p)
     p.add_argument(
