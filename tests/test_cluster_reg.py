@@ -304,6 +304,35 @@ def test_normalisation_cnn_keeps_function_and_pruned_zeros() -> None:
         torch.testing.assert_close(norms, torch.full_like(norms, np.sqrt(2.0)))
 
 
+def test_normalisation_scope_all_also_normalises_the_outputs() -> None:
+    torch.manual_seed(1)
+    a = MLP(30, hidden=(16, 12), out_features=5).double()
+    b = MLP(30, hidden=(16, 12), out_features=5).double()
+    b.load_state_dict(a.state_dict())
+    with torch.no_grad():
+        out = a.linear_layers()[-1]
+        out.weight.mul_(7.0)  # a scaled-up output layer, as the hidden normalisation leaves it
+        b.linear_layers()[-1].weight.mul_(7.0)
+        hidden = normalize_incoming_(b, "hidden")
+        scales = normalize_incoming_(a, "all")
+    assert [s.shape[0] for s in scales] == [16, 12, 5]
+    for s_h, s_a in zip(hidden, scales, strict=False):  # the hidden layers: identical
+        torch.testing.assert_close(s_h, s_a, rtol=0, atol=0)
+    for layer in a.linear_layers():
+        norms = torch.cat([layer.weight, layer.bias[:, None]], 1).norm(dim=1)
+        torch.testing.assert_close(norms, torch.full_like(norms, np.sqrt(2.0)))
+    # the output layer is b's divided row by row by the last scales (its scale is dropped)
+    ob, oa = b.linear_layers()[-1], a.linear_layers()[-1]
+    torch.testing.assert_close(oa.weight, ob.weight / scales[-1][:, None], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(oa.bias, ob.bias / scales[-1], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="scope"):
+        normalize_incoming_(a, "outputs")
+    with pytest.raises(ValueError, match="cluster_reg_normalize"):
+        ClusterRegulariser(a, 0.1, 2, normalize="output")
+    with pytest.raises(ValueError, match="cluster_reg_normalize"):
+        TrainConfig(cluster_reg=0.1, cluster_reg_normalize="every")
+
+
 def test_normalisation_refuses_non_homogeneous_models() -> None:
     model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
     with pytest.raises(ValueError, match="Tanh"):
@@ -423,21 +452,37 @@ def test_cli_options(
         assert match in capsys.readouterr().err
     out = tmp_path / "ok"
     args = ["--hidden", "16", "--epochs", "1", "--prune-epochs", "1", "--batch-size", "64"]
-    reg = ["--cluster-reg", "0.5", "--cluster-reg-k", "2", "--cluster-reg-every", "3"]
+    reg = ["--cluster-reg", "0.5", "--cluster-reg-k", "2", "--cluster-reg-every", "3",
+           "--cluster-reg-normalize", "all"]
     assert main([*common, *args, *reg, "--quiet", "--out", str(out)]) == 0
-    cfg = load_checkpoint(out).config
+    ck = load_checkpoint(out)
+    cfg = ck.config
     assert (cfg.cluster_reg, cfg.cluster_reg_k, cfg.cluster_reg_every) == (0.5, 2, 3)
+    assert cfg.cluster_reg_normalize == "all"
+    for layer in ck.model.linear_layers():  # the output layer too
+        norms = torch.cat([layer.weight, layer.bias[:, None]], 1).norm(dim=1)
+        live = norms > 0
+        torch.testing.assert_close(norms[live], torch.full_like(norms[live], np.sqrt(2.0)))
 
 
 def test_study_variant() -> None:
     from modcut import study
 
     c = study.variant_config("cluster_reg", "fashion", 0)
-    assert (c.cluster_reg, c.cluster_reg_k) == (0.1, 3) and c.pruned
+    assert (c.cluster_reg, c.cluster_reg_k) == (0.05, 3) and c.pruned
     c = study.variant_config(
         "cluster_reg", "fashion", 0, variant_options={"cluster_reg": {"cluster_reg": 2.0}}
     )
     assert (c.cluster_reg, c.cluster_reg_k) == (2.0, 3)
+    assert c.cluster_reg_normalize == "all"  # the study's measured default
+    c = study.variant_config(
+        "cluster_reg", "fashion", 0,
+        variant_options={"cluster_reg": {"cluster_reg_normalize": "hidden", "cluster_reg": None}},
+    )
+    assert (c.cluster_reg, c.cluster_reg_normalize) == (0.05, "hidden")
+    from modcut.harness.train import TrainConfig as _TC
+
+    assert _TC(cluster_reg=0.1).cluster_reg_normalize == "hidden"  # modcut train: the reference's
     assert (
         study.variant_config(
             "control", "fashion", 0, variant_options={"cluster_reg": {"cluster_reg": 2.0}}

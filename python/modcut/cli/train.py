@@ -169,6 +169,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="add the clusterability penalty every N steps (default 1: every step)",
     )
+    p.add_argument(
+        "--cluster-reg-normalize",
+        choices=["hidden", "all"],
+        default="hidden",
+        help="neurons rescaled to incoming norm √2 before every step with --cluster-reg: "
+        "hidden (the reference's NormalizeWeights; default) or all (the output neurons too)",
+    )
     options.add_seed(p, "seed of the weights, data order and dropout (default 0)")
     p.add_argument(
         "--n-train", type=int, default=None, help="use/generate this many training examples"
@@ -232,6 +239,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "cluster_reg": args.cluster_reg,
         "cluster_reg_k": args.cluster_reg_k,
         "cluster_reg_every": args.cluster_reg_every,
+        "cluster_reg_normalize": args.cluster_reg_normalize,
     }
     for key in ("hidden", "channels", "dense"):
         value = _flat(getattr(args, key))

@@ -486,14 +486,26 @@ _HOMOGENEOUS = (
 )
 
 
+NORMALIZE = ("hidden", "all")
+
+
 @torch.no_grad()
-def normalize_incoming_(model: nn.Module) -> list[torch.Tensor]:
+def normalize_incoming_(model: nn.Module, scope: str = "hidden") -> list[torch.Tensor]:
     """Rescale every hidden neuron so its incoming weights and bias have L2 norm √2 (in place).
 
     See the module docstring for exactly what is normalised. The model must be a
     chain of Linear/Conv2d layers with ReLU, max-pooling, dropout and flatten in
     between (modcut's MLP and SmallCNN), for which the rescaling does not change
-    the function. Returns the scale factors ``s`` (one ``(n_l,)`` tensor per hidden layer).
+    the function. Returns the scale factors ``s`` (one ``(n_l,)`` tensor per
+    normalised layer).
+
+    ``scope="hidden"`` (the reference) normalises the hidden neurons only;
+    ``scope="all"`` then also rescales every output neuron's incoming weights and
+    bias to norm √2, dropping its scale ``s`` (there is no next layer to take it):
+    not function-preserving — each output logit is divided by its ``s``, close to 1
+    after one optimiser step — but it stops the scale that the hidden normalisation
+    passes forward from piling up in the output layer (see the README's regulariser
+    section for the measurement).
 
     Raises
     ------
@@ -509,27 +521,40 @@ def normalize_incoming_(model: nn.Module) -> list[torch.Tensor]:
                 "is function-preserving only for Linear/Conv2d chains with ReLU, max-pooling, "
                 "dropout and flatten"
             )
+    if scope not in NORMALIZE:
+        raise ValueError(f"normalisation scope must be one of {NORMALIZE}, got {scope!r}")
     layers = layer_modules(model)
     scales = []
     for inc, out in itertools.pairwise(layers):
-        w = cast(torch.Tensor, inc.weight)
-        bias = cast("torch.Tensor | None", inc.bias)
+        s = _unit_incoming_(inc)
         wo = cast(torch.Tensor, out.weight)
-        n = int(w.shape[0])
-        sq = w.reshape(n, -1).pow(2).sum(1)
-        if bias is not None:
-            sq = sq + bias.pow(2)
-        s = sq.sqrt() / math.sqrt(2.0)
-        safe = torch.where(s != 0, s, torch.ones_like(s))
-        w.div_(safe.reshape(n, *([1] * (w.ndim - 1))))
-        if bias is not None:
-            bias.div_(safe)
+        n = int(s.shape[0])
         if isinstance(out, nn.Linear) and isinstance(inc, nn.Conv2d):
             wo.view(wo.shape[0], n, -1).mul_(s[None, :, None])
         else:
             wo.mul_(s.reshape(1, n, *([1] * (wo.ndim - 2))))
         scales.append(s)
+    if scope == "all":
+        scales.append(_unit_incoming_(layers[-1]))
     return scales
+
+
+@torch.no_grad()
+def _unit_incoming_(layer: nn.Module) -> torch.Tensor:
+    """Divide each neuron's incoming weights and bias by ``s = ‖(w, b)‖₂ / √2`` (in place;
+    a dead neuron, ``s = 0``, is left as is); returns ``s``, shape ``(n,)``."""
+    w = cast(torch.Tensor, layer.weight)
+    bias = cast("torch.Tensor | None", layer.bias)
+    n = int(w.shape[0])
+    sq = w.reshape(n, -1).pow(2).sum(1)
+    if bias is not None:
+        sq = sq + bias.pow(2)
+    s = sq.sqrt() / math.sqrt(2.0)
+    safe = torch.where(s != 0, s, torch.ones_like(s))
+    w.div_(safe.reshape(n, *([1] * (w.ndim - 1))))
+    if bias is not None:
+        bias.div_(safe)
+    return s
 
 
 # --------------------------------------------------------------------------- training hook
@@ -544,13 +569,20 @@ class ClusterRegulariser:
         The model being trained (its weights are rescaled in place).
     lam, k, every:
         ``TrainConfig.cluster_reg``, ``cluster_reg_k``, ``cluster_reg_every``.
+    normalize:
+        ``TrainConfig.cluster_reg_normalize``: ``"hidden"`` (the reference) or
+        ``"all"`` (:func:`normalize_incoming_`'s ``scope``).
 
     Use: :meth:`before_step` before each forward pass (normalises, returns the term
     to add to the loss or None), :meth:`finish` after the last step, and
     :meth:`epoch_penalty` once per epoch (mean penalty over the epoch's penalised steps).
     """
 
-    def __init__(self, model: nn.Module, lam: float, k: int, every: int = 1) -> None:
+    def __init__(
+        self, model: nn.Module, lam: float, k: int, every: int = 1, normalize: str = "hidden"
+    ) -> None:
+        if normalize not in NORMALIZE:
+            raise ValueError(f"cluster_reg_normalize must be one of {NORMALIZE}, got {normalize!r}")
         if not (lam >= 0 and math.isfinite(lam)):
             raise ValueError(f"cluster_reg must be a finite number ≥ 0, got {lam}")
         if every < 1:
@@ -560,12 +592,13 @@ class ClusterRegulariser:
         self.lam = float(lam)
         self.k = int(k)
         self.every = int(every)
+        self.normalize = normalize
         self.penalty = ClusterabilityPenalty(k)
         self._values: list[torch.Tensor] = []
         self._iters: list[int] = []
 
     def before_step(self, step: int) -> torch.Tensor | None:
-        normalize_incoming_(self.model)
+        normalize_incoming_(self.model, self.normalize)
         if step % self.every:
             return None
         p = self.penalty(self.model)
@@ -574,7 +607,7 @@ class ClusterRegulariser:
         return (self.lam / self.k) * p
 
     def finish(self) -> None:
-        normalize_incoming_(self.model)
+        normalize_incoming_(self.model, self.normalize)
 
     def epoch_penalty(self) -> dict[str, float | None]:
         """``{cluster_penalty, cluster_solver_iterations}`` means since the last call (then reset)."""

@@ -150,6 +150,10 @@ class TrainConfig:
         bias rescaled to L2 norm √2 before every step (the reference's
         ``NormalizeWeights``). The reference's small-MLP setting is 0.1 and 3.
         0 disables.
+    cluster_reg_normalize:
+        ``"hidden"`` (the reference: hidden neurons only) or ``"all"`` (the output
+        neurons' incoming weights too, not function-preserving; see
+        :func:`modcut.harness.cluster_reg.normalize_incoming_`).
     threads:
         CPU threads for the run (restored after). ``None``: 1 for the MLP (its
         per-batch work is too small to gain from intra-op threads — 1.3 vs 1.8 s per
@@ -193,6 +197,7 @@ class TrainConfig:
     cluster_reg: float = 0.0
     cluster_reg_k: int = 3
     cluster_reg_every: int = 1
+    cluster_reg_normalize: str = "hidden"
 
     def __post_init__(self) -> None:
         self.dataset = canonical_name(self.dataset)
@@ -249,6 +254,11 @@ class TrainConfig:
         if int(self.cluster_reg_every) != self.cluster_reg_every or self.cluster_reg_every < 1:
             raise ValueError(
                 f"cluster_reg_every must be an integer ≥ 1, got {self.cluster_reg_every}"
+            )
+        if self.cluster_reg_normalize not in ("hidden", "all"):
+            raise ValueError(
+                "cluster_reg_normalize must be 'hidden' (the reference) or 'all', got "
+                f"{self.cluster_reg_normalize!r}"
             )
         self.cluster_reg_k, self.cluster_reg_every = (
             int(self.cluster_reg_k),
@@ -505,7 +515,8 @@ def _fit_phase(
         from modcut.harness.cluster_reg import ClusterRegulariser
 
         reg = ClusterRegulariser(
-            model, config.cluster_reg, config.cluster_reg_k, config.cluster_reg_every
+            model, config.cluster_reg, config.cluster_reg_k, config.cluster_reg_every,
+            config.cluster_reg_normalize,
         )
     step = start_epoch * steps_per_epoch
     bar = progress_bar(
