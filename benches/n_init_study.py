@@ -59,7 +59,7 @@ def _ncuts(net: modcut.Network, seeds: int) -> dict[int, list[float]]:
     out: dict[int, list[float]] = {m: [] for m in N_INITS}
     for seed in range(seeds):
         for m in N_INITS:
-            km, _, _, _ = _core.kmeans(x, K, m, seed=seed, stream=0)
+            km, *_ = _core.kmeans(x, K, m, seed=seed, stream=0)
             labels = np.full(net.n_nodes, -1, dtype=np.int64)
             labels[emb.node_ids] = np.asarray(km)
             out[m].append(float(modcut.ncut(net, labels)))

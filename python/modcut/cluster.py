@@ -157,7 +157,7 @@ def spectral_partition(
     if eigen_solver != "arpack":
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
     emb = _arpack_embedding(net, k, seed, stream + (1 << 32 if null else 0))
-    km_labels, _, _, _ = _core.kmeans(
+    km_labels, *_ = _core.kmeans(
         np.ascontiguousarray(emb.x), k, n_init, seed=seed, stream=stream + (1 << 32 if null else 0)
     )
     labels = np.full(net.n_nodes, -1, dtype=np.int64)

@@ -103,7 +103,7 @@ def group_cluster(
         return np.asarray(labels, dtype=np.int64)
     ids, x, _ = group_embedding(g, k, seed=seed, eigen_solver=eigen_solver,
                                 stream=stream + (1 << 32 if null else 0))
-    km, _, _, _ = _core.kmeans(np.ascontiguousarray(x), k, n_init, seed=seed,
+    km, *_ = _core.kmeans(np.ascontiguousarray(x), k, n_init, seed=seed,
                                stream=stream + (1 << 32 if null else 0))
     labels = np.full(g.n_nodes, -1, dtype=np.int64)
     labels[ids] = np.asarray(km)

@@ -9,8 +9,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::gnet::{self, EdgeGroup, GroupNet};
+use crate::kmeans::Restarts;
 use crate::net::CsrLayer;
-use crate::py_util::{pool, run_detached, to_pyerr, F64Array, I32Array, I64Array};
+use crate::py_util::{pool, restarts, run_detached, to_pyerr, F64Array, I32Array, I64Array};
 use crate::rng::{rng_for, CLUSTER, NULL_CLUSTER};
 use crate::shuffle::ShuffleMethod;
 
@@ -84,13 +85,6 @@ fn gnet_to_py<'py>(py: Python<'py>, g: &GroupNet) -> (Vec<usize>, Vec<PyEdgeOut<
 
 fn parse_method(method: &str) -> PyResult<ShuffleMethod> {
     method.parse().map_err(to_pyerr)
-}
-
-fn check_n_init(n_init: usize) -> PyResult<()> {
-    if n_init == 0 {
-        return Err(PyValueError::new_err("n_init must be at least 1"));
-    }
-    Ok(())
 }
 
 /// `(n, indptr, indices, data, degree)`: the symmetric |w| adjacency.
@@ -206,13 +200,12 @@ fn g_labels_for<'py>(
     sizes: Vec<usize>,
     edges: Vec<PyEdge<'py>>,
     k: usize,
-    n_init: usize,
+    n_init: Restarts,
     seed: u64,
     purpose: u64,
     stream: u64,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
     let g = gnet_from_py(sizes, edges)?;
-    check_n_init(n_init)?;
     let part = run_detached(py, || {
         gnet::spectral_labels(&g, k, n_init, &mut rng_for(seed, purpose, stream))
     })?;
@@ -223,8 +216,9 @@ fn g_labels_for<'py>(
 }
 
 /// `(labels, eigenvalues)`: normalized spectral clustering of every neuron of an
-/// observed group network.
+/// observed group network (`auto`: see `py_null.rs`).
 #[pyfunction]
+#[pyo3(signature = (sizes, edges, k, n_init, seed, *, auto = false))]
 fn g_observed_labels<'py>(
     py: Python<'py>,
     sizes: Vec<usize>,
@@ -232,12 +226,24 @@ fn g_observed_labels<'py>(
     k: usize,
     n_init: usize,
     seed: u64,
+    auto: bool,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    g_labels_for(py, sizes, edges, k, n_init, seed, CLUSTER, 0)
+    g_labels_for(
+        py,
+        sizes,
+        edges,
+        k,
+        restarts(n_init, auto)?,
+        seed,
+        CLUSTER,
+        0,
+    )
 }
 
 /// As [`g_observed_labels`], with the random stream of null sample `sample`.
 #[pyfunction]
+#[pyo3(signature = (sizes, edges, k, n_init, seed, sample, *, auto = false))]
+#[allow(clippy::too_many_arguments)]
 fn g_null_labels<'py>(
     py: Python<'py>,
     sizes: Vec<usize>,
@@ -246,7 +252,9 @@ fn g_null_labels<'py>(
     n_init: usize,
     seed: u64,
     sample: u64,
+    auto: bool,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
+    let n_init = restarts(n_init, auto)?;
     g_labels_for(py, sizes, edges, k, n_init, seed, NULL_CLUSTER, sample)
 }
 
@@ -275,6 +283,7 @@ fn g_observed_embedding<'py>(
 
 /// n-cuts of null samples `start .. start + count` (isolated neurons removed first).
 #[pyfunction]
+#[pyo3(signature = (sizes, edges, method, k, n_init, seed, start, count, n_threads, *, auto = false))]
 #[allow(clippy::too_many_arguments)]
 fn g_null_ncuts<'py>(
     py: Python<'py>,
@@ -287,10 +296,11 @@ fn g_null_ncuts<'py>(
     start: u64,
     count: usize,
     n_threads: usize,
+    auto: bool,
 ) -> PyResult<F64Array<'py>> {
     let g = gnet_from_py(sizes, edges)?;
     let method = parse_method(method)?;
-    check_n_init(n_init)?;
+    let n_init = restarts(n_init, auto)?;
     let pool = pool(n_threads)?;
     let out = run_detached(py, || {
         pool.install(|| gnet::null_ncuts(&g, method, k, n_init, seed, start, count))

@@ -6,32 +6,24 @@
 //! stream purpose.
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::kmeans::Restarts;
 use crate::null;
 use crate::py_net::CoreNetwork;
-use crate::py_util::{pool, run_detached, to_pyerr, F64Array, I64Array};
+use crate::py_util::{pool, restarts, run_detached, to_pyerr, F64Array, I64Array};
 use crate::rng::{rng_for, CLUSTER, NULL_CLUSTER};
 use crate::shuffle::ShuffleMethod;
-
-fn check_n_init(n_init: usize) -> PyResult<()> {
-    if n_init == 0 {
-        return Err(PyValueError::new_err("n_init must be at least 1"));
-    }
-    Ok(())
-}
 
 fn labels_for<'py>(
     py: Python<'py>,
     net: &Bound<'py, CoreNetwork>,
     k: usize,
-    n_init: usize,
+    n_init: Restarts,
     seed: u64,
     purpose: u64,
     stream: u64,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    check_n_init(n_init)?;
     let net = net.get().net();
     let part = run_detached(py, || {
         null::spectral_labels(net, k, n_init, &mut rng_for(seed, purpose, stream), true)
@@ -43,23 +35,25 @@ fn labels_for<'py>(
 }
 
 /// Labels of every neuron of an observed network by normalized spectral
-/// clustering (-1 = isolated), and the embedding's eigenvalues.
+/// clustering (-1 = isolated), and the embedding's eigenvalues; with `auto`
+/// the k-means restarts stop by the rule of `kmeans.rs`, at most `n_init`.
 #[pyfunction]
-#[pyo3(signature = (net, k, n_init, seed))]
+#[pyo3(signature = (net, k, n_init, seed, *, auto = false))]
 fn observed_labels<'py>(
     py: Python<'py>,
     net: &Bound<'py, CoreNetwork>,
     k: usize,
     n_init: usize,
     seed: u64,
+    auto: bool,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    labels_for(py, net, k, n_init, seed, CLUSTER, 0)
+    labels_for(py, net, k, restarts(n_init, auto)?, seed, CLUSTER, 0)
 }
 
 /// As [`observed_labels`], with the random stream of null sample `sample`
 /// (the clustering that [`null_ncuts`] runs on that sample's shuffle).
 #[pyfunction]
-#[pyo3(signature = (net, k, n_init, seed, sample))]
+#[pyo3(signature = (net, k, n_init, seed, sample, *, auto = false))]
 fn null_labels<'py>(
     py: Python<'py>,
     net: &Bound<'py, CoreNetwork>,
@@ -67,8 +61,17 @@ fn null_labels<'py>(
     n_init: usize,
     seed: u64,
     sample: u64,
+    auto: bool,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    labels_for(py, net, k, n_init, seed, NULL_CLUSTER, sample)
+    labels_for(
+        py,
+        net,
+        k,
+        restarts(n_init, auto)?,
+        seed,
+        NULL_CLUSTER,
+        sample,
+    )
 }
 
 /// The spectral embedding of an observed network: `(node_ids, x (m, k), eigenvalues)`.
@@ -94,9 +97,10 @@ fn observed_embedding<'py>(
 }
 
 /// n-cuts of null samples `start .. start + count` of a network (isolated
-/// neurons already removed), computed on `n_threads` threads (0 = all cores).
+/// neurons already removed), computed on `n_threads` threads (0 = all cores);
+/// `auto` as in [`observed_labels`].
 #[pyfunction]
-#[pyo3(signature = (net, method, k, n_init, seed, start, count, n_threads))]
+#[pyo3(signature = (net, method, k, n_init, seed, start, count, n_threads, *, auto = false))]
 #[allow(clippy::too_many_arguments)]
 fn null_ncuts<'py>(
     py: Python<'py>,
@@ -108,9 +112,10 @@ fn null_ncuts<'py>(
     start: u64,
     count: usize,
     n_threads: usize,
+    auto: bool,
 ) -> PyResult<F64Array<'py>> {
     let method: ShuffleMethod = method.parse().map_err(to_pyerr)?;
-    check_n_init(n_init)?;
+    let n_init = restarts(n_init, auto)?;
     let net = net.get().net();
     let pool = pool(n_threads)?;
     let out = run_detached(py, || {

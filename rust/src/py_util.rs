@@ -7,6 +7,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::error::Error;
+use crate::kmeans::Restarts;
 use crate::net::{CsrLayer, LayeredNet};
 
 /// How Python hands one layer to Rust: `(rows, cols, indptr, indices, data)`,
@@ -32,6 +33,19 @@ pub type PyLayerOut<'py> = (
 pub type I64Array<'py> = Bound<'py, PyArray1<i64>>;
 pub type I32Array<'py> = Bound<'py, PyArray1<i32>>;
 pub type F64Array<'py> = Bound<'py, PyArray1<f64>>;
+
+/// The k-means restarts Python asked for: `n_init` of them, or with `auto`
+/// the stopping rule of [`crate::kmeans`] capped at `n_init`.
+pub fn restarts(n_init: usize, auto: bool) -> PyResult<Restarts> {
+    if n_init == 0 {
+        return Err(PyValueError::new_err("n_init must be at least 1"));
+    }
+    Ok(if auto {
+        Restarts::Auto { max: n_init }
+    } else {
+        Restarts::Fixed(n_init)
+    })
+}
 
 pub fn to_pyerr(e: Error) -> PyErr {
     match e {
