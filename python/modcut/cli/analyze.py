@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "GroupNetwork.save, or .safetensors (every transformer MLP block)",
     )
     options.add_analysis_options(p)
+    options.add_n_init(p)
     p.add_argument(
         "--graph",
         choices=["all", "conv"],
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             n_jobs=args.jobs,
             graph=args.graph,
+            n_init=args.n_init,
             progress=options.progress_of(args),
             log=options.log_of(args),
             scheduler=client,

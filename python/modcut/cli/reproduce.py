@@ -132,6 +132,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=list(STUDY_SHUFFLES),
         help="comma list of nulls, each run analyzed against each (default layer,layer_nonzero)",
     )
+    options.add_n_init(p)
     options.add_jobs(p)
     options.add_data_dir(p)
     options.add_out(p, "study folder (default runs/reproduce-<dataset>[-<base>][-cnn])")
@@ -164,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             n_shuffles=args.shuffles,
             shuffle=args.shuffle,
             n_jobs=args.jobs,
+            n_init=args.n_init,
             data_root=args.data_dir,
             variant_options={
                 "cluster_reg": {
