@@ -135,6 +135,7 @@ def kmeans(
     seed: int,
     stream: int = 0,
     auto: bool = False,
+    n_threads: int = 1,
 ) -> tuple[npt.NDArray[np.int64], float, npt.NDArray[np.float64], int, int]:
     """k-means as scikit-learn's ``KMeans(init="k-means++", algorithm="lloyd")``.
 
@@ -147,8 +148,9 @@ def kmeans(
     inertia has improved by at most 1e-3 (relative) in 2 consecutive rounds, or at
     ``n_init`` (rust/src/kmeans.rs); stopping after m restarts gives exactly the
     result of ``n_init=m``. Returns ``(labels (n,) int64, inertia, centers (k, d),
-    n_iter, n_runs)`` (``n_runs``: restarts run). Requires 1 <= k <= n,
-    n_init >= 1, max_iter >= 1, tol >= 0, finite x.
+    n_iter, n_runs)`` (``n_runs``: restarts run). ``n_threads`` other than 1 runs
+    the restarts in parallel on that many threads (0 = all cores), same result.
+    Requires 1 <= k <= n, n_init >= 1, max_iter >= 1, tol >= 0, finite x.
     """
 
 # --- clustering and the null pipeline (rust/src/null.rs, py_null.rs) ---

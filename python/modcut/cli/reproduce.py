@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from modcut.cli import options
+from modcut.cli.train import _flat, _widths
 
 __all__ = ["add_parser", "run"]
 
@@ -109,6 +110,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="training epochs (mlp 20, cnn 10)")
     p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (mlp 20, cnn 10)")
     p.add_argument(
+        "--hidden",
+        type=_widths,
+        nargs="+",
+        default=None,
+        metavar="W",
+        help="MLP hidden widths of every run, as for modcut train (default 256x4)",
+    )
+    p.add_argument(
+        "--n-train", type=int, default=None, help="training examples of every run (default all)"
+    )
+    p.add_argument(
+        "--n-test", type=int, default=None, help="test examples of every run (default all)"
+    )
+    p.add_argument(
         "--cluster-reg",
         type=float,
         default=None,
@@ -147,6 +162,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--hidden``, ``--n-train`` and ``--n-test`` as ``TrainConfig`` fields (given ones only)."""
+    out: dict[str, Any] = {"hidden": _flat(args.hidden), "n_train": args.n_train,
+                           "n_test": args.n_test}
+    return {key: value for key, value in out.items() if value is not None}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``modcut reproduce`` for parsed arguments; returns the exit status."""
     from modcut import distributed
@@ -177,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
             base=args.base,
             graph=args.graph,
             init=args.init,
+            train_overrides=_train_overrides(args),
             tables_only=args.tables_only,
             progress=options.progress_of(args),
             log=options.log_of(args),
