@@ -41,9 +41,8 @@ K = 12
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    import scale
-
     import modcut
+    import scale
     from modcut import _core
 
     hidden = int(os.environ.get("MODCUT_RESTARTS_HIDDEN", "8192"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 
@@ -20,7 +21,7 @@ def network(hidden: int = 60, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     widths = [40, hidden, hidden, 10]
     return [rng.normal(size=(a, b)) * (rng.uniform(size=(a, b)) < 0.3)
-            for a, b in zip(widths[:-1], widths[1:], strict=True)]
+            for a, b in itertools.pairwise(widths)]
 
 
 def embedding(seed: int = 0) -> np.ndarray:
@@ -54,12 +55,14 @@ def test_fixed_n_init_reports_its_restarts():
 
 def test_cluster_auto_is_a_fixed_run_and_not_the_reference():
     ws = network()
-    auto = modcut.cluster(ws, k=K, n_init="auto", random_state=2)
+    # seed 3: the rule stops before the cap with another partition than 25 restarts find
+    auto = modcut.cluster(ws, k=K, n_init="auto", random_state=3)
     # the rule stops after whole rounds of 5, so the labels are those of one of these runs
-    fixed = {m: modcut.cluster(ws, k=K, n_init=m, random_state=2) for m in (15, 20, 25)}
-    assert any(np.array_equal(auto, lab) for lab in fixed.values())
+    fixed = {m: modcut.cluster(ws, k=K, n_init=m, random_state=3) for m in (15, 20, 25)}
+    assert any(np.array_equal(auto, fixed[m]) for m in (15, 20))
+    assert not np.array_equal(auto, fixed[25])
     # the default stays the reference's 25 (under 2,000 neurons)
-    np.testing.assert_array_equal(modcut.cluster(ws, k=K, random_state=2), fixed[25])
+    np.testing.assert_array_equal(modcut.cluster(ws, k=K, random_state=3), fixed[25])
 
 
 def test_clusterability_auto_does_not_depend_on_threads_chunks_or_store(tmp_path):
@@ -93,17 +96,31 @@ def test_null_samples_with_auto_are_samples_of_a_fixed_run():
     auto = modcut.clusterability(ws, n_init="auto", **kw).null_ncuts
     fixed = np.array([modcut.clusterability(ws, n_init=m, **kw).null_ncuts for m in (15, 20, 25)])
     assert all(np.any(fixed[:, i] == auto[i]) for i in range(auto.size))
+    assert not np.array_equal(auto, fixed[2])  # some samples stopped before the cap
 
 
-def test_group_networks_take_auto():
+def test_group_networks_take_auto(monkeypatch):
     from test_nonbipartite import residual
 
+    # the group path hands the rule to Rust (its results match 25 restarts on this
+    # small graph, so the wiring is checked on the calls)
+    seen: list[tuple[str, object]] = []
+    for name in ("g_observed_labels", "g_null_ncuts"):
+        real = getattr(_core, name)
+
+        def spy(*a, _real=real, _name=name, **kw):
+            seen.append((_name, kw.get("auto")))
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(_core, name, spy)
     g, _ = residual(24, 3, 0, noise=0.3)
     kw = dict(k=3, n_shuffles=6, random_state=0, progress=False, n_init="auto")
     one = modcut.clusterability(g, n_jobs=1, **kw)
     two = modcut.clusterability(g, n_jobs=2, chunk_size=2, **kw)
     np.testing.assert_array_equal(one.null_ncuts, two.null_ncuts)
     assert one.settings["n_init"] == "auto" and one.settings["graph"] == "groups"
+    assert ("g_observed_labels", True) in seen and ("g_null_ncuts", True) in seen
+    assert all(auto for _, auto in seen)
     labels = modcut.cluster(g, k=3, n_init="auto")
     assert any(np.array_equal(labels, modcut.cluster(g, k=3, n_init=m)) for m in (15, 20, 25))
 

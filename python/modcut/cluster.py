@@ -184,12 +184,14 @@ def spectral_partition(
 
     ``stream``/``null`` name the random stream (observed network: stream 0;
     null sample ``i``: ``null=True, stream=i``), as in the Rust null pipeline.
+    ``n_init`` may be an :class:`AutoRestarts` (the stopping rule, capped there).
     """
+    auto = isinstance(n_init, AutoRestarts)
     if eigen_solver == "lanczos":
         if null:
-            labels, _ = _core.null_labels(net.core, k, n_init, seed, stream)
+            labels, _ = _core.null_labels(net.core, k, n_init, seed, stream, auto=auto)
         else:
-            labels, _ = _core.observed_labels(net.core, k, n_init, seed)
+            labels, _ = _core.observed_labels(net.core, k, n_init, seed, auto=auto)
         return np.asarray(labels, dtype=np.int64)
     if eigen_solver != "arpack":
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
