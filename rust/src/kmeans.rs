@@ -1273,31 +1273,20 @@ mod tests {
     #[test]
     fn auto_restarts_stop_once_well_separated_blobs_are_found() {
         let (x, _) = blobs(50, 6, 4, 0.5, 8);
-        let mut rng = rng_for(0, CLUSTER, 0);
-        let r = kmeans(
-            &x,
-            300,
-            4,
-            6,
-            Restarts::Auto { max: 100 },
-            300,
-            1e-4,
-            &mut rng,
-        )
-        .unwrap();
-        assert_eq!(r.n_runs, AUTO_ROUND * (AUTO_PATIENCE + 1));
-        let mut rng = rng_for(0, CLUSTER, 0);
-        let e = kmeans(
-            &x,
-            300,
-            4,
-            6,
-            Restarts::Auto { max: 0 },
-            300,
-            1e-4,
-            &mut rng,
-        );
-        assert!(e.is_err());
+        let run = |max| {
+            kmeans(
+                &x,
+                300,
+                4,
+                6,
+                Restarts::Auto { max },
+                300,
+                1e-4,
+                &mut rng_for(0, CLUSTER, 0),
+            )
+        };
+        assert_eq!(run(100).unwrap().n_runs, AUTO_ROUND * (AUTO_PATIENCE + 1));
+        assert!(run(0).is_err());
     }
 
     #[test]

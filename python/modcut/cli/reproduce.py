@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from modcut.cli import options
-from modcut.cli.train import _flat, _widths
+from modcut.cli.train import _flat, add_hidden, add_split_sizes
 
 __all__ = ["add_parser", "run"]
 
@@ -109,20 +109,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=int, default=None, help="training epochs (mlp 20, cnn 10)")
     p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (mlp 20, cnn 10)")
-    p.add_argument(
-        "--hidden",
-        type=_widths,
-        nargs="+",
-        default=None,
-        metavar="W",
-        help="MLP hidden widths of every run, as for modcut train (default 256x4)",
-    )
-    p.add_argument(
-        "--n-train", type=int, default=None, help="training examples of every run (default all)"
-    )
-    p.add_argument(
-        "--n-test", type=int, default=None, help="test examples of every run (default all)"
-    )
+    add_hidden(p, "MLP hidden widths of every run, as for modcut train (default 256x4)")
+    add_split_sizes(p, "every run uses this many")
     p.add_argument(
         "--cluster-reg",
         type=float,
