@@ -134,7 +134,9 @@ def kmeans(
     *,
     seed: int,
     stream: int = 0,
-) -> tuple[npt.NDArray[np.int64], float, npt.NDArray[np.float64], int]:
+    auto: bool = False,
+    n_threads: int = 1,
+) -> tuple[npt.NDArray[np.int64], float, npt.NDArray[np.float64], int, int]:
     """k-means as scikit-learn's ``KMeans(init="k-means++", algorithm="lloyd")``.
 
     ``x`` is a 2-D float64 array (n, d). Greedy k-means++ seeding
@@ -142,7 +144,12 @@ def kmeans(
     changing or the total squared center shift is at most
     ``tol * mean(var(x, axis=0))``, at most ``max_iter`` iterations; empty
     clusters are relocated to the farthest points; best of ``n_init`` runs by
-    inertia. Returns ``(labels (n,) int64, inertia, centers (k, d), n_iter)``.
+    inertia. With ``auto`` the restarts run in rounds of 5 and stop once the best
+    inertia has improved by at most 1e-3 (relative) in 2 consecutive rounds, or at
+    ``n_init`` (rust/src/kmeans.rs); stopping after m restarts gives exactly the
+    result of ``n_init=m``. Returns ``(labels (n,) int64, inertia, centers (k, d),
+    n_iter, n_runs)`` (``n_runs``: restarts run). ``n_threads`` other than 1 runs
+    the restarts in parallel on that many threads (0 = all cores), same result.
     Requires 1 <= k <= n, n_init >= 1, max_iter >= 1, tol >= 0, finite x.
     """
 
@@ -151,7 +158,7 @@ def kmeans(
 # clusters with stream (seed, CLUSTER, 0), null sample ``i`` with (seed, NULL_CLUSTER, i).
 
 def observed_labels(
-    net: CoreNetwork, k: int, n_init: int, seed: int
+    net: CoreNetwork, k: int, n_init: int, seed: int, *, auto: bool = False
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Normalized spectral clustering of every neuron of an observed network.
 
@@ -160,12 +167,13 @@ def observed_labels(
     largest eigenvalues of ``D^-1/2 A D^-1/2`` (descending). Graphs with
     ``k ≥ min(#even, #odd)`` non-isolated neurons use a dense eigendecomposition.
 
-    Raises ``ValueError`` if ``k`` is 0 or exceeds the non-isolated neurons, or
-    ``n_init`` is 0.
+    ``auto``: the k-means restarts stop by the rule of :func:`kmeans`, at most
+    ``n_init`` of them. Raises ``ValueError`` if ``k`` is 0 or exceeds the
+    non-isolated neurons, or ``n_init`` is 0.
     """
 
 def null_labels(
-    net: CoreNetwork, k: int, n_init: int, seed: int, sample: int
+    net: CoreNetwork, k: int, n_init: int, seed: int, sample: int, *, auto: bool = False
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """As :func:`observed_labels` with null sample ``sample``'s random stream: the
     clustering :func:`null_ncuts` runs on that sample's shuffle."""
@@ -186,8 +194,11 @@ def null_ncuts(
     start: int,
     count: int,
     n_threads: int,
+    *,
+    auto: bool = False,
 ) -> NDArray[np.float64]:
-    """n-cuts of null samples ``start … start + count - 1``.
+    """n-cuts of null samples ``start … start + count - 1`` (``auto``: as in
+    :func:`observed_labels`).
 
     Sample ``i``: shuffle ``net`` with stream ``(seed, shuffle, i)``, cluster it
     with stream ``(seed, null clustering, i)``, score it (eps 1e-8, relative as in :func:`ncut`). Pass the
@@ -253,13 +264,13 @@ def g_shuffle(
     """Null networks: each edge group shuffled on its own, sample i from stream (seed, i)."""
 
 def g_observed_labels(
-    net: CoreGroupNetwork, k: int, n_init: int, seed: int
+    net: CoreGroupNetwork, k: int, n_init: int, seed: int, *, auto: bool = False
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """``(labels, eigenvalues)`` of an observed group network: bipartite group graphs use the
     SVD shortcut, others a block Lanczos on (I + N)/2; then k-means."""
 
 def g_null_labels(
-    net: CoreGroupNetwork, k: int, n_init: int, seed: int, sample: int
+    net: CoreGroupNetwork, k: int, n_init: int, seed: int, sample: int, *, auto: bool = False
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """As :func:`g_observed_labels`, with the random stream of null sample ``sample``."""
 
@@ -270,6 +281,7 @@ def g_observed_embedding(
 
 def g_null_ncuts(
     net: CoreGroupNetwork, method: str, k: int, n_init: int, seed: int,
-    start: int, count: int, n_threads: int,
+    start: int, count: int, n_threads: int, *, auto: bool = False,
 ) -> NDArray[np.float64]:
-    """n-cuts of null samples ``start … start + count - 1`` (isolated neurons removed first)."""
+    """n-cuts of null samples ``start … start + count - 1`` (isolated neurons removed first;
+    ``auto`` as in :func:`observed_labels`)."""

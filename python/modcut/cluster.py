@@ -33,7 +33,10 @@ from modcut._validate import Network, check_count, check_random_state
 from modcut.groupnet import GroupNetwork
 from modcut.load import as_graph
 
-__all__ = ["Embedding", "check_k", "cluster", "default_n_init", "spectral_embedding"]
+__all__ = [
+    "AutoRestarts", "Embedding", "check_k", "cluster", "default_n_init", "resolve_n_init",
+    "spectral_embedding",
+]
 
 EIGEN_SOLVERS = ("lanczos", "arpack")
 # Key of NumPy's generator for ARPACK's start vector (``[seed, 3, stream]``); a NumPy
@@ -54,13 +57,47 @@ def default_n_init(n_active: int) -> int:
     return 100 if n_active > 2000 else 25
 
 
+class AutoRestarts(int):
+    """``n_init="auto"`` resolved for one network: the value is the cap (the
+    reference's n_init for that network).
+
+    k-means runs its restarts in rounds of 5 and stops once the best inertia has
+    improved by at most 1e-3 (relative) in 2 consecutive rounds, or at the cap
+    (``rust/src/kmeans.rs``, ``Restarts::Auto``); stopping after ``m`` restarts
+    gives exactly the result of ``n_init=m``, for any thread count. An ``int``,
+    so it travels wherever a restart count does (Dask tasks included); the
+    calls into Rust pass ``auto=True`` for it.
+    """
+
+    def __repr__(self) -> str:
+        return f"AutoRestarts({int(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AutoRestarts, (int(self),))
+
+
+def resolve_n_init(n_init: Any, n_active: int) -> int:
+    """The restarts of a user's ``n_init``: ``None`` → the reference's
+    (:func:`default_n_init`), ``"auto"`` → :class:`AutoRestarts` capped there, or
+    a positive integer. Raises ``ValueError`` for other strings and for counts
+    below 1, ``TypeError`` for other types."""
+    if n_init is None:
+        return default_n_init(n_active)
+    if isinstance(n_init, str):
+        if n_init == "auto":
+            return AutoRestarts(default_n_init(n_active))
+        raise ValueError(f"n_init must be a positive integer or 'auto', got {n_init!r}")
+    return check_count("n_init", n_init, 1)
+
+
+def n_init_setting(n_init: int) -> int | str:
+    """How a result's settings record ``n_init``: the count, or ``"auto"``."""
+    return "auto" if isinstance(n_init, AutoRestarts) else int(n_init)
+
+
 def _n_active(net: Network) -> int:
     """Number of non-isolated neurons."""
     return int(np.count_nonzero(np.asarray(_core.degrees(net.core))))
-
-
-def _check_n_init(n_init: Any) -> int:
-    return check_count("n_init", n_init, 1)
 
 
 @dataclass(frozen=True)
@@ -146,18 +183,21 @@ def spectral_partition(
 
     ``stream``/``null`` name the random stream (observed network: stream 0;
     null sample ``i``: ``null=True, stream=i``), as in the Rust null pipeline.
+    ``n_init`` may be an :class:`AutoRestarts` (the stopping rule, capped there).
     """
+    auto = isinstance(n_init, AutoRestarts)
     if eigen_solver == "lanczos":
         if null:
-            labels, _ = _core.null_labels(net.core, k, n_init, seed, stream)
+            labels, _ = _core.null_labels(net.core, k, n_init, seed, stream, auto=auto)
         else:
-            labels, _ = _core.observed_labels(net.core, k, n_init, seed)
+            labels, _ = _core.observed_labels(net.core, k, n_init, seed, auto=auto)
         return np.asarray(labels, dtype=np.int64)
     if eigen_solver != "arpack":
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
     emb = _arpack_embedding(net, k, seed, stream + (1 << 32 if null else 0))
-    km_labels, _, _, _ = _core.kmeans(
-        np.ascontiguousarray(emb.x), k, n_init, seed=seed, stream=stream + (1 << 32 if null else 0)
+    km_labels, *_ = _core.kmeans(
+        np.ascontiguousarray(emb.x), k, n_init, seed=seed, stream=stream + (1 << 32 if null else 0),
+        auto=auto,
     )
     labels = np.full(net.n_nodes, -1, dtype=np.int64)
     labels[emb.node_ids] = np.asarray(km_labels)
@@ -168,7 +208,7 @@ def cluster(
     network: Any,
     k: int = 12,
     *,
-    n_init: int | None = None,
+    n_init: int | str | None = None,
     random_state: Any = 0,
     eigen_solver: str = "lanczos",
 ) -> np.ndarray:
@@ -185,7 +225,10 @@ def cluster(
         Number of clusters, ``2 ≤ k ≤`` number of non-isolated neurons.
     n_init:
         k-means restarts (best inertia kept); default 25, or 100 for graphs of
-        over 2,000 non-isolated neurons.
+        over 2,000 non-isolated neurons (the reference's). ``"auto"``: restarts
+        in rounds of 5, stopping once the best inertia has improved by at most
+        1e-3 (relative) in 2 consecutive rounds, at most the default
+        (:class:`AutoRestarts`).
     random_state:
         Seed (int); the same seed gives the same labels.
     eigen_solver:
@@ -207,9 +250,9 @@ def cluster(
 
         n_active = g_active(net)
         k = check_k(k, n_active)
-        n_init = default_n_init(n_active) if n_init is None else _check_n_init(n_init)
+        n_init = resolve_n_init(n_init, n_active)
         return group_cluster(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     n_active = _n_active(net)
     k = check_k(k, n_active)
-    n_init = default_n_init(n_active) if n_init is None else _check_n_init(n_init)
+    n_init = resolve_n_init(n_init, n_active)
     return spectral_partition(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)

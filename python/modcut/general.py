@@ -79,19 +79,23 @@ def group_cluster(
     g: GroupNetwork, *, k: int, n_init: int, seed: int, eigen_solver: str = "lanczos",
     stream: int = 0, null: bool = False,
 ) -> np.ndarray:
-    """Labels of every neuron (``-1`` for isolated ones) of a group network."""
+    """Labels of every neuron (``-1`` for isolated ones) of a group network
+    (``n_init`` may be a :class:`~modcut.cluster.AutoRestarts`)."""
+    from modcut.cluster import AutoRestarts
+
+    auto = isinstance(n_init, AutoRestarts)
     if eigen_solver == "lanczos":
         if null:
-            labels, _ = _core.g_null_labels(g.core, k, n_init, seed, stream)
+            labels, _ = _core.g_null_labels(g.core, k, n_init, seed, stream, auto=auto)
         elif stream == 0:
-            labels, _ = _core.g_observed_labels(g.core, k, n_init, seed)
+            labels, _ = _core.g_observed_labels(g.core, k, n_init, seed, auto=auto)
         else:
             raise ValueError("an observed group network is clustered with stream 0")
         return np.asarray(labels, dtype=np.int64)
     ids, x, _ = group_embedding(g, k, seed=seed, eigen_solver=eigen_solver,
                                 stream=stream + (1 << 32 if null else 0))
-    km, _, _, _ = _core.kmeans(np.ascontiguousarray(x), k, n_init, seed=seed,
-                               stream=stream + (1 << 32 if null else 0))
+    km, *_ = _core.kmeans(np.ascontiguousarray(x), k, n_init, seed=seed,
+                          stream=stream + (1 << 32 if null else 0), auto=auto)
     labels = np.full(g.n_nodes, -1, dtype=np.int64)
     labels[ids] = np.asarray(km)
     return labels
@@ -121,8 +125,11 @@ def group_null_chunk(
     """n-cuts of null samples ``start … start + count - 1`` of a group network without
     isolated neurons, shape ``(count,)`` (the unit of work, as ``null.null_chunk``)."""
     if eigen_solver == "lanczos":
+        from modcut.cluster import AutoRestarts
+
         return np.asarray(
-            _core.g_null_ncuts(reduced.core, method, k, n_init, seed, start, count, threads)
+            _core.g_null_ncuts(reduced.core, method, k, n_init, seed, start, count, threads,
+                               auto=isinstance(n_init, AutoRestarts))
         )
     out = np.empty(count)
     for i, s in enumerate(group_shuffle(reduced, method, count, seed, threads, start)):
@@ -140,7 +147,7 @@ def group_clusterability(
     random_state: Any,
     n_jobs: int | None,
     *,
-    n_init: int | None,
+    n_init: int | str | None,
     eigen_solver: str,
     progress: bool | None,
     chunk_size: int | None,
@@ -149,7 +156,7 @@ def group_clusterability(
 ) -> Any:
     """:func:`modcut.clusterability` for a group network that is not a chain (same
     chunked null loop: local or on Dask, resumable with ``store``)."""
-    from modcut.cluster import check_k, default_n_init
+    from modcut.cluster import check_k, resolve_n_init
     from modcut.distributed import run_null_chunks
     from modcut.null import check_null_args, chunk_store, make_result, null_settings
     from modcut.store import network_fingerprint
@@ -161,8 +168,7 @@ def group_clusterability(
     reduced = GroupNetwork.from_core(g, reduced_core)
     n_active = int(np.asarray(kept).shape[0])
     k = check_k(k, n_active)
-    if n_init is None:
-        n_init = default_n_init(n_active)
+    n_init = resolve_n_init(n_init, n_active)
     t0 = time.perf_counter()
     labels = group_cluster(g, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     observed = group_ncut_parts(g, labels, 1e-8)[0]

@@ -22,7 +22,7 @@ from modcut import _core
 from modcut._io import float_or_nan, read_json, write_json
 from modcut._stats import empirical_test
 from modcut._validate import Network, check_count, check_n_jobs, check_random_state
-from modcut.cluster import check_k, default_n_init, spectral_partition
+from modcut.cluster import AutoRestarts, check_k, n_init_setting, resolve_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
 from modcut.distributed import run_null_chunks
 from modcut.groupnet import GroupNetwork
@@ -161,7 +161,7 @@ def clusterability(
     random_state: Any = 0,
     n_jobs: int | None = -1,
     *,
-    n_init: int | None = None,
+    n_init: int | str | None = None,
     eigen_solver: str = "lanczos",
     progress: bool | None = None,
     chunk_size: int | None = None,
@@ -190,7 +190,12 @@ def clusterability(
         Threads; -1 = all cores.
     n_init:
         k-means restarts; default 25, or 100 when the graph has over 2,000
-        non-isolated neurons (the reference settings).
+        non-isolated neurons (the reference settings). ``"auto"``: restarts in
+        rounds of 5, stopping once the best inertia has improved by at most 1e-3
+        (relative) in 2 consecutive rounds, at most the default, for the observed
+        network and every null sample (:class:`modcut.cluster.AutoRestarts`;
+        same result for any ``n_jobs``, chunking or scheduler); recorded as
+        ``settings["n_init"] == "auto"`` with the cap in ``settings["n_init_max"]``.
     eigen_solver:
         ``"lanczos"`` (Rust, default: whole null pipeline in Rust) or
         ``"arpack"`` (SciPy ``svds`` for the embedding, k-means in Rust; slow,
@@ -235,8 +240,7 @@ def clusterability(
     reduced_core, kept = _core.reduce_isolated(net.core)
     n_active = int(kept.shape[0])
     k = check_k(k, n_active)
-    if n_init is None:
-        n_init = default_n_init(n_active)
+    n_init = resolve_n_init(n_init, n_active)
 
     t0 = time.perf_counter()
     labels = spectral_partition(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
@@ -272,9 +276,11 @@ def null_settings(
     n_jobs: int | None, n_isolated: int,
 ) -> dict[str, Any]:
     """The ``settings`` of a :class:`ClusterabilityResult` (chains and group networks)."""
+    cap = {"n_init_max": int(n_init)} if isinstance(n_init, AutoRestarts) else {}
     return {
         "k": int(k),
-        "n_init": int(n_init),
+        "n_init": n_init_setting(n_init),
+        **cap,
         "shuffle": method,
         "n_shuffles": int(n_shuffles),
         "random_state": int(seed),
@@ -322,7 +328,7 @@ def chunk_store(
             "network": fingerprint,
             "shuffle": method,
             "k": int(k),
-            "n_init": int(n_init),
+            "n_init": n_init_setting(n_init),
             "random_state": int(seed),
             "eigen_solver": eigen_solver,
         },
@@ -368,11 +374,13 @@ def null_chunk(
     The one unit of null work (a Dask task, a stored chunk): sample ``i``
     depends on ``(seed, i)`` and the settings alone. ``reduced_core`` is the
     network without isolated neurons (``_core.reduce_isolated``), a Rust handle
-    that pickles as its layers (so it travels to Dask workers).
+    that pickles as its layers (so it travels to Dask workers). ``n_init`` may be
+    an :class:`~modcut.cluster.AutoRestarts`.
     """
     if eigen_solver == "lanczos":
         return np.asarray(
-            _core.null_ncuts(reduced_core, method, k, n_init, seed, start, count, threads)
+            _core.null_ncuts(reduced_core, method, k, n_init, seed, start, count, threads,
+                             auto=isinstance(n_init, AutoRestarts))
         )
     return _arpack_null_chunk(reduced_core, method, k, n_init, seed, start, count, threads)
 

@@ -109,6 +109,7 @@ def analyze(
     n_jobs: int | None = -1,
     *,
     graph: str = "all",
+    n_init: int | str | None = None,
     progress: bool | None = None,
     log: Log | None = None,
     scheduler: Any = None,
@@ -131,6 +132,9 @@ def analyze(
     graph:
         Part of a model's graph to analyze: ``"all"`` (default) or ``"conv"`` (a
         CNN's conv-to-conv channel graph, as the reference clustered CNNs).
+    n_init:
+        k-means restarts of :func:`modcut.clusterability` (default: the
+        reference's; ``"auto"``: the stopping rule).
     progress:
         Progress bar for the null distribution (default: when stderr is a terminal).
     log:
@@ -165,8 +169,8 @@ def analyze(
     if isinstance(net, GroupNetwork):  # skips / concatenations (in memory or saved)
         return _analyze_groups(net, source or (str(network) if isinstance(network, (str, os.PathLike))
                                else repr(net)), out, k=k, n_shuffles=n_shuffles,
-                               shuffle=shuffle, seed=seed, n_jobs=n_jobs, progress=progress,
-                               say=say, scheduler=scheduler,
+                               shuffle=shuffle, seed=seed, n_jobs=n_jobs, n_init=n_init,
+                               progress=progress, say=say, scheduler=scheduler,
                                store=out / "null_chunks" if resume else None)
     prov = net.provenance
     weights = list(net.layers)  # sparse: no dense round trip
@@ -182,6 +186,7 @@ def analyze(
         shuffle=shuffle,
         random_state=seed,
         n_jobs=n_jobs,
+        n_init=n_init,
         progress=progress,
         scheduler=scheduler,
         store=out / "null_chunks" if resume else None,
@@ -238,8 +243,9 @@ def analyze(
 
 
 def _analyze_groups(groups: Any, source: str, out: Path, *, k: int, n_shuffles: int,
-                    shuffle: str, seed: int, n_jobs: int | None, progress: bool | None,
-                    say: Log, scheduler: Any, store: Path | None) -> dict[str, Path]:
+                    shuffle: str, seed: int, n_jobs: int | None, n_init: int | str | None,
+                    progress: bool | None, say: Log, scheduler: Any,
+                    store: Path | None) -> dict[str, Path]:
     """:func:`analyze` for a network with skips or concatenations: the result, the null
     histogram and the report (the layered network and weight-block figures do not apply)."""
     import modcut
@@ -248,8 +254,8 @@ def _analyze_groups(groups: Any, source: str, out: Path, *, k: int, n_shuffles: 
     say(f"clustering {source} (k={k}, {len(groups.groups)} node groups, {groups.n_nodes} "
         f"neurons) and {n_shuffles} '{shuffle}' shuffles")
     result = modcut.clusterability(groups, k=k, n_shuffles=n_shuffles, shuffle=shuffle,
-                                   random_state=seed, n_jobs=n_jobs, progress=progress,
-                                   scheduler=scheduler, store=store)
+                                   random_state=seed, n_jobs=n_jobs, n_init=n_init,
+                                   progress=progress, scheduler=scheduler, store=store)
     say(f"  {result.summary().splitlines()[0]}")
     paths: dict[str, Path] = {"json": out / "clusterability.json"}
     result.to_json(paths["json"])
@@ -600,8 +606,11 @@ def _train_on_dask(scheduler: Any, jobs: Sequence[tuple[Any, str]], say: Log) ->
 
 
 def _analysis_done(
-    adir: Path, ckpt: Path, k: int, n_shuffles: int, shuffle: str, seed: int, graph: str = "all"
+    adir: Path, ckpt: Path, k: int, n_shuffles: int, shuffle: str, seed: int, graph: str = "all",
+    n_init: int | str | None = None,
 ) -> bool:
+    """Whether ``adir`` holds a finished analysis of ``ckpt`` with these settings
+    (``n_init=None``: any count, the reference's default included, but not ``"auto"``)."""
     cpath, mpath = adir / "clusterability.json", adir / "meta.json"
     if not (cpath.exists() and mpath.exists() and (adir / "report.html").exists()):
         return False
@@ -615,6 +624,7 @@ def _analysis_done(
         and s.get("n_shuffles") == n_shuffles
         and s.get("shuffle") == shuffle
         and s.get("random_state") == seed
+        and (s.get("n_init") != "auto" if n_init is None else s.get("n_init") == n_init)
     )
 
 
@@ -760,6 +770,7 @@ def reproduce(
     n_shuffles: int = 1000,
     shuffle: str | Sequence[str] = STUDY_SHUFFLES,
     n_jobs: int | None = -1,
+    n_init: int | str | None = None,
     data_root: str | None = None,
     model: str = "mlp",
     base: str | None = None,
@@ -793,7 +804,7 @@ def reproduce(
         run, every null's columns), ``table.csv``, ``table.md`` and ``report.html``.
     epochs, prune_epochs:
         Override the training lengths (default: the model's, method.md §5).
-    k, n_shuffles, n_jobs:
+    k, n_shuffles, n_jobs, n_init:
         Analysis settings (:func:`analyze`).
     shuffle:
         The nulls (a sequence or a comma list; default both ``layer`` and
@@ -913,7 +924,8 @@ def reproduce(
                 ckpt = run_dir / "checkpoint.pt"
                 adirs = {sh: run_dir / f"analysis{_shuffle_suffix(sh)}" for sh in shuffles}
                 if _trained(config, run_dir) and all(
-                    _analysis_done(adirs[sh], ckpt, k, n_shuffles, sh, s, graph) for sh in shuffles
+                    _analysis_done(adirs[sh], ckpt, k, n_shuffles, sh, s, graph, n_init)
+                    for sh in shuffles
                 ):
                     rows.append(_run_row(v, s, adirs, shuffles))
                 else:
@@ -923,7 +935,7 @@ def reproduce(
             adirs = {}
             for sh in shuffles:
                 adir = adirs[sh] = run_dir / f"analysis{_shuffle_suffix(sh)}"
-                if _analysis_done(adir, ckpt, k, n_shuffles, sh, s, graph):
+                if _analysis_done(adir, ckpt, k, n_shuffles, sh, s, graph, n_init):
                     say(f"  reusing {adir / 'clusterability.json'}")
                     continue
                 analyze(
@@ -935,6 +947,7 @@ def reproduce(
                     seed=s,
                     n_jobs=n_jobs,
                     graph=graph,
+                    n_init=n_init,
                     progress=progress,
                     log=lambda m: say("  " + m),
                     scheduler=scheduler,

@@ -574,7 +574,7 @@ pub fn embedding<R: Rng + ?Sized>(g: &GroupNet, k: usize, rng: &mut R) -> Result
 pub fn spectral_labels<R: Rng + ?Sized>(
     g: &GroupNet,
     k: usize,
-    n_init: usize,
+    n_init: impl Into<crate::kmeans::Restarts>,
     rng: &mut R,
 ) -> Result<Partition> {
     let emb = embedding(g, k, rng)?;
@@ -586,10 +586,11 @@ pub fn null_sample(
     g: &GroupNet,
     method: ShuffleMethod,
     k: usize,
-    n_init: usize,
+    n_init: impl Into<crate::kmeans::Restarts>,
     seed: u64,
     index: u64,
 ) -> Result<f64> {
+    let n_init = n_init.into();
     let shuffled = shuffle_gnet(g, method, &mut rng_for(seed, SHUFFLE, index));
     let part = spectral_labels(
         &shuffled,
@@ -609,11 +610,12 @@ pub fn null_ncuts(
     g: &GroupNet,
     method: ShuffleMethod,
     k: usize,
-    n_init: usize,
+    n_init: impl Into<crate::kmeans::Restarts>,
     seed: u64,
     start: u64,
     count: usize,
 ) -> Result<Vec<f64>> {
+    let n_init = n_init.into();
     (0..count as u64)
         .into_par_iter()
         .map(|i| null_sample(g, method, k, n_init, seed, start + i))

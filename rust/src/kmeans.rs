@@ -14,6 +14,14 @@
 //!   changes nothing when the labels had converged).
 //! - Best of `n_init` runs by inertia (a run replaces the best one only if its
 //!   inertia is strictly lower and it is not the same partition).
+//! - [`Restarts::Auto`] (`n_init="auto"`): restarts in rounds of
+//!   [`AUTO_ROUND`]; after each whole round the best inertia is compared with
+//!   the best after the previous round, and the run stops once it has improved
+//!   by at most [`AUTO_TOL`] (relative) in [`AUTO_PATIENCE`] consecutive rounds,
+//!   or at the cap (the reference's n_init). Restart `i` uses the same random
+//!   numbers as restart `i` of a fixed run, and the decision is taken only on
+//!   whole rounds, so stopping after `m` restarts gives exactly the result of
+//!   `Restarts::Fixed(m)`, for any thread count.
 //! - Randomness: all of a call's random numbers (each restart's first seed and
 //!   its k-means++ trial draws, restart after restart) are drawn up front in
 //!   the order a sequential loop draws them, so [`kmeans_in_parallel`] can run
@@ -60,6 +68,40 @@ pub struct KMeansResult {
     pub inertia: f64,
     /// Lloyd iterations of the winning run.
     pub n_iter: usize,
+    /// Restarts run (`n_init` for [`Restarts::Fixed`]).
+    pub n_runs: usize,
+}
+
+/// Restarts of an automatic run per round.
+pub const AUTO_ROUND: usize = 5;
+/// Consecutive rounds without a relative improvement above [`AUTO_TOL`] that
+/// stop an automatic run.
+pub const AUTO_PATIENCE: usize = 2;
+/// Relative improvement of the best inertia over one round that counts as none.
+pub const AUTO_TOL: f64 = 1e-3;
+
+/// How many k-means restarts to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restarts {
+    /// Exactly this many.
+    Fixed(usize),
+    /// The stopping rule of the module docs, at most `max` restarts.
+    Auto { max: usize },
+}
+
+impl Restarts {
+    /// The most restarts this setting can run.
+    pub fn max(self) -> usize {
+        match self {
+            Restarts::Fixed(n) | Restarts::Auto { max: n } => n,
+        }
+    }
+}
+
+impl From<usize> for Restarts {
+    fn from(n: usize) -> Self {
+        Restarts::Fixed(n)
+    }
 }
 
 /// Points per SIMD chunk (one AVX-512 register of f32, two of AVX2).
@@ -67,21 +109,24 @@ pub const LANES: usize = 16;
 type Lane32 = [f32; LANES];
 type Lane64 = [f64; LANES];
 
-/// Best of `n_init` k-means runs on the `n × d` row-major points `x`.
+/// Best of `n_init` k-means runs on the `n × d` row-major points `x`
+/// (`n_init`: a count, or [`Restarts::Auto`]).
 ///
 /// Errors: `n == 0`, `d == 0`, `x.len() != n·d`, `k == 0`, `k > n`,
-/// `n_init == 0`, `max_iter == 0`, a negative or NaN `tol`, non-finite values.
+/// `n_init` (or its cap) 0, `max_iter == 0`, a negative or NaN `tol`,
+/// non-finite values.
 #[allow(clippy::too_many_arguments)]
 pub fn kmeans<R: Rng + ?Sized>(
     x: &[f64],
     n: usize,
     d: usize,
     k: usize,
-    n_init: usize,
+    n_init: impl Into<Restarts>,
     max_iter: usize,
     tol: f64,
     rng: &mut R,
 ) -> Result<KMeansResult> {
+    let n_init = n_init.into();
     kmeans_impl(x, n, d, k, n_init, max_iter, tol, rng, false, detect_tier())
 }
 
@@ -93,11 +138,12 @@ pub fn kmeans_in_parallel<R: Rng + ?Sized>(
     n: usize,
     d: usize,
     k: usize,
-    n_init: usize,
+    n_init: impl Into<Restarts>,
     max_iter: usize,
     tol: f64,
     rng: &mut R,
 ) -> Result<KMeansResult> {
+    let n_init = n_init.into();
     kmeans_impl(x, n, d, k, n_init, max_iter, tol, rng, true, detect_tier())
 }
 
@@ -175,7 +221,18 @@ pub fn kmeans_build<R: Rng + ?Sized>(
         }
         _ => detect_tier(),
     };
-    kmeans_impl(x, n, d, k, n_init, max_iter, tol, rng, false, tier)
+    kmeans_impl(
+        x,
+        n,
+        d,
+        k,
+        Restarts::Fixed(n_init),
+        max_iter,
+        tol,
+        rng,
+        false,
+        tier,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -184,14 +241,15 @@ fn kmeans_impl<R: Rng + ?Sized>(
     n: usize,
     d: usize,
     k: usize,
-    n_init: usize,
+    n_init: Restarts,
     max_iter: usize,
     tol: f64,
     rng: &mut R,
     parallel: bool,
     tier: Tier,
 ) -> Result<KMeansResult> {
-    validate(x, n, d, k, n_init, max_iter, tol)?;
+    let cap = n_init.max();
+    validate(x, n, d, k, cap, max_iter, tol)?;
     let p = Problem {
         x,
         n,
@@ -202,17 +260,61 @@ fn kmeans_impl<R: Rng + ?Sized>(
     };
     let pr = prepare(&p);
     let trials = 2 + (k as f64).ln().floor() as usize;
-    // every restart's random numbers, in the order the sequential loop draws them
-    let draws: Vec<Draws> = (0..n_init)
-        .map(|_| Draws {
-            first: rng.random_range(0..n),
-            r: (0..(k - 1) * trials).map(|_| rng.random::<f64>()).collect(),
-        })
-        .collect();
-    let npad = pr.nchunks * LANES;
+    // a fixed run is one round of all its restarts
+    let round = match n_init {
+        Restarts::Fixed(m) => m,
+        Restarts::Auto { .. } => AUTO_ROUND,
+    };
+    let threads = if parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
     let mut best: Option<KMeansResult> = None;
+    let mut done = 0;
+    let mut stalled = 0;
+    while done < cap {
+        let m = round.min(cap - done);
+        // this round's random numbers, in the order a sequential loop draws them
+        let draws: Vec<Draws> = (0..m)
+            .map(|_| Draws {
+                first: rng.random_range(0..n),
+                r: (0..(k - 1) * trials).map(|_| rng.random::<f64>()).collect(),
+            })
+            .collect();
+        let before = best.as_ref().map(|b| b.inertia);
+        run_round(&p, &pr, &draws, tier, threads.clamp(1, m), &mut best);
+        done += m;
+        if let (Some(prev), Some(b)) = (before, &best) {
+            if prev - b.inertia <= AUTO_TOL * prev.abs() {
+                stalled += 1;
+            } else {
+                stalled = 0;
+            }
+        }
+        if matches!(n_init, Restarts::Auto { .. }) && stalled >= AUTO_PATIENCE {
+            break;
+        }
+    }
+    let mut best = best.expect("at least one restart");
+    best.n_runs = done;
+    Ok(best)
+}
+
+/// Run the restarts of `draws` (in batches of `batch` on the rayon pool when
+/// `batch > 1`) and fold them into `best` in restart order.
+fn run_round(
+    p: &Problem<'_>,
+    pr: &Prepared,
+    draws: &[Draws],
+    tier: Tier,
+    batch: usize,
+    best: &mut Option<KMeansResult>,
+) {
+    let (n, d, k) = (p.n, p.d, p.k);
+    let npad = pr.nchunks * LANES;
     let mut consider = |inertia: f64, labels: &[u32], centers: &[f64], n_iter: usize| {
-        let better = match &best {
+        let better = match &*best {
             None => true,
             Some(b) => inertia < b.inertia && !same_clustering(&labels[..n], &b.labels, k),
         };
@@ -223,24 +325,20 @@ fn kmeans_impl<R: Rng + ?Sized>(
                     row[f] += pr.mean[f];
                 }
             }
-            best = Some(KMeansResult {
+            *best = Some(KMeansResult {
                 labels: labels[..n].to_vec(),
                 centers,
                 inertia,
                 n_iter,
+                n_runs: 0,
             });
         }
     };
-    let batch = if parallel {
-        rayon::current_num_threads().clamp(1, n_init)
-    } else {
-        1
-    };
     if batch == 1 {
-        let mut w = Work::new(&pr, k, d);
+        let mut w = Work::new(pr, k, d);
         let mut labels = vec![0u32; npad];
-        for dr in &draws {
-            let (inertia, n_iter) = one_run(tier, &p, &pr, dr, &mut w, &mut labels);
+        for dr in draws {
+            let (inertia, n_iter) = one_run(tier, p, pr, dr, &mut w, &mut labels);
             consider(inertia, &labels, &w.centers, n_iter);
         }
     } else {
@@ -249,10 +347,10 @@ fn kmeans_impl<R: Rng + ?Sized>(
             let runs: Vec<(f64, usize, Vec<u32>, Vec<f64>)> = group
                 .par_iter()
                 .map_init(
-                    || Work::new(&pr, k, d),
+                    || Work::new(pr, k, d),
                     |w, dr| {
                         let mut labels = vec![0u32; npad];
-                        let (inertia, n_iter) = one_run(tier, &p, &pr, dr, w, &mut labels);
+                        let (inertia, n_iter) = one_run(tier, p, pr, dr, w, &mut labels);
                         (inertia, n_iter, labels, w.centers.clone())
                     },
                 )
@@ -262,7 +360,6 @@ fn kmeans_impl<R: Rng + ?Sized>(
             }
         }
     }
-    Ok(best.expect("n_init >= 1"))
 }
 
 struct Problem<'a> {
@@ -951,7 +1048,19 @@ mod tests {
         n_init: usize,
         rng: &mut ChaCha8Rng,
     ) -> KMeansResult {
-        kmeans_impl(x, n, d, k, n_init, 300, 1e-4, rng, false, tier).unwrap()
+        kmeans_impl(
+            x,
+            n,
+            d,
+            k,
+            Restarts::Fixed(n_init),
+            300,
+            1e-4,
+            rng,
+            false,
+            tier,
+        )
+        .unwrap()
     }
 
     /// Well separated Gaussian blobs: `(points, true labels)`.
@@ -1096,6 +1205,88 @@ mod tests {
                 assert_eq!(r1.random::<u64>(), after);
             }
         }
+    }
+
+    #[test]
+    fn auto_restarts_equal_the_fixed_run_they_stopped_at() {
+        // the automatic rule stops after whole rounds; its result (and the
+        // caller's stream position) is exactly that of a fixed run of as many
+        // restarts, sequential or on any pool size
+        let min_runs = AUTO_ROUND * (AUTO_PATIENCE + 1);
+        let mut stopped_early = false;
+        for &(n, d, k, cap, seed) in &[
+            (700, 5, 8, 100, 1u64),
+            (333, 12, 12, 25, 2),
+            (250, 20, 6, 7, 3),
+            (90, 3, 4, 1, 4),
+            (400, 12, 12, 100, 5),
+        ] {
+            let x = gaussian(n, d, seed);
+            let mut r0 = rng_for(seed, CLUSTER, 0);
+            let auto =
+                kmeans(&x, n, d, k, Restarts::Auto { max: cap }, 300, 1e-4, &mut r0).unwrap();
+            let after: u64 = r0.random();
+            let m = auto.n_runs;
+            assert!(
+                m <= cap && m >= min_runs.min(cap),
+                "{m} restarts of at most {cap}"
+            );
+            assert!(m == cap || m % AUTO_ROUND == 0);
+            stopped_early |= m < cap;
+            let mut r1 = rng_for(seed, CLUSTER, 0);
+            let fixed = kmeans(&x, n, d, k, m, 300, 1e-4, &mut r1).unwrap();
+            assert_eq!(fixed.n_runs, m);
+            assert_eq!(auto.labels, fixed.labels);
+            assert_eq!(auto.centers, fixed.centers);
+            assert_eq!(auto.inertia.to_bits(), fixed.inertia.to_bits());
+            assert_eq!(auto.n_iter, fixed.n_iter);
+            assert_eq!(r1.random::<u64>(), after);
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut r2 = rng_for(seed, CLUSTER, 0);
+                let par = pool
+                    .install(|| {
+                        kmeans_in_parallel(
+                            &x,
+                            n,
+                            d,
+                            k,
+                            Restarts::Auto { max: cap },
+                            300,
+                            1e-4,
+                            &mut r2,
+                        )
+                    })
+                    .unwrap();
+                assert_eq!(par.n_runs, m);
+                assert_eq!(par.labels, auto.labels);
+                assert_eq!(par.inertia.to_bits(), auto.inertia.to_bits());
+                assert_eq!(r2.random::<u64>(), after);
+            }
+        }
+        assert!(stopped_early, "the rule never stopped before its cap");
+    }
+
+    #[test]
+    fn auto_restarts_stop_once_well_separated_blobs_are_found() {
+        let (x, _) = blobs(50, 6, 4, 0.5, 8);
+        let run = |max| {
+            kmeans(
+                &x,
+                300,
+                4,
+                6,
+                Restarts::Auto { max },
+                300,
+                1e-4,
+                &mut rng_for(0, CLUSTER, 0),
+            )
+        };
+        assert_eq!(run(100).unwrap().n_runs, AUTO_ROUND * (AUTO_PATIENCE + 1));
+        assert!(run(0).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::cut;
 use crate::error::{Error, Result};
 use crate::graph::{self, Bipartite};
-use crate::kmeans;
+use crate::kmeans::{self, Restarts};
 use crate::net::LayeredNet;
 use crate::rng::{rng_for, NULL_CLUSTER, SHUFFLE};
 use crate::shuffle::{self, ShuffleMethod};
@@ -118,7 +118,7 @@ fn embedding_of<R: Rng>(bp: &Bipartite, k: usize, rng: &mut R) -> Result<Embeddi
 pub fn spectral_labels<R: Rng>(
     net: &LayeredNet,
     k: usize,
-    n_init: usize,
+    n_init: impl Into<Restarts>,
     rng: &mut R,
     parallel_restarts: bool,
 ) -> Result<Partition> {
@@ -134,10 +134,11 @@ pub(crate) fn partition_of<R: Rng + ?Sized>(
     emb: Embedding,
     n_nodes: usize,
     k: usize,
-    n_init: usize,
+    n_init: impl Into<Restarts>,
     rng: &mut R,
     parallel_restarts: bool,
 ) -> Result<Partition> {
+    let n_init: Restarts = n_init.into();
     let rows = emb.node_ids.len();
     let run = if parallel_restarts {
         kmeans::kmeans_in_parallel
@@ -161,11 +162,12 @@ pub fn null_sample(
     net: &LayeredNet,
     method: ShuffleMethod,
     k: usize,
-    n_init: usize,
+    n_init: impl Into<Restarts>,
     seed: u64,
     index: u64,
     parallel_restarts: bool,
 ) -> Result<f64> {
+    let n_init: Restarts = n_init.into();
     let shuffled = shuffle::shuffle_net(net, method, &mut rng_for(seed, SHUFFLE, index));
     let part = spectral_labels(
         &shuffled,
@@ -189,11 +191,12 @@ pub fn null_ncuts(
     net: &LayeredNet,
     method: ShuffleMethod,
     k: usize,
-    n_init: usize,
+    n_init: impl Into<Restarts>,
     seed: u64,
     start: u64,
     count: usize,
 ) -> Result<Vec<f64>> {
+    let n_init: Restarts = n_init.into();
     if count < rayon::current_num_threads() {
         return (0..count as u64)
             .map(|i| null_sample(net, method, k, n_init, seed, start + i, true))

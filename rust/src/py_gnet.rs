@@ -9,10 +9,11 @@ use numpy::{IntoPyArray, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use crate::gnet;
+use crate::kmeans::Restarts;
 use crate::py_gnet_core::CoreGroupNetwork;
 use crate::py_util::{
-    adjacency_to_py, check_n_init, embedding_to_py, ncut_to_py, parse_method, partition_to_py,
-    pool, run_detached, run_null, usize_array, F64Array, I64Array, PyAdjacency, PyEmbedding,
+    adjacency_to_py, embedding_to_py, ncut_to_py, parse_method, partition_to_py, pool, restarts,
+    run_detached, run_null, usize_array, F64Array, I64Array, PyAdjacency, PyEmbedding,
     PyNcut,
 };
 use crate::rng::{rng_for, CLUSTER, NULL_CLUSTER};
@@ -94,11 +95,10 @@ fn g_labels<'py>(
     py: Python<'py>,
     net: &Bound<'py, CoreGroupNetwork>,
     k: usize,
-    n_init: usize,
+    n_init: Restarts,
     seed: u64,
     sample: Option<u64>,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    check_n_init(n_init)?;
     let (purpose, stream) = sample.map_or((CLUSTER, 0), |s| (NULL_CLUSTER, s));
     let g = net.get().net();
     let part = run_detached(py, || {
@@ -108,20 +108,23 @@ fn g_labels<'py>(
 }
 
 /// `(labels, eigenvalues)`: normalized spectral clustering of every neuron of an
-/// observed group network.
+/// observed group network (`auto`: see `py_null.rs`).
 #[pyfunction]
+#[pyo3(signature = (net, k, n_init, seed, *, auto = false))]
 fn g_observed_labels<'py>(
     py: Python<'py>,
     net: &Bound<'py, CoreGroupNetwork>,
     k: usize,
     n_init: usize,
     seed: u64,
+    auto: bool,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    g_labels(py, net, k, n_init, seed, None)
+    g_labels(py, net, k, restarts(n_init, auto)?, seed, None)
 }
 
 /// As [`g_observed_labels`], with the random stream of null sample `sample`.
 #[pyfunction]
+#[pyo3(signature = (net, k, n_init, seed, sample, *, auto = false))]
 fn g_null_labels<'py>(
     py: Python<'py>,
     net: &Bound<'py, CoreGroupNetwork>,
@@ -129,8 +132,9 @@ fn g_null_labels<'py>(
     n_init: usize,
     seed: u64,
     sample: u64,
+    auto: bool,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    g_labels(py, net, k, n_init, seed, Some(sample))
+    g_labels(py, net, k, restarts(n_init, auto)?, seed, Some(sample))
 }
 
 /// `(node_ids, x (m, k), eigenvalues)`: the embedding k-means runs on.
@@ -148,6 +152,7 @@ fn g_observed_embedding<'py>(
 
 /// n-cuts of null samples `start .. start + count` (isolated neurons removed first).
 #[pyfunction]
+#[pyo3(signature = (net, method, k, n_init, seed, start, count, n_threads, *, auto = false))]
 #[allow(clippy::too_many_arguments)]
 fn g_null_ncuts<'py>(
     py: Python<'py>,
@@ -159,9 +164,11 @@ fn g_null_ncuts<'py>(
     start: u64,
     count: usize,
     n_threads: usize,
+    auto: bool,
 ) -> PyResult<F64Array<'py>> {
+    let n_init = restarts(n_init, auto)?;
     let g = net.get().net();
-    run_null(py, method, n_init, n_threads, |m| {
+    run_null(py, method, n_threads, |m| {
         gnet::null_ncuts(g, m, k, n_init, seed, start, count)
     })
 }

@@ -7,10 +7,11 @@
 
 use pyo3::prelude::*;
 
+use crate::kmeans::Restarts;
 use crate::null;
 use crate::py_net::CoreNetwork;
 use crate::py_util::{
-    check_n_init, embedding_to_py, partition_to_py, run_detached, run_null, F64Array, I64Array,
+    embedding_to_py, partition_to_py, restarts, run_detached, run_null, F64Array, I64Array,
     PyEmbedding,
 };
 use crate::rng::{rng_for, CLUSTER, NULL_CLUSTER};
@@ -19,12 +20,11 @@ fn labels_for<'py>(
     py: Python<'py>,
     net: &Bound<'py, CoreNetwork>,
     k: usize,
-    n_init: usize,
+    n_init: Restarts,
     seed: u64,
     purpose: u64,
     stream: u64,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    check_n_init(n_init)?;
     let net = net.get().net();
     let part = run_detached(py, || {
         null::spectral_labels(net, k, n_init, &mut rng_for(seed, purpose, stream), true)
@@ -33,23 +33,25 @@ fn labels_for<'py>(
 }
 
 /// Labels of every neuron of an observed network by normalized spectral
-/// clustering (-1 = isolated), and the embedding's eigenvalues.
+/// clustering (-1 = isolated), and the embedding's eigenvalues; with `auto`
+/// the k-means restarts stop by the rule of `kmeans.rs`, at most `n_init`.
 #[pyfunction]
-#[pyo3(signature = (net, k, n_init, seed))]
+#[pyo3(signature = (net, k, n_init, seed, *, auto = false))]
 fn observed_labels<'py>(
     py: Python<'py>,
     net: &Bound<'py, CoreNetwork>,
     k: usize,
     n_init: usize,
     seed: u64,
+    auto: bool,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
-    labels_for(py, net, k, n_init, seed, CLUSTER, 0)
+    labels_for(py, net, k, restarts(n_init, auto)?, seed, CLUSTER, 0)
 }
 
 /// As [`observed_labels`], with the random stream of null sample `sample`
 /// (the clustering that [`null_ncuts`] runs on that sample's shuffle).
 #[pyfunction]
-#[pyo3(signature = (net, k, n_init, seed, sample))]
+#[pyo3(signature = (net, k, n_init, seed, sample, *, auto = false))]
 fn null_labels<'py>(
     py: Python<'py>,
     net: &Bound<'py, CoreNetwork>,
@@ -57,7 +59,9 @@ fn null_labels<'py>(
     n_init: usize,
     seed: u64,
     sample: u64,
+    auto: bool,
 ) -> PyResult<(I64Array<'py>, F64Array<'py>)> {
+    let n_init = restarts(n_init, auto)?;
     labels_for(py, net, k, n_init, seed, NULL_CLUSTER, sample)
 }
 
@@ -78,9 +82,10 @@ fn observed_embedding<'py>(
 }
 
 /// n-cuts of null samples `start .. start + count` of a network (isolated
-/// neurons already removed), computed on `n_threads` threads (0 = all cores).
+/// neurons already removed), computed on `n_threads` threads (0 = all cores);
+/// `auto` as in [`observed_labels`].
 #[pyfunction]
-#[pyo3(signature = (net, method, k, n_init, seed, start, count, n_threads))]
+#[pyo3(signature = (net, method, k, n_init, seed, start, count, n_threads, *, auto = false))]
 #[allow(clippy::too_many_arguments)]
 fn null_ncuts<'py>(
     py: Python<'py>,
@@ -92,9 +97,11 @@ fn null_ncuts<'py>(
     start: u64,
     count: usize,
     n_threads: usize,
+    auto: bool,
 ) -> PyResult<F64Array<'py>> {
+    let n_init = restarts(n_init, auto)?;
     let net = net.get().net();
-    run_null(py, method, n_init, n_threads, |m| {
+    run_null(py, method, n_threads, |m| {
         null::null_ncuts(net, m, k, n_init, seed, start, count)
     })
 }

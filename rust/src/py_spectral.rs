@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use crate::kmeans as km;
 use crate::rng::{rng_for, CLUSTER};
 
-use super::py_util::run_detached;
+use super::py_util::{pool, restarts, run_detached};
 
 /// A count argument: an integer ≥ `min`.
 fn count(name: &str, v: i64, min: i64) -> PyResult<usize> {
@@ -29,10 +29,13 @@ fn rows_to_py<'py>(py: Python<'py>, v: Vec<f64>, n: usize, d: usize) -> Bound<'p
 
 /// k-means (scikit-learn's Lloyd k-means with greedy k-means++ seeding).
 ///
-/// Returns `(labels (int64, n), inertia, centers (k, d), n_iter)`; the random
-/// stream is `(seed, CLUSTER, stream)`.
+/// Returns `(labels (int64, n), inertia, centers (k, d), n_iter, n_runs)`
+/// (`n_runs`: restarts run; `n_init` unless `auto`, which stops by the rule of
+/// `kmeans.rs`, at most `n_init`); the random stream is `(seed, CLUSTER, stream)`.
+/// With `n_threads` ≠ 1 the restarts run in parallel on that many threads (0 =
+/// all cores; `kmeans_in_parallel`), with the same result.
 #[pyfunction]
-#[pyo3(signature = (x, k, n_init, max_iter = 300, tol = 1e-4, *, seed, stream = 0))]
+#[pyo3(signature = (x, k, n_init, max_iter = 300, tol = 1e-4, *, seed, stream = 0, auto = false, n_threads = 1))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn kmeans<'py>(
     py: Python<'py>,
@@ -43,10 +46,13 @@ fn kmeans<'py>(
     tol: f64,
     seed: u64,
     stream: u64,
+    auto: bool,
+    n_threads: usize,
 ) -> PyResult<(
     Bound<'py, PyArray1<i64>>,
     f64,
     Bound<'py, PyArray2<f64>>,
+    usize,
     usize,
 )> {
     if x.ndim() != 2 {
@@ -68,7 +74,7 @@ fn kmeans<'py>(
         )));
     }
     let k = k as usize;
-    let n_init = count("n_init", n_init, 1)?;
+    let n_init = restarts(count("n_init", n_init, 1)?, auto)?;
     let max_iter = count("max_iter", max_iter, 1)?;
     if tol.is_nan() || tol < 0.0 {
         return Err(PyValueError::new_err(format!(
@@ -79,13 +85,23 @@ fn kmeans<'py>(
     if xs.iter().any(|v| !v.is_finite()) {
         return Err(PyValueError::new_err("x contains NaN or infinite values"));
     }
+    let pool = if n_threads == 1 {
+        None
+    } else {
+        Some(pool(n_threads)?)
+    };
     let res = run_detached(py, move || {
         let mut rng = rng_for(seed, CLUSTER, stream);
-        km::kmeans(&xs, n, d, k, n_init, max_iter, tol, &mut rng)
+        match &pool {
+            None => km::kmeans(&xs, n, d, k, n_init, max_iter, tol, &mut rng),
+            Some(p) => {
+                p.install(|| km::kmeans_in_parallel(&xs, n, d, k, n_init, max_iter, tol, &mut rng))
+            }
+        }
     })?;
     let labels = PyArray1::from_iter(py, res.labels.iter().map(|&l| l as i64));
     let centers = rows_to_py(py, res.centers, k, d);
-    Ok((labels, res.inertia, centers, res.n_iter))
+    Ok((labels, res.inertia, centers, res.n_iter, res.n_runs))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

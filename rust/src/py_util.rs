@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use crate::cut::NcutParts;
 use crate::error::Error;
 use crate::graph::Graph;
+use crate::kmeans::Restarts;
 use crate::net::{CsrLayer, LayeredNet};
 use crate::null::{Embedding, Partition};
 use crate::shuffle::ShuffleMethod;
@@ -97,12 +98,12 @@ pub fn embedding_to_py(py: Python<'_>, e: Embedding, k: usize) -> PyResult<PyEmb
     ))
 }
 
-/// The shared body of the null bindings: check `method` and `n_init`, then run
-/// `f(method)` without the GIL on a pool of `n_threads` threads (0 = all cores).
+/// The shared body of the null bindings: check `method`, then run `f(method)`
+/// without the GIL on a pool of `n_threads` threads (0 = all cores); the
+/// restarts are checked by the caller ([`restarts`]).
 pub fn run_null<'py, F>(
     py: Python<'py>,
     method: &str,
-    n_init: usize,
     n_threads: usize,
     f: F,
 ) -> PyResult<F64Array<'py>>
@@ -110,7 +111,6 @@ where
     F: FnOnce(ShuffleMethod) -> crate::error::Result<Vec<f64>> + Send,
 {
     let method = parse_method(method)?;
-    check_n_init(n_init)?;
     let pool = pool(n_threads)?;
     let out = run_detached(py, || pool.install(|| f(method)))?;
     Ok(out.into_pyarray(py))
@@ -184,12 +184,17 @@ pub fn parse_method(method: &str) -> PyResult<ShuffleMethod> {
     method.parse().map_err(to_pyerr)
 }
 
-/// k-means needs at least one restart.
-pub fn check_n_init(n_init: usize) -> PyResult<()> {
+/// The k-means restarts Python asked for: `n_init` of them, or with `auto`
+/// the stopping rule of [`crate::kmeans`] capped at `n_init`.
+pub fn restarts(n_init: usize, auto: bool) -> PyResult<Restarts> {
     if n_init == 0 {
         return Err(PyValueError::new_err("n_init must be at least 1"));
     }
-    Ok(())
+    Ok(if auto {
+        Restarts::Auto { max: n_init }
+    } else {
+        Restarts::Fixed(n_init)
+    })
 }
 
 /// Convert and check a layer list: valid CSR layers that chain, with canonical

@@ -47,6 +47,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "inputs: 3,32,32;10); a .pt2 has its own",
     )
     options.add_analysis_options(p)
+    options.add_n_init(p)
     p.add_argument(
         "--graph",
         choices=["all", "conv"],
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             n_jobs=args.jobs,
             graph=args.graph,
+            n_init=args.n_init,
             progress=options.progress_of(args),
             log=options.log_of(args),
             scheduler=client,

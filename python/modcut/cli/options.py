@@ -37,11 +37,13 @@ __all__ = [
     "add_data_dir",
     "add_jobs",
     "add_k",
+    "add_n_init",
     "add_out",
     "add_output_options",
     "add_seed",
     "jobs_or_none",
     "log_of",
+    "n_init_arg",
     "progress_of",
     "say",
     "shuffle_choices",
@@ -175,6 +177,34 @@ def add_analysis_options(p: argparse.ArgumentParser, *, shuffles: int = 1000) ->
         help="shuffle method of the null (default layer_nonzero)",
     )
     add_jobs(p)
+
+
+def n_init_arg(value: str) -> int | str:
+    """``--n-init`` value: a positive integer or ``auto``."""
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer or 'auto', got {value!r}"
+        ) from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def add_n_init(p: argparse.ArgumentParser) -> None:
+    """``--n-init N|auto`` (default: the reference's 25, 100 above 2,000 neurons)."""
+    p.add_argument(
+        "--n-init",
+        type=n_init_arg,
+        default=None,
+        metavar="N|auto",
+        help="k-means restarts (default: the reference's, 25; 100 above 2,000 non-isolated "
+        "neurons); auto: rounds of 5 until 2 rounds improve the best inertia by at most 0.1%%, "
+        "at most the default",
+    )
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:

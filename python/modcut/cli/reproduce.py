@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from modcut.cli import options
+from modcut.cli.train import _flat, add_hidden, add_split_sizes
 
 __all__ = ["add_parser", "run"]
 
@@ -108,6 +109,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=int, default=None, help="training epochs (mlp 20, cnn 10)")
     p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (mlp 20, cnn 10)")
+    add_hidden(p, "MLP hidden widths of every run, as for modcut train (default 256x4)")
+    add_split_sizes(p, "every run uses this many")
     p.add_argument(
         "--cluster-reg",
         type=float,
@@ -140,6 +143,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=list(STUDY_SHUFFLES),
         help="comma list of nulls, each run analyzed against each (default layer,layer_nonzero)",
     )
+    options.add_n_init(p)
     options.add_jobs(p)
     options.add_data_dir(p)
     options.add_out(p, "study folder (default runs/reproduce-<dataset>[-<base>][-cnn])")
@@ -152,6 +156,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     options.add_output_options(p)
     p.set_defaults(func=run)
     return p
+
+
+def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--hidden``, ``--n-train`` and ``--n-test`` as ``TrainConfig`` fields (given ones only)."""
+    out: dict[str, Any] = {"hidden": _flat(args.hidden), "n_train": args.n_train,
+                           "n_test": args.n_test}
+    return {key: value for key, value in out.items() if value is not None}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             n_shuffles=args.shuffles,
             shuffle=args.shuffle,
             n_jobs=args.jobs,
+            n_init=args.n_init,
             data_root=args.data_dir,
             variant_options={
                 "cluster_reg": {
@@ -184,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             base=args.base,
             graph=args.graph,
             init=args.init,
+            train_overrides=_train_overrides(args),
             tables_only=args.tables_only,
             progress=options.progress_of(args),
             log=options.log_of(args),

@@ -39,6 +39,17 @@ def _flat(values: Sequence[Sequence[int]] | None) -> tuple[int, ...] | None:
     return tuple(v for group in values for v in group)
 
 
+def add_hidden(p: argparse.ArgumentParser, help: str) -> None:
+    """``--hidden W …`` (widths as :func:`_widths` parses them; :func:`_flat` joins them)."""
+    p.add_argument("--hidden", type=_widths, nargs="+", default=None, metavar="W", help=help)
+
+
+def add_split_sizes(p: argparse.ArgumentParser, prefix: str) -> None:
+    """``--n-train N`` and ``--n-test N`` (default None: the whole split)."""
+    p.add_argument("--n-train", type=int, default=None, help=f"{prefix} training examples")
+    p.add_argument("--n-test", type=int, default=None, help=f"{prefix} test examples")
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``modcut train`` on an ``argparse`` sub-parsers object; returns its parser."""
     p = subparsers.add_parser(
@@ -56,14 +67,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--base", default=None, help="image set that halves/stacked are built from (default mnist)"
     )
     p.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
-    p.add_argument(
-        "--hidden",
-        type=_widths,
-        nargs="+",
-        default=None,
-        metavar="W",
-        help="MLP hidden widths: '256 256', '256,256' or '256x4' (default 256x4)",
-    )
+    add_hidden(p, "MLP hidden widths: '256 256', '256,256' or '256x4' (default 256x4)")
     p.add_argument(
         "--channels",
         type=_widths,
@@ -177,10 +181,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "hidden (the reference's NormalizeWeights; default) or all (the output neurons too)",
     )
     options.add_seed(p, "seed of the weights, data order and dropout (default 0)")
-    p.add_argument(
-        "--n-train", type=int, default=None, help="use/generate this many training examples"
-    )
-    p.add_argument("--n-test", type=int, default=None, help="use/generate this many test examples")
+    add_split_sizes(p, "use/generate this many")
     options.add_data_dir(p)
     p.add_argument("--no-download", action="store_true", help="never download data sets")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:N")
