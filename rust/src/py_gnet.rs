@@ -13,8 +13,7 @@ use crate::kmeans::Restarts;
 use crate::py_gnet_core::CoreGroupNetwork;
 use crate::py_util::{
     adjacency_to_py, embedding_to_py, ncut_to_py, parse_method, partition_to_py, pool, restarts,
-    run_detached, run_null, usize_array, F64Array, I64Array, PyAdjacency, PyEmbedding,
-    PyNcut,
+    run_detached, run_null, usize_array, F64Array, I64Array, PyAdjacency, PyEmbedding, PyNcut,
 };
 use crate::rng::{rng_for, CLUSTER, NULL_CLUSTER};
 
