@@ -179,3 +179,23 @@ def test_cli_n_init(tmp_path, capsys):
     direct = modcut.clusterability(network(), k=K, n_shuffles=3, n_jobs=1, n_init="auto",
                                    progress=False)
     assert saved["ncut"] == direct.ncut and saved["null_ncuts"] == direct.null_ncuts.tolist()
+
+
+def test_reproduce_reuses_an_analysis_only_for_the_restarts_asked(tmp_path):
+    """With no --n-init, only an analysis made with the reference's default is reused (not
+    one made with another fixed count, nor with "auto")."""
+    from modcut import study
+
+    ckpt = tmp_path / "weights.npz"
+    np.savez(ckpt, *network())
+    runs = {}
+    for name, n_init in [("five", 5), ("default", None), ("auto", "auto")]:
+        study.analyze(str(ckpt), tmp_path / name, k=K, n_shuffles=3, n_jobs=1, n_init=n_init,
+                      progress=False)
+        runs[name] = tmp_path / name
+    def done(name, n_init):
+        return study._analysis_done(runs[name], ckpt, K, 3, "layer_nonzero", 0, "all", n_init)
+
+    assert not done("five", None) and done("five", 5)
+    assert done("default", None) and done("default", 25) and not done("default", 5)
+    assert not done("auto", None) and done("auto", "auto")

@@ -610,7 +610,8 @@ def _analysis_done(
     n_init: int | str | None = None,
 ) -> bool:
     """Whether ``adir`` holds a finished analysis of ``ckpt`` with these settings
-    (``n_init=None``: any count, the reference's default included, but not ``"auto"``)."""
+    (``n_init=None``: the reference's default for the network's non-isolated neurons,
+    :func:`modcut.cluster.default_n_init`)."""
     cpath, mpath = adir / "clusterability.json", adir / "meta.json"
     if not (cpath.exists() and mpath.exists() and (adir / "report.html").exists()):
         return False
@@ -618,13 +619,19 @@ def _analysis_done(
         return False
     if read_json(mpath).get("graph", "all") != graph:
         return False
-    s = read_json(cpath).get("settings", {})
+    saved = read_json(cpath)
+    s = saved.get("settings", {})
+    if n_init is None:
+        from modcut.cluster import default_n_init
+
+        n_active = int(sum(saved.get("widths", []))) - int(s.get("n_isolated", 0))
+        n_init = default_n_init(n_active)
     return bool(
         s.get("k") == k
         and s.get("n_shuffles") == n_shuffles
         and s.get("shuffle") == shuffle
         and s.get("random_state") == seed
-        and (s.get("n_init") != "auto" if n_init is None else s.get("n_init") == n_init)
+        and s.get("n_init") == n_init
     )
 
 
