@@ -134,3 +134,30 @@ def test_model_file_errors_name_the_problem(resnet_files, tmp_path, capsys):
     bad2.write_text("not a zip")
     msg = _error([*base, str(bad2)], capsys)
     assert "not a .pt2 archive" in msg
+
+
+def test_a_pt2_holding_pickled_objects_is_refused_before_loading(tmp_path):
+    """A .pt2 whose archive carries pickled Python objects (torch.export's custom/opaque
+    object files) is refused by name; torch.export.load is never reached."""
+    import zipfile
+
+    from modcut.load import NetworkFileError, read_exported_program
+
+    torch.manual_seed(22)
+    good = tmp_path / "good.pt2"
+    torch.export.save(torch.export.export(_ShapeBranch().eval(), (torch.zeros(2, 6),),
+                                          strict=False), good)
+    bad = tmp_path / "bad.pt2"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        names = src.namelist()
+        for n in names:
+            dst.writestr(n, src.read(n))
+        root = names[0].split("/")[0]
+        dst.writestr(f"{root}/data/constants/custom_obj_0", b"\x80\x04N.")  # pickle of None
+    read_exported_program(good)  # the untouched program loads
+    with pytest.raises(NetworkFileError, match="pickled Python objects"):
+        read_exported_program(bad)
+    plain = tmp_path / "plain.pt2"
+    plain.write_text("not a zip archive")
+    with pytest.raises(NetworkFileError, match="not a .pt2 archive"):
+        read_exported_program(plain)
