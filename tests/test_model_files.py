@@ -159,5 +159,5 @@ def test_a_pt2_holding_pickled_objects_is_refused_before_loading(tmp_path):
         read_exported_program(bad)
     plain = tmp_path / "plain.pt2"
     plain.write_text("not a zip archive")
-    with pytest.raises(NetworkFileError, match="not a .pt2 archive"):
+    with pytest.raises(NetworkFileError, match=r"not a \.pt2 archive"):
         read_exported_program(plain)
