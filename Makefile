@@ -55,6 +55,7 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo bench --no-run
 	$(PYTHON) -m ruff check python tests benches
+	$(PYTHON) -m ruff format --check python tests benches
 	$(PYTHON) -m mypy
 
 test-rust:

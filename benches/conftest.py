@@ -12,8 +12,14 @@ import numpy as np
 import pytest
 
 
-def make_network(hidden: int, n_hidden: int = 4, sparsity: float = 0.9, seed: int = 0,
-                 n_in: int = 784, n_out: int = 10) -> list[np.ndarray]:
+def make_network(
+    hidden: int,
+    n_hidden: int = 4,
+    sparsity: float = 0.9,
+    seed: int = 0,
+    n_in: int = 784,
+    n_out: int = 10,
+) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     widths = [n_in] + [hidden] * n_hidden + [n_out]
     ws = []

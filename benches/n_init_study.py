@@ -74,15 +74,17 @@ def _network(name: str) -> Any:
     raise ValueError(f"unknown network {name!r}")
 
 
-def _kmeans_ncuts(net: modcut.Network, emb: modcut.cluster.Embedding, cap: int, seed: int,
-                  stream: int) -> dict[int | str, tuple[float, int]]:
+def _kmeans_ncuts(
+    net: modcut.Network, emb: modcut.cluster.Embedding, cap: int, seed: int, stream: int
+) -> dict[int | str, tuple[float, int]]:
     """(n-cut, restarts run) per n_init on one embedding, all from one random stream."""
     x = np.ascontiguousarray(emb.x)
     out: dict[int | str, tuple[float, int]] = {}
     for m in N_INITS:
         auto = m == "auto"
-        km, _, _, _, runs = _core.kmeans(x, K, cap if auto else int(m), seed=seed,
-                                         stream=stream, auto=auto)
+        km, _, _, _, runs = _core.kmeans(
+            x, K, cap if auto else int(m), seed=seed, stream=stream, auto=auto
+        )
         labels = np.full(net.n_nodes, -1, dtype=np.int64)
         labels[emb.node_ids] = np.asarray(km)
         out[m] = (float(modcut.ncut(net, labels)), int(runs))
@@ -99,8 +101,9 @@ def study(name: str, samples: int, seeds: int) -> list[dict]:
     nulls = []
     for i in range(samples):
         s = modcut.shuffle(net, "layer_nonzero", 1, random_state=i)[0]
-        nulls.append(_kmeans_ncuts(s, modcut.spectral_embedding(s, K, eigen_solver="lanczos"),
-                                   ref, 0, i))
+        nulls.append(
+            _kmeans_ncuts(s, modcut.spectral_embedding(s, K, eigen_solver="lanczos"), ref, 0, i)
+        )
     seconds = time.perf_counter() - t0
     base = np.array([n[ref][0] for n in nulls])
     rows = []
@@ -108,45 +111,55 @@ def study(name: str, samples: int, seeds: int) -> list[dict]:
         obs = np.array([o[m][0] for o in observed])
         vals = np.array([n[m][0] for n in nulls])
         diff = vals - base
-        rows.append({
-            "network": name,
-            "neurons": int(net.n_nodes),
-            "active_neurons": n_active,
-            "weights": int(sum(layer.nnz for layer in net.layers)),
-            "reference_n_init": ref,
-            "n_init": m,
-            "observed_ncut_best": float(obs.min()),
-            "observed_ncut_mean": float(obs.mean()),
-            "observed_ncut_sd": float(obs.std(ddof=1)) if seeds > 1 else None,
-            "null_mean": float(vals.mean()),
-            "null_sem": float(vals.std(ddof=1) / np.sqrt(samples)) if samples > 1 else None,
-            "paired_change_mean": float(diff.mean()),
-            "paired_change_sem": float(diff.std(ddof=1) / np.sqrt(samples)) if samples > 1 else None,
-            "paired_change_max": float(np.max(np.abs(diff))),
-            "restarts_observed_mean": float(np.mean([o[m][1] for o in observed])),
-            "restarts_null_mean": float(np.mean([n[m][1] for n in nulls])),
-            "samples": samples,
-            "seeds": seeds,
-            "seconds_total": seconds,
-        })
+        rows.append(
+            {
+                "network": name,
+                "neurons": int(net.n_nodes),
+                "active_neurons": n_active,
+                "weights": int(sum(layer.nnz for layer in net.layers)),
+                "reference_n_init": ref,
+                "n_init": m,
+                "observed_ncut_best": float(obs.min()),
+                "observed_ncut_mean": float(obs.mean()),
+                "observed_ncut_sd": float(obs.std(ddof=1)) if seeds > 1 else None,
+                "null_mean": float(vals.mean()),
+                "null_sem": float(vals.std(ddof=1) / np.sqrt(samples)) if samples > 1 else None,
+                "paired_change_mean": float(diff.mean()),
+                "paired_change_sem": float(diff.std(ddof=1) / np.sqrt(samples))
+                if samples > 1
+                else None,
+                "paired_change_max": float(np.max(np.abs(diff))),
+                "restarts_observed_mean": float(np.mean([o[m][1] for o in observed])),
+                "restarts_null_mean": float(np.mean([n[m][1] for n in nulls])),
+                "samples": samples,
+                "seeds": seeds,
+                "seconds_total": seconds,
+            }
+        )
     return rows
 
 
 def _fmt_table(rows: list[dict]) -> str:
-    out = ["| network (active neurons, ref n_init) | n_init | restarts run (obs / null mean) "
-           "| observed n-cut best / mean ± sd | null mean ± s.e. "
-           "| paired null change vs ref ± s.e. (largest) |",
-           "|---|---|---|---|---|---|"]
+    out = [
+        "| network (active neurons, ref n_init) | n_init | restarts run (obs / null mean) "
+        "| observed n-cut best / mean ± sd | null mean ± s.e. "
+        "| paired null change vs ref ± s.e. (largest) |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        net = Path(r["network"]).parent.parent.name + "/" + Path(r["network"]).parent.name \
-            if r["network"].endswith(".pt") else r["network"]
+        net = (
+            Path(r["network"]).parent.parent.name + "/" + Path(r["network"]).parent.name
+            if r["network"].endswith(".pt")
+            else r["network"]
+        )
         out.append(
             f"| {net} ({r['active_neurons']:,}, {r['reference_n_init']}) | {r['n_init']} "
             f"| {r['restarts_observed_mean']:.1f} / {r['restarts_null_mean']:.1f} "
             f"| {r['observed_ncut_best']:.4f} / {r['observed_ncut_mean']:.4f} ± {r['observed_ncut_sd']:.4f} "
             f"| {r['null_mean']:.4f} ± {r['null_sem']:.4f} "
             f"| {r['paired_change_mean']:+.4f} ± {r['paired_change_sem']:.4f} "
-            f"({r['paired_change_max']:.4f}) |")
+            f"({r['paired_change_max']:.4f}) |"
+        )
     return "\n".join(out)
 
 

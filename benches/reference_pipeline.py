@@ -114,8 +114,9 @@ def group_adjacency(sizes: list[int], edges: list[tuple[int, int, np.ndarray]]) 
     return a
 
 
-def group_null_sample(sizes: list[int], edges: list[tuple[int, int, np.ndarray]], method: str,
-                      k: int, seed: int) -> float:
+def group_null_sample(
+    sizes: list[int], edges: list[tuple[int, int, np.ndarray]], method: str, k: int, seed: int
+) -> float:
     """One null sample for a network with skips: shuffle every edge group with NumPy,
     build the adjacency, delete isolated nodes, SpectralClustering, n-cut."""
     rng = np.random.default_rng(seed)

@@ -45,8 +45,9 @@ def make(path: Path, hidden: int, density: float, n_hidden: int = 4, seed: int =
     for i, (a, b) in enumerate(itertools.pairwise(widths)):
         # at least one weight per output neuron of the 10-wide last layer
         dens = max(density, 2.0 / a) if b <= 10 else density
-        m = sp.random_array((a, b), density=dens, format="csr", rng=rng,
-                            data_sampler=rng.standard_normal)
+        m = sp.random_array(
+            (a, b), density=dens, format="csr", rng=rng, data_sampler=rng.standard_normal
+        )
         m.sum_duplicates()
         nnz += m.nnz
         parts[f"l{i}_shape"] = np.asarray(m.shape)
@@ -62,13 +63,20 @@ def load(path: Path) -> list[sp.csr_array]:
     out = []
     for i in range(int(z["n_layers"])):
         shape = tuple(int(v) for v in z[f"l{i}_shape"])
-        out.append(sp.csr_array((z[f"l{i}_data"], z[f"l{i}_indices"], z[f"l{i}_indptr"]),
-                                shape=shape))
+        out.append(
+            sp.csr_array((z[f"l{i}_data"], z[f"l{i}_indices"], z[f"l{i}_indptr"]), shape=shape)
+        )
     return out
 
 
-def run(path: Path, samples: int, threads: int, n_init: int | None, k: int = 12,
-        method: str = "layer_nonzero") -> dict:
+def run(
+    path: Path,
+    samples: int,
+    threads: int,
+    n_init: int | None,
+    k: int = 12,
+    method: str = "layer_nonzero",
+) -> dict:
     import modcut
     from modcut import _core
     from modcut.cluster import default_n_init, spectral_partition

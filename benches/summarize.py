@@ -13,8 +13,10 @@ from collections import defaultdict
 def main(path: str) -> None:
     data = json.loads(open(path).read())
     per_sample: dict[str, dict[str, float]] = defaultdict(dict)
-    print(f"machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
-          f"{data['machine_info'].get('cpu', {}).get('count', '?')} cores\n")
+    print(
+        f"machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
+        f"{data['machine_info'].get('cpu', {}).get('count', '?')} cores\n"
+    )
     for b in data["benchmarks"]:
         info = b["extra_info"]
         median = b["stats"]["median"]
@@ -34,8 +36,10 @@ def main(path: str) -> None:
         print("|---|---|---|---|")
         for b in sorted(rows, key=lambda b: b["extra_info"]["hidden"]):
             i = b["extra_info"]
-            print(f"| {i['hidden']} | {i['nodes']} | {i['nnz']} | "
-                  f"{b['stats']['median'] / i['samples_per_call']:.4f} |")
+            print(
+                f"| {i['hidden']} | {i['nodes']} | {i['nnz']} | "
+                f"{b['stats']['median'] / i['samples_per_call']:.4f} |"
+            )
         print()
     for b in data["benchmarks"]:
         if b["name"].startswith("test_graph_and_ncut"):

@@ -27,15 +27,16 @@ def resnet18_graph():
     torch = pytest.importorskip("torch")
     torchvision = pytest.importorskip("torchvision")
     torch.manual_seed(0)
-    return modcut.network_graph(torchvision.models.resnet18(weights=None),
-                                input_shape=(3, 64, 64))
+    return modcut.network_graph(torchvision.models.resnet18(weights=None), input_shape=(3, 64, 64))
 
 
 @pytest.fixture(scope="module")
 def mlp_block():
     rng = np.random.default_rng(0)
-    return [rng.normal(size=(384, 1536)) / np.sqrt(384),
-            rng.normal(size=(1536, 384)) / np.sqrt(1536)]
+    return [
+        rng.normal(size=(384, 1536)) / np.sqrt(384),
+        rng.normal(size=(1536, 384)) / np.sqrt(1536),
+    ]
 
 
 def test_modcut_resnet18_null_sample(benchmark, resnet18_graph):
@@ -45,12 +46,20 @@ def test_modcut_resnet18_null_sample(benchmark, resnet18_graph):
     batch = 2
     starts = itertools.count()
     benchmark.group = "null sample: resnet18 channel graph"
-    benchmark.extra_info.update(pipeline="modcut", nodes=g.n_nodes, n_init=n_init,
-                                samples_per_call=batch, edge_groups=len(g.edges))
+    benchmark.extra_info.update(
+        pipeline="modcut",
+        nodes=g.n_nodes,
+        n_init=n_init,
+        samples_per_call=batch,
+        edge_groups=len(g.edges),
+    )
     benchmark.pedantic(
-        lambda: _core.g_null_ncuts(sizes, edges, METHOD, K, n_init, 0, next(starts) * batch,
-                                   batch, 0),
-        rounds=2, iterations=1, warmup_rounds=0,
+        lambda: _core.g_null_ncuts(
+            sizes, edges, METHOD, K, n_init, 0, next(starts) * batch, batch, 0
+        ),
+        rounds=2,
+        iterations=1,
+        warmup_rounds=0,
     )
 
 
@@ -60,9 +69,12 @@ def test_reference_resnet18_null_sample(benchmark, resnet18_graph):
     seeds = itertools.count()
     benchmark.group = "null sample: resnet18 channel graph"
     benchmark.extra_info.update(pipeline="reference", nodes=g.n_nodes, samples_per_call=1)
-    benchmark.pedantic(lambda: ref.group_null_sample(list(g.sizes), edges, METHOD, K,
-                                                     next(seeds)),
-                       rounds=1, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(
+        lambda: ref.group_null_sample(list(g.sizes), edges, METHOD, K, next(seeds)),
+        rounds=1,
+        iterations=1,
+        warmup_rounds=0,
+    )
 
 
 def test_modcut_mlp_block_null_sample(benchmark, mlp_block):
@@ -75,7 +87,9 @@ def test_modcut_mlp_block_null_sample(benchmark, mlp_block):
     benchmark.extra_info.update(pipeline="modcut", n_init=n_init, samples_per_call=batch)
     benchmark.pedantic(
         lambda: _core.null_ncuts(reduced, METHOD, K, n_init, 0, next(starts) * batch, batch, 0),
-        rounds=2, iterations=1, warmup_rounds=0,
+        rounds=2,
+        iterations=1,
+        warmup_rounds=0,
     )
 
 
@@ -83,5 +97,9 @@ def test_reference_mlp_block_null_sample(benchmark, mlp_block):
     seeds = itertools.count()
     benchmark.group = "null sample: mlp block 384-1536-384"
     benchmark.extra_info.update(pipeline="reference", samples_per_call=1)
-    benchmark.pedantic(lambda: ref.null_sample(mlp_block, METHOD, K, next(seeds)), rounds=2,
-                       iterations=1, warmup_rounds=0)
+    benchmark.pedantic(
+        lambda: ref.null_sample(mlp_block, METHOD, K, next(seeds)),
+        rounds=2,
+        iterations=1,
+        warmup_rounds=0,
+    )

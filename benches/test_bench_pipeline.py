@@ -33,8 +33,12 @@ def test_reference_null_sample(benchmark, network):
     benchmark.group = f"null sample: {name}"
     benchmark.extra_info.update(pipeline="reference", network=name, samples_per_call=1)
     rounds = 5 if name == "pruned-256" else 2
-    benchmark.pedantic(lambda: ref.null_sample(ws, METHOD, K, next(seeds)), rounds=rounds,
-                       iterations=1, warmup_rounds=0)
+    benchmark.pedantic(
+        lambda: ref.null_sample(ws, METHOD, K, next(seeds)),
+        rounds=rounds,
+        iterations=1,
+        warmup_rounds=0,
+    )
 
 
 def test_modcut_null_sample(benchmark, network):
@@ -44,11 +48,14 @@ def test_modcut_null_sample(benchmark, network):
     batch = 64 if name != "pruned-1024" else 8
     starts = itertools.count()
     benchmark.group = f"null sample: {name}"
-    benchmark.extra_info.update(pipeline="modcut", network=name, samples_per_call=batch,
-                                n_init=n_init, threads="all")
+    benchmark.extra_info.update(
+        pipeline="modcut", network=name, samples_per_call=batch, n_init=n_init, threads="all"
+    )
     benchmark.pedantic(
         lambda: _core.null_ncuts(reduced, METHOD, K, n_init, 0, next(starts) * batch, batch, 0),
-        rounds=5, iterations=1, warmup_rounds=1,
+        rounds=5,
+        iterations=1,
+        warmup_rounds=1,
     )
 
 
@@ -76,11 +83,19 @@ def test_scaling_with_size(benchmark, hidden):
     batch = 8 if hidden >= 1024 else 32
     starts = itertools.count()
     benchmark.group = "scaling"
-    benchmark.extra_info.update(pipeline="modcut", hidden=hidden, nodes=n_active, nnz=nnz,
-                                n_init=n_init, samples_per_call=batch)
+    benchmark.extra_info.update(
+        pipeline="modcut",
+        hidden=hidden,
+        nodes=n_active,
+        nnz=nnz,
+        n_init=n_init,
+        samples_per_call=batch,
+    )
     benchmark.pedantic(
         lambda: _core.null_ncuts(reduced, METHOD, K, n_init, 0, next(starts) * batch, batch, 0),
-        rounds=3, iterations=1, warmup_rounds=0,
+        rounds=3,
+        iterations=1,
+        warmup_rounds=0,
     )
 
 
@@ -89,9 +104,11 @@ def test_ten_thousand_null_samples(benchmark, pruned_network):
     benchmark.group = "10,000 null samples"
     benchmark.extra_info.update(network="pruned-256", samples_per_call=10_000)
     res = benchmark.pedantic(
-        lambda: modcut.clusterability(pruned_network, k=K, n_shuffles=10_000, shuffle=METHOD,
-                                      random_state=0, progress=False),
-        rounds=1, iterations=1,
+        lambda: modcut.clusterability(
+            pruned_network, k=K, n_shuffles=10_000, shuffle=METHOD, random_state=0, progress=False
+        ),
+        rounds=1,
+        iterations=1,
     )
     benchmark.extra_info.update(null_mean=res.null_mean, null_std=res.null_std)
 
@@ -108,18 +125,22 @@ def test_pipelines_agree_statistically(benchmark, pruned_network):
 
     def run():
         ref_null = np.array([ref.null_sample(ws, METHOD, K, 1000 + i) for i in range(n)])
-        res = modcut.clusterability(ws, k=K, n_shuffles=n, shuffle=METHOD, random_state=0,
-                                    progress=False)
+        res = modcut.clusterability(
+            ws, k=K, n_shuffles=n, shuffle=METHOD, random_state=0, progress=False
+        )
         return ref_null, res
 
     ref_null, res = benchmark.pedantic(run, rounds=1, iterations=1)
     ref_obs = ref.observed_ncut(ws, K, seed=0)
     se = np.hypot(ref_null.std(ddof=1), res.null_std) / np.sqrt(n)
     benchmark.extra_info.update(
-        reference_null_mean=float(ref_null.mean()), reference_null_std=float(ref_null.std(ddof=1)),
-        modcut_null_mean=res.null_mean, modcut_null_std=res.null_std,
+        reference_null_mean=float(ref_null.mean()),
+        reference_null_std=float(ref_null.std(ddof=1)),
+        modcut_null_mean=res.null_mean,
+        modcut_null_std=res.null_std,
         difference_in_standard_errors=float((res.null_mean - ref_null.mean()) / se),
-        reference_observed=ref_obs, modcut_observed=res.ncut,
+        reference_observed=ref_obs,
+        modcut_observed=res.ncut,
     )
     assert abs(res.null_mean - ref_null.mean()) < 4 * se
     assert abs(res.ncut - ref_obs) < 0.05 * ref_obs

@@ -64,10 +64,13 @@ def test_kmeans_restarts(benchmark, sample: dict, threads: int) -> None:
     benchmark.group = f"one null sample's k-means ({x.shape[0]:,} x {K}, n_init {N_INIT})"
     out = benchmark.pedantic(
         lambda: _core.kmeans(x, K, N_INIT, seed=0, stream=0, n_threads=threads),
-        rounds=2, iterations=1, warmup_rounds=0,
+        rounds=2,
+        iterations=1,
+        warmup_rounds=0,
     )
-    benchmark.extra_info.update({"rows": int(x.shape[0]), "threads": threads,
-                                 "load": os.getloadavg()})
+    benchmark.extra_info.update(
+        {"rows": int(x.shape[0]), "threads": threads, "load": os.getloadavg()}
+    )
     ref = sample["ref"].setdefault("kmeans", out)
     np.testing.assert_array_equal(out[0], ref[0])
     assert out[1] == ref[1] and out[4] == N_INIT
@@ -80,7 +83,9 @@ def test_whole_null_sample(benchmark, sample: dict, threads: int) -> None:
     benchmark.group = f"one whole null sample ({sample['neurons']:,} neurons, n_init {N_INIT})"
     out = benchmark.pedantic(
         lambda: _core.null_ncuts(sample["reduced"], "layer_nonzero", K, N_INIT, 0, 0, 1, threads),
-        rounds=1, iterations=1, warmup_rounds=0,
+        rounds=1,
+        iterations=1,
+        warmup_rounds=0,
     )
     benchmark.extra_info.update({"threads": threads, "load": os.getloadavg()})
     ref = sample["ref"].setdefault("null", np.asarray(out))

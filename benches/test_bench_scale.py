@@ -36,8 +36,16 @@ def big_network(tmp_path_factory: pytest.TempPathFactory) -> Path:
     density = float(os.environ.get("MODCUT_SCALE_DENSITY", "0.0025"))
     path = tmp_path_factory.mktemp("scale") / f"net-{hidden}-{density}.npz"
     subprocess.run(
-        [sys.executable, str(HERE / "scale.py"), "make", str(path), "--hidden", str(hidden),
-         "--density", str(density)],
+        [
+            sys.executable,
+            str(HERE / "scale.py"),
+            "make",
+            str(path),
+            "--hidden",
+            str(hidden),
+            "--density",
+            str(density),
+        ],
         check=True,
     )
     return path
@@ -47,9 +55,19 @@ def big_network(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_scale_null_sample(benchmark, big_network: Path, threads: int) -> None:
     def once() -> dict:
         out = subprocess.run(
-            [sys.executable, str(HERE / "scale.py"), "run", str(big_network), "--samples", "2",
-             "--threads", str(threads)],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                str(HERE / "scale.py"),
+                "run",
+                str(big_network),
+                "--samples",
+                "2",
+                "--threads",
+                str(threads),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -54,7 +54,9 @@ def test_bert_blocks_are_chains_of_the_transposed_linears(tmp_path):
     save_file(t, str(path))
     blocks = mlp_blocks(path)
     assert [(b.name, b.layout) for b in blocks] == [
-        ("bert.encoder.layer.0", "bert"), ("bert.encoder.layer.1", "bert")]
+        ("bert.encoder.layer.0", "bert"),
+        ("bert.encoder.layer.1", "bert"),
+    ]
     for i, b in enumerate(blocks):
         p = f"bert.encoder.layer.{i}"
         w1 = t[f"{p}.intermediate.dense.weight"].astype(np.float64).T
@@ -64,8 +66,9 @@ def test_bert_blocks_are_chains_of_the_transposed_linears(tmp_path):
         np.testing.assert_array_equal(got[0], w1)
         np.testing.assert_array_equal(got[1], w2)
         labels = modcut.cluster(b.network, k=3)
-        assert modcut.ncut(b.network, labels) == pytest.approx(ref.ncut([w1, w2], labels),
-                                                               rel=1e-12)
+        assert modcut.ncut(b.network, labels) == pytest.approx(
+            ref.ncut([w1, w2], labels), rel=1e-12
+        )
 
 
 def test_gpt2_blocks_keep_the_stored_input_by_output_layout(tmp_path):
@@ -86,8 +89,9 @@ def test_llama_gate_and_up_are_parallel_edge_groups(tmp_path):
     assert [(e.src, e.dst) for e in g.edges] == [(0, 1), (0, 1), (1, 2)]
     assert g.is_bipartite() and not g.is_chain()
     p = "model.layers.0.mlp"
-    gate, up, down = (t[f"{p}.{n}.weight"].astype(np.float64).T
-                      for n in ("gate_proj", "up_proj", "down_proj"))
+    gate, up, down = (
+        t[f"{p}.{n}.weight"].astype(np.float64).T for n in ("gate_proj", "up_proj", "down_proj")
+    )
     a = ref.general_adjacency([8, 20, 8], [(0, 1, gate), (0, 1, up), (1, 2, down)])
     np.testing.assert_array_equal(a[:8, 8:28], np.abs(gate) + np.abs(up))
     np.testing.assert_allclose(g.adjacency().toarray(), a, rtol=1e-15)
@@ -98,8 +102,9 @@ def test_llama_gate_and_up_are_parallel_edge_groups(tmp_path):
     # gate and up are shuffled separately: each keeps its own multiset
     s = modcut.shuffle(g, "layer", 1, random_state=3)[0]
     for e, f in zip(g.edges, s.edges, strict=True):
-        np.testing.assert_array_equal(np.sort(e.weights.toarray(), axis=None),
-                                      np.sort(f.weights.toarray(), axis=None))
+        np.testing.assert_array_equal(
+            np.sort(e.weights.toarray(), axis=None), np.sort(f.weights.toarray(), axis=None)
+        )
 
 
 def test_modules_and_errors():
@@ -125,8 +130,13 @@ def test_modules_and_errors():
     with pytest.raises(ValueError, match="lacks"):
         mlp_blocks({"x.mlp.c_fc.weight": np.ones((3, 4))})
     with pytest.raises(ValueError, match="do not fit"):
-        mlp_blocks({"m.gate_proj.weight": np.ones((4, 3)), "m.up_proj.weight": np.ones((4, 3)),
-                    "m.down_proj.weight": np.ones((4, 3))})
+        mlp_blocks(
+            {
+                "m.gate_proj.weight": np.ones((4, 3)),
+                "m.up_proj.weight": np.ones((4, 3)),
+                "m.down_proj.weight": np.ones((4, 3)),
+            }
+        )
     with pytest.raises(FileNotFoundError):
         mlp_blocks("missing.safetensors")
 
@@ -138,20 +148,41 @@ def test_modcut_analyze_writes_one_table_and_one_report(tmp_path):
     save_file(t, str(path))
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "modcut", "analyze", str(path), "--k", "3", "--shuffles", "8",
-         "--shuffle", "layer", "--jobs", "1", "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "modcut",
+            "analyze",
+            str(path),
+            "--k",
+            "3",
+            "--shuffles",
+            "8",
+            "--shuffle",
+            "layer",
+            "--jobs",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(open(out / "blocks.csv")))
-    assert [r["block"] for r in rows] == ["bert.encoder.layer.0", "bert.encoder.layer.1",
-                                         "model.layers.0.mlp"]
+    assert [r["block"] for r in rows] == [
+        "bert.encoder.layer.0",
+        "bert.encoder.layer.1",
+        "model.layers.0.mlp",
+    ]
     assert [r["layout"] for r in rows] == ["bert", "bert", "llama"]
     data = json.loads((out / "blocks.json").read_text())
     assert len(data["blocks"]) == 3 and data["settings"]["k"] == 3
     for r, block in zip(data["blocks"], mlp_blocks(path), strict=True):
-        res = modcut.clusterability(block.network, k=3, n_shuffles=8, shuffle="layer",
-                                    random_state=0, n_jobs=1)
+        res = modcut.clusterability(
+            block.network, k=3, n_shuffles=8, shuffle="layer", random_state=0, n_jobs=1
+        )
         assert r["ncut"] == res.ncut and r["null_mean"] == res.null_mean
         assert r["p_value"] == res.p_value and r["z_score"] == pytest.approx(res.z_score)
     html = (out / "report.html").read_text()

@@ -48,8 +48,7 @@ def test_isolated_neurons_are_labelled_minus_one():
 
 def test_cluster_is_deterministic_and_seed_dependent():
     rng = np.random.default_rng(7)
-    ws = [rng.normal(size=(50, 40)) * (rng.uniform(size=(50, 40)) < 0.3),
-          rng.normal(size=(40, 10))]
+    ws = [rng.normal(size=(50, 40)) * (rng.uniform(size=(50, 40)) < 0.3), rng.normal(size=(40, 10))]
     a = modcut.cluster(ws, k=4, random_state=11)
     b = modcut.cluster(ws, k=4, random_state=11)
     np.testing.assert_array_equal(a, b)
@@ -58,9 +57,11 @@ def test_cluster_is_deterministic_and_seed_dependent():
 
 def test_lanczos_and_arpack_embeddings_agree():
     rng = np.random.default_rng(3)
-    ws = [sp.random_array((120, 80), density=0.2, random_state=rng),
-          sp.random_array((80, 60), density=0.2, random_state=rng),
-          sp.random_array((60, 10), density=0.5, random_state=rng)]
+    ws = [
+        sp.random_array((120, 80), density=0.2, random_state=rng),
+        sp.random_array((80, 60), density=0.2, random_state=rng),
+        sp.random_array((60, 10), density=0.5, random_state=rng),
+    ]
     a = modcut.spectral_embedding(ws, k=6, eigen_solver="arpack")
     b = modcut.spectral_embedding(ws, k=6, eigen_solver="lanczos")
     np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-7)

@@ -452,8 +452,16 @@ def test_cli_options(
         assert match in capsys.readouterr().err
     out = tmp_path / "ok"
     args = ["--hidden", "16", "--epochs", "1", "--prune-epochs", "1", "--batch-size", "64"]
-    reg = ["--cluster-reg", "0.5", "--cluster-reg-k", "2", "--cluster-reg-every", "3",
-           "--cluster-reg-normalize", "all"]
+    reg = [
+        "--cluster-reg",
+        "0.5",
+        "--cluster-reg-k",
+        "2",
+        "--cluster-reg-every",
+        "3",
+        "--cluster-reg-normalize",
+        "all",
+    ]
     assert main([*common, *args, *reg, "--quiet", "--out", str(out)]) == 0
     ck = load_checkpoint(out)
     cfg = ck.config
@@ -476,7 +484,9 @@ def test_study_variant() -> None:
     assert (c.cluster_reg, c.cluster_reg_k) == (2.0, 3)
     assert c.cluster_reg_normalize == "all"  # the study's measured default
     c = study.variant_config(
-        "cluster_reg", "fashion", 0,
+        "cluster_reg",
+        "fashion",
+        0,
         variant_options={"cluster_reg": {"cluster_reg_normalize": "hidden", "cluster_reg": None}},
     )
     assert (c.cluster_reg, c.cluster_reg_normalize) == (0.05, "hidden")

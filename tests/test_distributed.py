@@ -176,10 +176,14 @@ def test_store_reuses_only_matching_chunks(tmp_path: Path) -> None:
     b = modcut.clusterability(ws, k=4, n_shuffles=26, progress=False, store=tmp_path, chunk_size=4)
     assert np.all(b.null_ncuts[6:12] == 123.0)
     full = modcut.clusterability(ws, k=4, n_shuffles=26, progress=False)
-    assert np.array_equal(np.delete(b.null_ncuts, range(6, 12)), np.delete(full.null_ncuts, range(6, 12)))
+    assert np.array_equal(
+        np.delete(b.null_ncuts, range(6, 12)), np.delete(full.null_ncuts, range(6, 12))
+    )
     # other settings (seed, k, n_init, method, network) never see those chunks
     for kw in ({"random_state": 1}, {"k": 3}, {"n_init": 3}, {"shuffle": "layer"}):
-        c = modcut.clusterability(ws, **{"k": 4, "n_shuffles": 20, **kw}, progress=False, store=tmp_path)
+        c = modcut.clusterability(
+            ws, **{"k": 4, "n_shuffles": 20, **kw}, progress=False, store=tmp_path
+        )
         assert not np.any(c.null_ncuts == 123.0)
     other = [w.copy() for w in ws]
     other[0][0, 0] += 1e-9

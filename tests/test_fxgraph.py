@@ -44,7 +44,6 @@ def _check(g: modcut.GroupNetwork, sizes: dict[str, int], want: dict[tuple[str, 
     np.testing.assert_array_equal(g.adjacency().toarray(), a)
 
 
-
 class ResidualMLP(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -122,8 +121,12 @@ def test_concatenation_splits_the_rows():
     _check(
         g,
         {"input": 5, "a": 3, "b": 4, "head": 2},
-        {("input", "a"): _wt(m.a), ("input", "b"): _wt(m.b),
-         ("a", "head"): wh[:3], ("b", "head"): wh[3:]},
+        {
+            ("input", "a"): _wt(m.a),
+            ("input", "b"): _wt(m.b),
+            ("a", "head"): wh[:3],
+            ("b", "head"): wh[3:],
+        },
     )
     assert g.is_bipartite() and not g.is_chain()
 
@@ -169,8 +172,9 @@ def test_batchnorm_after_an_add_scales_the_readers():
     with torch.no_grad():
         m.bn.running_var.uniform_(0.5, 2.0)
         m.bn.weight.uniform_(-2.0, 2.0)
-    s = (np.abs(m.bn.weight.detach().double().numpy())
-         / np.sqrt(m.bn.running_var.double().numpy() + m.bn.eps))
+    s = np.abs(m.bn.weight.detach().double().numpy()) / np.sqrt(
+        m.bn.running_var.double().numpy() + m.bn.eps
+    )
     wc = _wt(m.c)
     g = modcut.network_graph(m)
     got = _edges(g)
@@ -180,8 +184,9 @@ def test_batchnorm_after_an_add_scales_the_readers():
 
 
 def _bn_scale(bn: nn.BatchNorm2d) -> np.ndarray:
-    return (np.abs(bn.weight.detach().double().numpy())
-            / np.sqrt(bn.running_var.double().numpy() + bn.eps))
+    return np.abs(bn.weight.detach().double().numpy()) / np.sqrt(
+        bn.running_var.double().numpy() + bn.eps
+    )
 
 
 def _conv_norms(conv: nn.Conv2d) -> np.ndarray:
@@ -219,8 +224,9 @@ def test_resnet18_channel_graph_matches_the_architecture(tmp_path):
             want[(f"{p}.conv1", f"{p}.conv2")] = conv_edge(f"{p}.conv2", f"{p}.bn2")
             if f"{p}.downsample.0" in mods:
                 for s in stream:
-                    want[(s, f"{p}.downsample.0")] = conv_edge(f"{p}.downsample.0",
-                                                               f"{p}.downsample.1")
+                    want[(s, f"{p}.downsample.0")] = conv_edge(
+                        f"{p}.downsample.0", f"{p}.downsample.1"
+                    )
                 stream = [f"{p}.downsample.0"]
             stream = [*stream, f"{p}.conv2"]
     for s in stream:
@@ -241,14 +247,17 @@ def test_resnet18_channel_graph_matches_the_architecture(tmp_path):
         rows += [r + off[names.index(s)], c + off[names.index(d)]]
         cols += [c + off[names.index(d)], r + off[names.index(s)]]
         vals += [np.abs(w[r, c])] * 2
-    a = sp.coo_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                     shape=(g.n_nodes, g.n_nodes)).tocsr()
+    a = sp.coo_array(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(g.n_nodes, g.n_nodes),
+    ).tocsr()
     labels = modcut.cluster(g, k=8, random_state=0, n_init=5)
     assert labels.min() == 0 and labels.max() == 7
     assert modcut.ncut(g, labels) == pytest.approx(ref.ncut_adjacency(a, labels), rel=1e-10)
     # clusterability runs on it, and on the graph saved to disk through `modcut analyze`
-    res = modcut.clusterability(g, k=8, n_shuffles=2, n_init=5, shuffle="layer",
-                                random_state=0, n_jobs=1)
+    res = modcut.clusterability(
+        g, k=8, n_shuffles=2, n_init=5, shuffle="layer", random_state=0, n_jobs=1
+    )
     assert res.settings["bipartite"] is False and np.isfinite(res.null_ncuts).all()
     assert res.ncut == modcut.ncut(g, res.labels)
     path = tmp_path / "resnet18_graph.npz"
@@ -257,8 +266,9 @@ def test_resnet18_channel_graph_matches_the_architecture(tmp_path):
     assert g2.sizes == g.sizes and [gr.name for gr in g2.groups] == names
     from modcut.study import analyze
 
-    paths = analyze(path, tmp_path / "analysis", k=8, n_shuffles=2, shuffle="layer", seed=0,
-                    n_jobs=1)
+    paths = analyze(
+        path, tmp_path / "analysis", k=8, n_shuffles=2, shuffle="layer", seed=0, n_jobs=1
+    )
     saved = modcut.ClusterabilityResult.from_json(paths["json"])
     assert saved.widths == g.sizes and saved.settings["groups"] == names
     assert paths["report"].exists() and "layer4.1.conv2" in paths["meta"].read_text()
@@ -270,10 +280,20 @@ def test_resnet18_channel_graph_matches_the_architecture(tmp_path):
         (lambda: MLP(784, (32, 16), 10, dropout=0.5), (1, 28, 28)),
         (lambda: MLP(20, (8, 8), 3), None),
         (lambda: SmallCNN(1, 10, channels=(8, 8, 8), dense=(16,)), (1, 28, 28)),
-        (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-                               nn.Conv2d(4, 6, 3, groups=2), nn.MaxPool2d(2), nn.Flatten(),
-                               nn.Linear(6 * 2 * 2, 5), nn.BatchNorm1d(5), nn.Linear(5, 2)),
-         (3, 8, 8)),
+        (
+            lambda: nn.Sequential(
+                nn.Conv2d(3, 4, 3),
+                nn.BatchNorm2d(4),
+                nn.ReLU(),
+                nn.Conv2d(4, 6, 3, groups=2),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(6 * 2 * 2, 5),
+                nn.BatchNorm1d(5),
+                nn.Linear(5, 2),
+            ),
+            (3, 8, 8),
+        ),
     ],
 )
 def test_chains_give_exactly_extract_weights(make, shape):
@@ -411,10 +431,16 @@ class _Branchy(nn.Module):
         (_Shared(), (8,), ["'fc'", "more than once"]),
         (_Embed(), (3, 8), ["emb", "Embedding", "lookups"]),
         (_LSTM(), (3, 8), ["rnn", "LSTM", "recurrent"]),
-        (nn.Sequential(nn.Linear(8, 8), nn.GroupNorm(2, 8), nn.Linear(8, 2)), (8,),
-         ["GroupNorm", "'1'"]),
-        (nn.Sequential(nn.Conv1d(2, 4, 3), nn.Flatten(), nn.Linear(8, 2)), (2, 4),
-         ["Conv1d", "2-D convolutions"]),
+        (
+            nn.Sequential(nn.Linear(8, 8), nn.GroupNorm(2, 8), nn.Linear(8, 2)),
+            (8,),
+            ["GroupNorm", "'1'"],
+        ),
+        (
+            nn.Sequential(nn.Conv1d(2, 4, 3), nn.Flatten(), nn.Linear(8, 2)),
+            (2, 4),
+            ["Conv1d", "2-D convolutions"],
+        ),
         (nn.Sequential(nn.Linear(8, 8), nn.PReLU(), nn.Linear(8, 2)), (8,), ["PReLU"]),
         (_MeanFeatures(), (8,), ["mean", "reduces over the features"]),
         (_Branchy(), (8,), ["cannot trace", "_Branchy"]),

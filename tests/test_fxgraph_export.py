@@ -26,8 +26,9 @@ from test_fxgraph import (
 
 def assert_same_graph(a: modcut.GroupNetwork, b: modcut.GroupNetwork) -> None:
     """Same node groups (names, sizes, kinds) and bit-identical edge groups."""
-    assert [(g.name, g.size, g.kind) for g in a.groups] == [(g.name, g.size, g.kind)
-                                                            for g in b.groups]
+    assert [(g.name, g.size, g.kind) for g in a.groups] == [
+        (g.name, g.size, g.kind) for g in b.groups
+    ]
     assert [(e.src, e.dst, e.name) for e in a.edges] == [(e.src, e.dst, e.name) for e in b.edges]
     for ea, eb in zip(a.edges, b.edges, strict=True):
         assert np.array_equal(ea.weights.toarray(), eb.weights.toarray()), ea.name
@@ -47,8 +48,7 @@ def _resnet18() -> nn.Module:
 
 @pytest.mark.parametrize(
     "make, shape",
-    [(ResidualMLP, (6,)), (Concat, (5,)), (TransformerMLPBlock, (5, 6)),
-     (_resnet18, (3, 32, 32))],
+    [(ResidualMLP, (6,)), (Concat, (5,)), (TransformerMLPBlock, (5, 6)), (_resnet18, (3, 32, 32))],
     ids=["residual", "concat", "transformer_block", "resnet18"],
 )
 def test_export_gives_exactly_the_fx_graph(make, shape):
@@ -106,14 +106,27 @@ class _Chunks(nn.Module):
 
 
 def _conv_chain() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-                         nn.Conv2d(4, 6, 3, groups=2), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(6 * 2 * 2, 5), nn.BatchNorm1d(5), nn.Linear(5, 2))
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 6, 3, groups=2),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(6 * 2 * 2, 5),
+        nn.BatchNorm1d(5),
+        nn.Linear(5, 2),
+    )
 
 
 def _conv_pool_chain() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding="same", padding_mode="reflect"),
-                         nn.AdaptiveMaxPool2d(2), nn.Flatten(), nn.Dropout(0.2), nn.Linear(16, 2))
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding="same", padding_mode="reflect"),
+        nn.AdaptiveMaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(16, 2),
+    )
 
 
 @pytest.mark.parametrize(
@@ -127,8 +140,7 @@ def _conv_pool_chain() -> nn.Module:
         (_BatchNormAfterAdd, (4,)),
         (_Chunks, (3, 4)),
     ],
-    ids=["mlp", "small_cnn", "conv_chain", "conv_pool_chain", "gated", "bn_after_add",
-         "chunks"],
+    ids=["mlp", "small_cnn", "conv_chain", "conv_pool_chain", "gated", "bn_after_add", "chunks"],
 )
 def test_export_matches_fx_on_more_models(make, shape):
     torch.manual_seed(17)
@@ -138,8 +150,10 @@ def test_export_matches_fx_on_more_models(make, shape):
             with torch.no_grad():
                 mod.running_var.uniform_(0.5, 2.0)
                 mod.weight.uniform_(-1.0, 1.0)
-    assert_same_graph(modcut.network_graph(model, input_shape=shape, tracer="fx"),
-                      modcut.network_graph(model, input_shape=shape, tracer="export"))
+    assert_same_graph(
+        modcut.network_graph(model, input_shape=shape, tracer="fx"),
+        modcut.network_graph(model, input_shape=shape, tracer="export"),
+    )
 
 
 class _ShapeBranch(nn.Module):
@@ -167,8 +181,7 @@ class _ShapeLoop(nn.Module):
         self.head = nn.Linear(6, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = [torch.relu(self.towers[i](x[:, 3 * i:3 * i + 3]))
-                 for i in range(x.size(1) // 3)]
+        parts = [torch.relu(self.towers[i](x[:, 3 * i : 3 * i + 3])) for i in range(x.size(1) // 3)]
         return self.head(torch.cat(parts, dim=1))
 
 
@@ -201,8 +214,12 @@ def test_loop_over_a_size_slices_the_input_rows():
     _check(
         g,
         {"input": 6, "towers.0": 4, "towers.1": 2, "head": 2},
-        {("input", "towers.0"): in0, ("input", "towers.1"): in1,
-         ("towers.0", "head"): wh[:4], ("towers.1", "head"): wh[4:]},
+        {
+            ("input", "towers.0"): in0,
+            ("input", "towers.1"): in1,
+            ("towers.0", "head"): wh[:4],
+            ("towers.1", "head"): wh[4:],
+        },
     )
 
 
@@ -213,10 +230,16 @@ def test_loop_over_a_size_slices_the_input_rows():
         (_Embed(), (3, 8), ["module 'emb' (Embedding)", "lookups"]),
         (_LSTM(), (3, 8), ["module 'rnn' (LSTM)", "recurrent"]),
         (_MatMul(), (3, 8), ["matmul", "product between activations"]),
-        (nn.Sequential(nn.Linear(8, 8), nn.GroupNorm(2, 8), nn.Linear(8, 2)), (8,),
-         ["module '1' (GroupNorm)"]),
-        (nn.Sequential(nn.Conv1d(2, 4, 3), nn.Flatten(), nn.Linear(8, 2)), (2, 4),
-         ["module '0' (Conv1d)", "2-D convolutions"]),
+        (
+            nn.Sequential(nn.Linear(8, 8), nn.GroupNorm(2, 8), nn.Linear(8, 2)),
+            (8,),
+            ["module '1' (GroupNorm)"],
+        ),
+        (
+            nn.Sequential(nn.Conv1d(2, 4, 3), nn.Flatten(), nn.Linear(8, 2)),
+            (2, 4),
+            ["module '0' (Conv1d)", "2-D convolutions"],
+        ),
     ],
     ids=["attention", "embedding", "lstm", "matmul", "groupnorm", "conv1d"],
 )
@@ -255,8 +278,11 @@ def test_export_needs_an_input_shape_when_none_can_be_guessed():
                 x = torch.relu(x)
             return self.c(x)
 
-    with pytest.raises(ValueError, match=r"cannot trace.*torch.export needs an example input.*"
-                                         r"input_shape"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot trace.*torch.export needs an example input.*"
+        r"input_shape",
+    ):
         modcut.network_graph(ConvFirst())
     g = modcut.network_graph(ConvFirst(), input_shape=(1, 6, 6))
     assert [gr.name for gr in g.groups] == ["input", "c"]
@@ -339,8 +365,12 @@ def test_two_towers_concatenated(tracer):
     _check(
         g,
         {"input:image": 4, "input:text": 5, "a": 3, "b": 2, "head": 2},
-        {("input:image", "a"): _wt(m.a), ("input:text", "b"): _wt(m.b),
-         ("a", "head"): wh[:3], ("b", "head"): wh[3:]},
+        {
+            ("input:image", "a"): _wt(m.a),
+            ("input:text", "b"): _wt(m.b),
+            ("a", "head"): wh[:3],
+            ("b", "head"): wh[3:],
+        },
     )
     assert [gr.kind for gr in g.groups[:2]] == ["input", "input"]
 
@@ -354,8 +384,12 @@ def test_two_inputs_added(tracer):
     _check(
         g,
         {"input:x": 4, "input:y": 5, "a": 3, "b": 3, "head": 2},
-        {("input:x", "a"): _wt(m.a), ("input:y", "b"): _wt(m.b),
-         ("a", "head"): wh, ("b", "head"): wh},
+        {
+            ("input:x", "a"): _wt(m.a),
+            ("input:y", "b"): _wt(m.b),
+            ("a", "head"): wh,
+            ("b", "head"): wh,
+        },
     )
     res = modcut.clusterability(g, k=2, n_shuffles=2, random_state=0, n_jobs=1)
     assert np.isfinite(res.null_ncuts).all()
@@ -410,9 +444,14 @@ class LayerNorm(nn.Module):
 @pytest.mark.parametrize(
     "model, words",
     [
-        (nn.Sequential(nn.Linear(8, 8), _OwnLinear()), ["linear", "parameter or buffer '1.weight'"]),
-        (nn.Sequential(nn.Linear(8, 8), LayerNorm(), nn.Linear(8, 2)),
-         ["layer_norm", "parameter or buffer '1.weight'"]),
+        (
+            nn.Sequential(nn.Linear(8, 8), _OwnLinear()),
+            ["linear", "parameter or buffer '1.weight'"],
+        ),
+        (
+            nn.Sequential(nn.Linear(8, 8), LayerNorm(), nn.Linear(8, 2)),
+            ["layer_norm", "parameter or buffer '1.weight'"],
+        ),
     ],
     ids=["own_linear", "own_layernorm"],
 )

@@ -44,8 +44,14 @@ def checkpoint(tmp_path_factory) -> Path:
     torch.set_num_threads(1)
     try:
         cfg = train.TrainConfig(
-            dataset="line", epochs=1, prune_epochs=1, seed=0, hidden=(8, 8), n_train=128,
-            n_test=64, batch_size=64,
+            dataset="line",
+            epochs=1,
+            prune_epochs=1,
+            seed=0,
+            hidden=(8, 8),
+            n_train=128,
+            n_test=64,
+            batch_size=64,
         )
         return train.train(cfg, tmp_path_factory.mktemp("run"), progress=False)
     finally:
@@ -192,8 +198,14 @@ def test_numpy_integers_are_ints():
     labels = modcut.cluster(ws, k=i(K), n_init=np.int32(5), random_state=np.uint8(3))
     assert labels.max() == K - 1
     r = modcut.clusterability(
-        ws, k=i(K), n_shuffles=i(3), random_state=i(1), n_jobs=i(1), n_init=i(5),
-        chunk_size=np.int16(2), progress=False,
+        ws,
+        k=i(K),
+        n_shuffles=i(3),
+        random_state=i(1),
+        n_jobs=i(1),
+        n_init=i(5),
+        chunk_size=np.int16(2),
+        progress=False,
     )
     assert r.n_shuffles == 3
     assert len(modcut.shuffle(ws, n_samples=i(2), start=i(1), n_jobs=i(1))) == 2

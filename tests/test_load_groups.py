@@ -61,7 +61,9 @@ def test_as_graph_reads_a_saved_group_graph_as_the_same_network(saved) -> None:
         h = as_graph(obj)
         assert isinstance(h, GroupNetwork)
         assert h.groups == g.groups
-        assert [(e.src, e.dst, e.name) for e in h.edges] == [(e.src, e.dst, e.name) for e in g.edges]
+        assert [(e.src, e.dst, e.name) for e in h.edges] == [
+            (e.src, e.dst, e.name) for e in g.edges
+        ]
         for a, b in zip(h.edges, g.edges, strict=True):
             assert (a.weights != b.weights).nnz == 0 and a.weights.shape == b.weights.shape
     assert as_graph(g) is g
@@ -84,10 +86,12 @@ def test_every_public_function_on_a_saved_graph_equals_the_in_memory_call(saved,
     for f in ("node_ids", "x", "eigenvalues"):
         np.testing.assert_array_equal(getattr(ea, f), getattr(eb, f))
     for shuffle in ("layer", "layer_nonzero"):
-        ra = modcut.clusterability(path, n_shuffles=3, shuffle=shuffle, n_init=4, n_jobs=1,
-                                   progress=False, **kw)
-        rb = modcut.clusterability(g, n_shuffles=3, shuffle=shuffle, n_init=4, n_jobs=1,
-                                   progress=False, **kw)
+        ra = modcut.clusterability(
+            path, n_shuffles=3, shuffle=shuffle, n_init=4, n_jobs=1, progress=False, **kw
+        )
+        rb = modcut.clusterability(
+            g, n_shuffles=3, shuffle=shuffle, n_init=4, n_jobs=1, progress=False, **kw
+        )
         assert ra.ncut == rb.ncut
         np.testing.assert_array_equal(ra.labels, rb.labels)
         np.testing.assert_array_equal(ra.null_ncuts, rb.null_ncuts)
@@ -104,8 +108,9 @@ def test_shuffle_and_build_graph_on_a_saved_graph(saved) -> None:
             np.testing.assert_array_equal(ea.weights.toarray(), eb.weights.toarray())
     # a shuffle is a shuffle: same multiset of weights per edge group, other positions
     for e0, e1 in zip(g.edges, sa[0].edges, strict=True):
-        np.testing.assert_array_equal(np.sort(e0.weights.toarray(), axis=None),
-                                      np.sort(e1.weights.toarray(), axis=None))
+        np.testing.assert_array_equal(
+            np.sort(e0.weights.toarray(), axis=None), np.sort(e1.weights.toarray(), axis=None)
+        )
     ga, gb = modcut.build_graph(path), modcut.build_graph(g)
     np.testing.assert_array_equal(ga.adjacency.toarray(), g.adjacency().toarray())
     np.testing.assert_array_equal(ga.adjacency.toarray(), gb.adjacency.toarray())
@@ -131,8 +136,11 @@ def test_layered_only_uses_of_a_group_graph_say_what_to_do(saved) -> None:
 
 def test_a_saved_chain_is_its_matrices_bit_for_bit(tmp_path) -> None:
     rng = np.random.default_rng(1)
-    ws = [rng.normal(size=(12, 9)), sp.random(9, 7, density=0.4, random_state=2, format="csr"),
-          rng.normal(size=(7, 3))]
+    ws = [
+        rng.normal(size=(12, 9)),
+        sp.random(9, 7, density=0.4, random_state=2, format="csr"),
+        rng.normal(size=(7, 3)),
+    ]
     path = tmp_path / "chain.npz"
     GroupNetwork.from_network(ws).save(path)
     net = as_graph(path)
@@ -177,12 +185,17 @@ def _rewrite(src: Path, dst: Path, **changes: object) -> Path:
         ({"group_names": np.array(["only one"])}, "damaged"),
     ],
 )
-def test_a_damaged_group_file_raises_network_file_error_naming_it(saved, tmp_path, changes,
-                                                                  match) -> None:
+def test_a_damaged_group_file_raises_network_file_error_naming_it(
+    saved, tmp_path, changes, match
+) -> None:
     _, path = saved
     bad = _rewrite(path, tmp_path / "bad.npz", **changes)
-    for call in (lambda: modcut.cluster(bad, k=2), lambda: as_graph(bad),
-                 lambda: GroupNetwork.load(bad), lambda: modcut.as_network(bad)):
+    for call in (
+        lambda: modcut.cluster(bad, k=2),
+        lambda: as_graph(bad),
+        lambda: GroupNetwork.load(bad),
+        lambda: modcut.as_network(bad),
+    ):
         with pytest.raises(NetworkFileError, match=match) as info:
             call()
         assert str(bad) in str(info.value)
@@ -224,7 +237,9 @@ def test_the_core_handle_is_built_once_pickles_cheaply_and_checks_its_input(save
     g2 = pickle.loads(pickle.dumps(g))
     assert "core" not in g2.__dict__ and g2.groups == g.groups
     for a, b in zip(g2.edges, g.edges, strict=True):
-        assert (a.src, a.dst, a.name) == (b.src, b.dst, b.name) and (a.weights != b.weights).nnz == 0
+        assert (a.src, a.dst, a.name) == (b.src, b.dst, b.name) and (
+            a.weights != b.weights
+        ).nnz == 0
     lab = modcut.cluster(g, k=3, n_init=4)
     np.testing.assert_array_equal(modcut.cluster(g2, k=3, n_init=4), lab)
     # bad input to the handle: ValueError naming the problem, never a panic
@@ -232,15 +247,21 @@ def test_the_core_handle_is_built_once_pickles_cheaply_and_checks_its_input(save
     CoreGroupNetwork([2, 2], [ok])
     cases = [
         ([2, 2], [(0, 1, 2, 2, np.array([0, -1, 2]), ok[5], ok[6])], "negative indptr"),
-        ([2, 2], [(0, 1, 2, 2, ok[4], np.array([0, -1], dtype=np.int32), ok[6])],
-         "negative column"),
+        (
+            [2, 2],
+            [(0, 1, 2, 2, ok[4], np.array([0, -1], dtype=np.int32), ok[6])],
+            "negative column",
+        ),
         ([2, 2], [(0, 1, 2, 2, ok[4], ok[5], np.array([1.0, np.nan]))], "edge group 0"),
         ([2, 3], [ok], "joins groups of sizes 2 and 3"),
         ([2, 2], [(1, 1, *ok[2:])], "to itself"),
         ([2, 2], [(0, 5, *ok[2:])], "there are 2 groups"),
         ([2, 2], [], "at least one weight matrix"),
-        ([2, 2], [(0, 1, 2, 2, np.array([0, 2, 2]), np.array([1, 1], dtype=np.int32), ok[6])],
-         "edge group 0: row 0 has unsorted or duplicate"),
+        (
+            [2, 2],
+            [(0, 1, 2, 2, np.array([0, 2, 2]), np.array([1, 1], dtype=np.int32), ok[6])],
+            "edge group 0: row 0 has unsorted or duplicate",
+        ),
     ]
     for sizes, edges, match in cases:
         with pytest.raises(ValueError, match=match):
@@ -252,11 +273,20 @@ def test_group_null_on_dask_equals_the_local_run(saved) -> None:
     from modcut import distributed
 
     _, path = saved
-    local = modcut.clusterability(path, k=3, n_shuffles=6, n_init=4, random_state=0, n_jobs=1,
-                                  progress=False)
+    local = modcut.clusterability(
+        path, k=3, n_shuffles=6, n_init=4, random_state=0, n_jobs=1, progress=False
+    )
     with distributed.connect(workers=2) as client:
-        remote = modcut.clusterability(path, k=3, n_shuffles=6, n_init=4, random_state=0,
-                                       scheduler=client, chunk_size=2, progress=False)
+        remote = modcut.clusterability(
+            path,
+            k=3,
+            n_shuffles=6,
+            n_init=4,
+            random_state=0,
+            scheduler=client,
+            chunk_size=2,
+            progress=False,
+        )
     np.testing.assert_array_equal(local.null_ncuts, remote.null_ncuts)
     assert local.ncut == remote.ncut
 
@@ -266,11 +296,30 @@ def test_modcut_analyze_reads_a_saved_group_graph(saved, tmp_path, capsys) -> No
 
     g, path = saved
     out = tmp_path / "analysis"
-    assert main(["analyze", str(path), "--k", "3", "--shuffles", "3", "--shuffle", "layer",
-                 "--jobs", "1", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                str(path),
+                "--k",
+                "3",
+                "--shuffles",
+                "3",
+                "--shuffle",
+                "layer",
+                "--jobs",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     res = modcut.ClusterabilityResult.from_json(out / "clusterability.json")
-    direct = modcut.clusterability(g, k=3, n_shuffles=3, shuffle="layer", random_state=0,
-                                   n_jobs=1, progress=False)
+    direct = modcut.clusterability(
+        g, k=3, n_shuffles=3, shuffle="layer", random_state=0, n_jobs=1, progress=False
+    )
     assert res.ncut == direct.ncut
     np.testing.assert_array_equal(res.null_ncuts, direct.null_ncuts)
     assert res.settings["groups"] == [gr.name for gr in g.groups]
@@ -281,8 +330,26 @@ def test_modcut_analyze_reads_a_saved_group_graph(saved, tmp_path, capsys) -> No
     chunks = sorted((out / "null_chunks").rglob("*.npy"))
     assert chunks
     stamps = [c.stat().st_mtime_ns for c in chunks]
-    assert main(["analyze", str(path), "--k", "3", "--shuffles", "3", "--shuffle", "layer",
-                 "--jobs", "1", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                str(path),
+                "--k",
+                "3",
+                "--shuffles",
+                "3",
+                "--shuffle",
+                "layer",
+                "--jobs",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     again = modcut.ClusterabilityResult.from_json(out / "clusterability.json")
     np.testing.assert_array_equal(again.null_ncuts, res.null_ncuts)
     assert [c.stat().st_mtime_ns for c in sorted((out / "null_chunks").rglob("*.npy"))] == stamps

@@ -34,13 +34,15 @@ def _resnet() -> nn.Module:
 def resnet_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("resnet")
     net = _resnet()
-    torch.export.save(torch.export.export(net, (torch.zeros(2, 3, 32, 32),), strict=False),
-                      d / "resnet18.pt2")
+    torch.export.save(
+        torch.export.export(net, (torch.zeros(2, 3, 32, 32),), strict=False), d / "resnet18.pt2"
+    )
     torch.save(net.state_dict(), d / "resnet18.pt")
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()},
-              str(d / "resnet18.safetensors"))
+    save_file(
+        {k: v.contiguous() for k, v in net.state_dict().items()}, str(d / "resnet18.safetensors")
+    )
     return net, d
 
 
@@ -56,11 +58,28 @@ def expected(resnet_files):
 def test_analyze_a_resnet18_model_file(resnet_files, expected, kind, tmp_path, capsys):
     _, d = resnet_files
     g, res = expected
-    args = ["analyze", str(d / f"resnet18.{kind}"), "--k", str(K), "--shuffles", str(SHUFFLES),
-            "--jobs", "1", "--quiet", "--out", str(tmp_path / "analysis")]
+    args = [
+        "analyze",
+        str(d / f"resnet18.{kind}"),
+        "--k",
+        str(K),
+        "--shuffles",
+        str(SHUFFLES),
+        "--jobs",
+        "1",
+        "--quiet",
+        "--out",
+        str(tmp_path / "analysis"),
+    ]
     if kind != "pt2":
-        args += ["--arch", "torchvision.models:resnet18", "--arch-kwargs",
-                 '{"num_classes": 10}', "--input-shape", "3,32,32"]
+        args += [
+            "--arch",
+            "torchvision.models:resnet18",
+            "--arch-kwargs",
+            '{"num_classes": 10}',
+            "--input-shape",
+            "3,32,32",
+        ]
     assert main(args) == 0
     saved = modcut.ClusterabilityResult.from_json(tmp_path / "analysis" / "clusterability.json")
     assert saved.ncut == res.ncut
@@ -80,8 +99,10 @@ def test_the_pt2_graph_is_the_models_graph(resnet_files, expected):
 
 def test_pt2_of_a_model_fx_cannot_trace_and_of_two_inputs(tmp_path):
     torch.manual_seed(21)
-    for model, xs in [(_ShapeBranch(), (torch.zeros(2, 6),)),
-                      (_TwoTowers(), (torch.zeros(2, 4), torch.zeros(2, 5)))]:
+    for model, xs in [
+        (_ShapeBranch(), (torch.zeros(2, 6),)),
+        (_TwoTowers(), (torch.zeros(2, 4), torch.zeros(2, 5))),
+    ]:
         path = tmp_path / f"{type(model).__name__}.pt2"
         torch.export.save(torch.export.export(model.eval(), xs, strict=False), path)
         shapes = tuple(tuple(x.shape[1:]) for x in xs)
@@ -101,19 +122,41 @@ def test_model_file_errors_name_the_problem(resnet_files, tmp_path, capsys):
     base = ["analyze", "--k", "2", "--shuffles", "1", "--quiet"]
     pt = str(d / "resnet18.pt")
     # missing --input-shape
-    msg = _error([*base, pt, "--arch", "torchvision.models:resnet18", "--arch-kwargs",
-                  '{"num_classes": 10}'], capsys)
+    msg = _error(
+        [
+            *base,
+            pt,
+            "--arch",
+            "torchvision.models:resnet18",
+            "--arch-kwargs",
+            '{"num_classes": 10}',
+        ],
+        capsys,
+    )
     assert "--input-shape" in msg and "Conv2d" in msg
     # keys that do not match the architecture (the default 1000-class head: shapes)
-    msg = _error([*base, pt, "--arch", "torchvision.models:resnet18", "--input-shape",
-                  "3,32,32"], capsys)
+    msg = _error(
+        [*base, pt, "--arch", "torchvision.models:resnet18", "--input-shape", "3,32,32"], capsys
+    )
     assert "shapes do not match" in msg and "fc.weight" in msg
-    msg = _error([*base, pt, "--arch", "torchvision.models:resnet34", "--arch-kwargs",
-                  '{"num_classes": 10}', "--input-shape", "3,32,32"], capsys)
+    msg = _error(
+        [
+            *base,
+            pt,
+            "--arch",
+            "torchvision.models:resnet34",
+            "--arch-kwargs",
+            '{"num_classes": 10}',
+            "--input-shape",
+            "3,32,32",
+        ],
+        capsys,
+    )
     assert "keys do not match" in msg and "missing layer1.2" in msg
     # an --arch that cannot be imported, or is not there
-    msg = _error([*base, pt, "--arch", "no_such_module_xyz:net", "--input-shape", "3,32,32"],
-                 capsys)
+    msg = _error(
+        [*base, pt, "--arch", "no_such_module_xyz:net", "--input-shape", "3,32,32"], capsys
+    )
     assert "cannot import module 'no_such_module_xyz'" in msg
     msg = _error([*base, pt, "--arch", "torchvision.models:resnet1234"], capsys)
     assert "has no attribute 'resnet1234'" in msg
@@ -145,8 +188,9 @@ def test_a_pt2_holding_pickled_objects_is_refused_before_loading(tmp_path):
 
     torch.manual_seed(22)
     good = tmp_path / "good.pt2"
-    torch.export.save(torch.export.export(_ShapeBranch().eval(), (torch.zeros(2, 6),),
-                                          strict=False), good)
+    torch.export.save(
+        torch.export.export(_ShapeBranch().eval(), (torch.zeros(2, 6),), strict=False), good
+    )
     bad = tmp_path / "bad.pt2"
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
         names = src.namelist()

@@ -20,8 +20,10 @@ K = 6
 def network(hidden: int = 60, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     widths = [40, hidden, hidden, 10]
-    return [rng.normal(size=(a, b)) * (rng.uniform(size=(a, b)) < 0.3)
-            for a, b in itertools.pairwise(widths)]
+    return [
+        rng.normal(size=(a, b)) * (rng.uniform(size=(a, b)) < 0.3)
+        for a, b in itertools.pairwise(widths)
+    ]
 
 
 def embedding(seed: int = 0) -> np.ndarray:
@@ -34,13 +36,15 @@ def test_auto_equals_the_fixed_run_of_as_many_restarts(cap):
     stopped_early = False
     for stream in range(6):
         x = embedding(stream)
-        labels, inertia, centers, n_iter, runs = _core.kmeans(x, K, cap, seed=3, stream=stream,
-                                                              auto=True)
+        labels, inertia, centers, n_iter, runs = _core.kmeans(
+            x, K, cap, seed=3, stream=stream, auto=True
+        )
         assert 1 <= runs <= cap and (runs == cap or runs % 5 == 0)
         assert runs >= min(cap, 15)  # at least 3 rounds of 5 (2 to compare after the first)
         stopped_early |= runs < cap
-        f_labels, f_inertia, f_centers, f_iter, f_runs = _core.kmeans(x, K, runs, seed=3,
-                                                                      stream=stream)
+        f_labels, f_inertia, f_centers, f_iter, f_runs = _core.kmeans(
+            x, K, runs, seed=3, stream=stream
+        )
         assert f_runs == runs
         np.testing.assert_array_equal(labels, f_labels)
         np.testing.assert_array_equal(centers, f_centers)
@@ -80,8 +84,9 @@ def test_clusterability_auto_does_not_depend_on_threads_chunks_or_store(tmp_path
     assert json.loads(json.dumps(one.settings))["n_init"] == "auto"
     # a fixed run with the reference's restarts: settings as before, and it does not
     # reuse the auto run's stored chunks
-    ref = modcut.clusterability(ws, n_jobs=1, chunk_size=3, store=tmp_path / "s",
-                                **{**kw, "n_init": None})
+    ref = modcut.clusterability(
+        ws, n_jobs=1, chunk_size=3, store=tmp_path / "s", **{**kw, "n_init": None}
+    )
     assert ref.settings["n_init"] == 25 and "n_init_max" not in ref.settings
     np.testing.assert_array_equal(
         ref.null_ncuts, modcut.clusterability(ws, n_jobs=1, **{**kw, "n_init": 25}).null_ncuts
@@ -134,9 +139,14 @@ def test_auto_restarts_travel_to_dask_workers_as_auto():
 
 @pytest.mark.parametrize(
     "bad, err, match",
-    [("atuo", ValueError, "positive integer or 'auto'"), ("AUTO", ValueError, "'auto'"),
-     (0, ValueError, "at least 1"), (-5, ValueError, "at least 1"),
-     (2.5, TypeError, "n_init must be an int"), (True, TypeError, "n_init must be an int")],
+    [
+        ("atuo", ValueError, "positive integer or 'auto'"),
+        ("AUTO", ValueError, "'auto'"),
+        (0, ValueError, "at least 1"),
+        (-5, ValueError, "at least 1"),
+        (2.5, TypeError, "n_init must be an int"),
+        (True, TypeError, "n_init must be an int"),
+    ],
 )
 def test_bad_n_init_values(bad, err, match):
     ws = network()
@@ -147,8 +157,7 @@ def test_bad_n_init_values(bad, err, match):
     from test_nonbipartite import residual
 
     with pytest.raises(err, match=match):
-        modcut.clusterability(residual(12, 3, 0)[0], k=3, n_shuffles=2, n_init=bad,
-                              progress=False)
+        modcut.clusterability(residual(12, 3, 0)[0], k=3, n_shuffles=2, n_init=bad, progress=False)
 
 
 def test_core_rejects_zero_restarts_with_auto():
@@ -172,12 +181,31 @@ def test_cli_n_init(tmp_path, capsys):
     npz = tmp_path / "w.npz"
     np.savez(npz, *network())
     out = tmp_path / "a"
-    assert main(["analyze", str(npz), "--k", str(K), "--shuffles", "3", "--jobs", "1",
-                 "--n-init", "auto", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                str(npz),
+                "--k",
+                str(K),
+                "--shuffles",
+                "3",
+                "--jobs",
+                "1",
+                "--n-init",
+                "auto",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     saved = json.loads((out / "clusterability.json").read_text())
     assert saved["settings"]["n_init"] == "auto"
-    direct = modcut.clusterability(network(), k=K, n_shuffles=3, n_jobs=1, n_init="auto",
-                                   progress=False)
+    direct = modcut.clusterability(
+        network(), k=K, n_shuffles=3, n_jobs=1, n_init="auto", progress=False
+    )
     assert saved["ncut"] == direct.ncut and saved["null_ncuts"] == direct.null_ncuts.tolist()
 
 
@@ -190,9 +218,11 @@ def test_reproduce_reuses_an_analysis_only_for_the_restarts_asked(tmp_path):
     np.savez(ckpt, *network())
     runs = {}
     for name, n_init in [("five", 5), ("default", None), ("auto", "auto")]:
-        study.analyze(str(ckpt), tmp_path / name, k=K, n_shuffles=3, n_jobs=1, n_init=n_init,
-                      progress=False)
+        study.analyze(
+            str(ckpt), tmp_path / name, k=K, n_shuffles=3, n_jobs=1, n_init=n_init, progress=False
+        )
         runs[name] = tmp_path / name
+
     def done(name, n_init):
         return study._analysis_done(runs[name], ckpt, K, 3, "layer_nonzero", 0, "all", n_init)
 

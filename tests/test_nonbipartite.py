@@ -59,8 +59,7 @@ def test_eigenpairs_match_scipy_eigsh(n):
     k = 6
     emb = modcut.spectral_embedding(g, k, eigen_solver="lanczos")
     nrm, d = dense_normalized(g)
-    w, v = eigsh(sp.csr_array(nrm), k=k + 1, which="LA", tol=1e-12,
-                 v0=np.ones(nrm.shape[0]))
+    w, v = eigsh(sp.csr_array(nrm), k=k + 1, which="LA", tol=1e-12, v0=np.ones(nrm.shape[0]))
     order = np.argsort(-w)
     w, v = w[order], v[:, order]
     np.testing.assert_allclose(emb.eigenvalues, w[:k], atol=1e-9)
@@ -84,8 +83,11 @@ def test_large_negative_eigenvalues_do_not_crowd_out_the_top():
     # magnitude as the top ones: the shifted operator keeps only the largest algebraic
     rng = np.random.default_rng(3)
     n = 80
-    edges = [(0, 1, rng.uniform(0.5, 1.5, (n, n))), (1, 2, rng.uniform(0.5, 1.5, (n, n))),
-             (0, 2, 1e-3 * rng.uniform(0.5, 1.5, (n, n)))]
+    edges = [
+        (0, 1, rng.uniform(0.5, 1.5, (n, n))),
+        (1, 2, rng.uniform(0.5, 1.5, (n, n))),
+        (0, 2, 1e-3 * rng.uniform(0.5, 1.5, (n, n))),
+    ]
     g = GroupNetwork.from_edges([n, n, n], edges)
     nrm, _ = dense_normalized(g)
     w = np.linalg.eigvalsh(nrm)
@@ -98,8 +100,14 @@ def test_planted_modules_agree_with_scikit_learn_spectral_clustering():
     g, truth = residual(60, 4, 4, noise=0.05)
     labels = modcut.cluster(g, k=4, random_state=0)
     a = g.adjacency().toarray()
-    sk = SpectralClustering(4, affinity="precomputed", eigen_solver="arpack",
-                            assign_labels="kmeans", random_state=0, n_init=25).fit_predict(a)
+    sk = SpectralClustering(
+        4,
+        affinity="precomputed",
+        eigen_solver="arpack",
+        assign_labels="kmeans",
+        random_state=0,
+        n_init=25,
+    ).fit_predict(a)
     assert adjusted_rand_score(truth, labels) == 1.0
     assert adjusted_rand_score(sk, labels) == 1.0
     assert modcut.ncut(g, labels) == pytest.approx(ref.ncut_adjacency(a, sk), rel=1e-9)
@@ -112,9 +120,14 @@ def test_partition_quality_matches_scikit_learn_on_unstructured_graphs():
         g, _ = residual(40, 1, 10 + seed)
         a = g.adjacency().toarray()
         lab = modcut.cluster(g, k=5, random_state=seed)
-        sk = SpectralClustering(5, affinity="precomputed", eigen_solver="arpack",
-                                assign_labels="kmeans", random_state=seed,
-                                n_init=25).fit_predict(a)
+        sk = SpectralClustering(
+            5,
+            affinity="precomputed",
+            eigen_solver="arpack",
+            assign_labels="kmeans",
+            random_state=seed,
+            n_init=25,
+        ).fit_predict(a)
         ours.append(ref.ncut_adjacency(a, lab))
         theirs.append(ref.ncut_adjacency(a, sk))
     assert abs(np.mean(ours) - np.mean(theirs)) < 0.03 * np.mean(theirs)
@@ -122,10 +135,10 @@ def test_partition_quality_matches_scikit_learn_on_unstructured_graphs():
 
 def test_null_samples_are_shuffle_then_cluster_and_do_not_depend_on_threads():
     g, _ = residual(30, 3, 5, noise=0.2)
-    res1 = modcut.clusterability(g, k=3, n_shuffles=12, shuffle="layer", random_state=7,
-                                 n_jobs=1)
-    res2 = modcut.clusterability(g, k=3, n_shuffles=12, shuffle="layer", random_state=7,
-                                 n_jobs=2, chunk_size=5)
+    res1 = modcut.clusterability(g, k=3, n_shuffles=12, shuffle="layer", random_state=7, n_jobs=1)
+    res2 = modcut.clusterability(
+        g, k=3, n_shuffles=12, shuffle="layer", random_state=7, n_jobs=2, chunk_size=5
+    )
     np.testing.assert_array_equal(res1.null_ncuts, res2.null_ncuts)
     np.testing.assert_array_equal(res1.labels, res2.labels)
     assert res1.settings["graph"] == "groups" and res1.settings["bipartite"] is False
@@ -134,8 +147,9 @@ def test_null_samples_are_shuffle_then_cluster_and_do_not_depend_on_threads():
         s = modcut.shuffle(g, "layer", 1, random_state=7, start=i)[0]
         assert isinstance(s, GroupNetwork) and s.sizes == g.sizes
         for e, f in zip(g.edges, s.edges, strict=True):  # a permutation of each matrix
-            np.testing.assert_array_equal(np.sort(e.weights.toarray(), axis=None),
-                                          np.sort(f.weights.toarray(), axis=None))
+            np.testing.assert_array_equal(
+                np.sort(e.weights.toarray(), axis=None), np.sort(f.weights.toarray(), axis=None)
+            )
         lab = group_cluster(s, k=3, n_init=25, seed=7, stream=i, null=True)
         assert modcut.ncut(s, lab) == res1.null_ncuts[i]
     assert res1.ncut < res1.null_mean  # planted modules beat their shuffles
@@ -144,14 +158,18 @@ def test_null_samples_are_shuffle_then_cluster_and_do_not_depend_on_threads():
 def test_null_distribution_agrees_with_scikit_learn_pipeline():
     g, _ = residual(30, 3, 6, noise=0.3)
     n = 16
-    res = modcut.clusterability(g, k=3, n_shuffles=n, shuffle="layer", random_state=1,
-                                n_jobs=1)
+    res = modcut.clusterability(g, k=3, n_shuffles=n, shuffle="layer", random_state=1, n_jobs=1)
     sk = []
     for s in modcut.shuffle(g, "layer", n, random_state=1):
         a = s.adjacency().toarray()
-        lab = SpectralClustering(3, affinity="precomputed", eigen_solver="arpack",
-                                 assign_labels="kmeans", random_state=0,
-                                 n_init=25).fit_predict(a)
+        lab = SpectralClustering(
+            3,
+            affinity="precomputed",
+            eigen_solver="arpack",
+            assign_labels="kmeans",
+            random_state=0,
+            n_init=25,
+        ).fit_predict(a)
         sk.append(ref.ncut_adjacency(a, lab))
     se = np.sqrt(res.null_std**2 / n + np.var(sk, ddof=1) / n)
     assert abs(res.null_mean - np.mean(sk)) < 4 * se + 1e-9
@@ -173,14 +191,19 @@ def test_chain_group_networks_are_bit_identical_to_layered_networks():
 def test_bipartite_group_networks_use_the_svd_shortcut():
     # two parallel branches (a concatenation): 2-colourable, not a chain
     rng = np.random.default_rng(9)
-    edges = [(0, 1, rng.normal(size=(50, 40))), (0, 2, rng.normal(size=(50, 30))),
-             (1, 3, rng.normal(size=(40, 20))), (2, 3, rng.normal(size=(30, 20)))]
+    edges = [
+        (0, 1, rng.normal(size=(50, 40))),
+        (0, 2, rng.normal(size=(50, 30))),
+        (1, 3, rng.normal(size=(40, 20))),
+        (2, 3, rng.normal(size=(30, 20))),
+    ]
     g = GroupNetwork.from_edges([50, 40, 30, 20], edges)
     assert g.is_bipartite() and not g.is_chain()
     emb = modcut.spectral_embedding(g, 5, eigen_solver="lanczos")
     nrm, _ = dense_normalized(g)
-    np.testing.assert_allclose(emb.eigenvalues, np.sort(np.linalg.eigvalsh(nrm))[::-1][:5],
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        emb.eigenvalues, np.sort(np.linalg.eigvalsh(nrm))[::-1][:5], atol=1e-9
+    )
     res = modcut.clusterability(g, k=5, n_shuffles=4, random_state=0, n_jobs=1)
     assert res.settings["bipartite"] is True and res.null_ncuts.shape == (4,)
 

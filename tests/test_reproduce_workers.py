@@ -19,7 +19,9 @@ def fashion_dir() -> Path:
     pytest.importorskip("torch")
     pytest.importorskip("distributed")
     if not (DEBIAN_DIR / "train-images-idx3-ubyte.gz").is_file():
-        message = f"real Fashion-MNIST not found in {DEBIAN_DIR} (apt-get install dataset-fashion-mnist)"
+        message = (
+            f"real Fashion-MNIST not found in {DEBIAN_DIR} (apt-get install dataset-fashion-mnist)"
+        )
         if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
             pytest.fail(message)
         pytest.skip(message)
@@ -30,10 +32,32 @@ def test_reproduce_with_two_workers_equals_one_job(fashion_dir: Path, tmp_path: 
     from modcut.cli import main
 
     base = [
-        "reproduce", "--dataset", "fashion", "--data-dir", str(fashion_dir),
-        "--n-train", "600", "--n-test", "200", "--hidden", "32x4",
-        "--epochs", "1", "--prune-epochs", "1", "--seeds", "2", "--variants", "control",
-        "--shuffles", "4", "--k", "6", "--shuffle", "layer_nonzero", "--quiet",
+        "reproduce",
+        "--dataset",
+        "fashion",
+        "--data-dir",
+        str(fashion_dir),
+        "--n-train",
+        "600",
+        "--n-test",
+        "200",
+        "--hidden",
+        "32x4",
+        "--epochs",
+        "1",
+        "--prune-epochs",
+        "1",
+        "--seeds",
+        "2",
+        "--variants",
+        "control",
+        "--shuffles",
+        "4",
+        "--k",
+        "6",
+        "--shuffle",
+        "layer_nonzero",
+        "--quiet",
     ]
     assert main([*base, "--workers", "2", "--out", str(tmp_path / "dask")]) == 0
     assert main([*base, "--jobs", "1", "--out", str(tmp_path / "local")]) == 0
@@ -42,8 +66,12 @@ def test_reproduce_with_two_workers_equals_one_job(fashion_dir: Path, tmp_path: 
         assert dask == (tmp_path / "local" / name).read_text()
     for seed in (0, 1):
         run = Path("control") / f"seed{seed}"
-        dask = json.loads((tmp_path / "dask" / run / "analysis" / "clusterability.json").read_text())
-        local = json.loads((tmp_path / "local" / run / "analysis" / "clusterability.json").read_text())
+        dask = json.loads(
+            (tmp_path / "dask" / run / "analysis" / "clusterability.json").read_text()
+        )
+        local = json.loads(
+            (tmp_path / "local" / run / "analysis" / "clusterability.json").read_text()
+        )
         assert dask["ncut"] == local["ncut"] and dask["null_ncuts"] == local["null_ncuts"]
         assert dask["labels"] == local["labels"] and len(dask["null_ncuts"]) == 4
         cfg = json.loads((tmp_path / "dask" / run / "run_config.json").read_text())

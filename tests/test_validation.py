@@ -124,7 +124,12 @@ def test_rust_core_rejects_malformed_csr_without_crashing():
     layer = (2, 2, indptr, np.array([0, 1], dtype=np.int32), np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match="indptr"):
         _core.CoreNetwork([layer])
-    layer = (2, 2, np.array([0, 1, 2], dtype=np.int64), np.array([0, 7], dtype=np.int32),
-             np.array([1.0, 2.0]))
+    layer = (
+        2,
+        2,
+        np.array([0, 1, 2], dtype=np.int64),
+        np.array([0, 7], dtype=np.int32),
+        np.array([1.0, 2.0]),
+    )
     with pytest.raises(ValueError, match="out of range"):
         _core.CoreNetwork([layer])

@@ -86,7 +86,17 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
     assert shutil.which("rustc", path=env["PATH"]) is None
     py = env_dir / "bin" / "python"
     _run(
-        [str(py), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(WHEELHOUSE), str(wheel)],
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(WHEELHOUSE),
+            str(wheel),
+        ],
         env=env,
         cwd=base,
         timeout=900,

@@ -280,8 +280,16 @@ def g_observed_embedding(
     """``(node_ids, x (m, k), eigenvalues (k,))`` of the non-isolated neurons."""
 
 def g_null_ncuts(
-    net: CoreGroupNetwork, method: str, k: int, n_init: int, seed: int,
-    start: int, count: int, n_threads: int, *, auto: bool = False,
+    net: CoreGroupNetwork,
+    method: str,
+    k: int,
+    n_init: int,
+    seed: int,
+    start: int,
+    count: int,
+    n_threads: int,
+    *,
+    auto: bool = False,
 ) -> NDArray[np.float64]:
     """n-cuts of null samples ``start … start + count - 1`` (isolated neurons removed first;
     ``auto`` as in :func:`observed_labels`)."""

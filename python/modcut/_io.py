@@ -68,7 +68,9 @@ def write_json(d: Any, path: str | os.PathLike[str] | None = None, *, indent: in
     return text
 
 
-def read_json(path_or_text: str | os.PathLike[str], *, what: str = "a JSON object") -> dict[str, Any]:
+def read_json(
+    path_or_text: str | os.PathLike[str], *, what: str = "a JSON object"
+) -> dict[str, Any]:
     """A JSON object from a file path, or from JSON text (a string starting with ``{``).
 
     Raises ``FileNotFoundError`` for a path that is not a file, ``ValueError`` naming

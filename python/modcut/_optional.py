@@ -152,7 +152,9 @@ class _NoBar:
         print(msg, file=sys.stderr if file is None else file)
 
 
-def progress_bar(progress: bool | None, iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
+def progress_bar(
+    progress: bool | None, iterable: Iterable[Any] | None = None, **kwargs: Any
+) -> Any:
     """A tqdm bar, or a stand-in with the same calls that draws nothing.
 
     Parameters

@@ -221,8 +221,10 @@ def check_labels(labels: Any, n_nodes: int) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"labels must be 1-D (one per neuron), got shape {arr.shape}")
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(
-            arr == np.round(arr)
+        if (
+            np.issubdtype(arr.dtype, np.floating)
+            and np.all(np.isfinite(arr))
+            and np.all(arr == np.round(arr))
         ):
             arr = arr.astype(np.int64)
         else:

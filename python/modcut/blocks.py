@@ -43,12 +43,21 @@ from modcut.groupnet import GroupNetwork, NodeGroup
 __all__ = ["MLPBlock", "load_safetensors", "mlp_blocks"]
 
 _PATTERNS: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = [
-    ("bert", re.compile(r"^(?P<p>.*)\.intermediate\.dense\.weight$"),
-     ("intermediate.dense.weight", "output.dense.weight")),
-    ("gpt2", re.compile(r"^(?P<p>.*)\.mlp\.c_fc\.weight$"),
-     ("mlp.c_fc.weight", "mlp.c_proj.weight")),
-    ("llama", re.compile(r"^(?P<p>.*)\.gate_proj\.weight$"),
-     ("gate_proj.weight", "up_proj.weight", "down_proj.weight")),
+    (
+        "bert",
+        re.compile(r"^(?P<p>.*)\.intermediate\.dense\.weight$"),
+        ("intermediate.dense.weight", "output.dense.weight"),
+    ),
+    (
+        "gpt2",
+        re.compile(r"^(?P<p>.*)\.mlp\.c_fc\.weight$"),
+        ("mlp.c_fc.weight", "mlp.c_proj.weight"),
+    ),
+    (
+        "llama",
+        re.compile(r"^(?P<p>.*)\.gate_proj\.weight$"),
+        ("gate_proj.weight", "up_proj.weight", "down_proj.weight"),
+    ),
 ]
 
 
@@ -73,8 +82,9 @@ class MLPBlock:
         return self.network.widths
 
 
-def load_safetensors(path: str | os.PathLike[str], keys: list[str] | None = None
-                     ) -> dict[str, np.ndarray]:
+def load_safetensors(
+    path: str | os.PathLike[str], keys: list[str] | None = None
+) -> dict[str, np.ndarray]:
     """Tensors of a ``.safetensors`` file as NumPy arrays (all of them, or ``keys``).
 
     Uses the ``safetensors`` NumPy backend; bfloat16 tensors (which NumPy cannot
@@ -82,8 +92,9 @@ def load_safetensors(path: str | os.PathLike[str], keys: list[str] | None = None
     """
     from modcut._optional import require
 
-    safe_open = require("safetensors", extra="safetensors",
-                        purpose="reading .safetensors files").safe_open
+    safe_open = require(
+        "safetensors", extra="safetensors", purpose="reading .safetensors files"
+    ).safe_open
 
     p = Path(path)
     if not p.exists():
@@ -125,8 +136,11 @@ def _tensors(source: Any) -> tuple[Mapping[str, Any], str]:
 
 def _np(t: Any) -> np.ndarray:
     if hasattr(t, "detach"):
-        t = t.detach().cpu().float().numpy() if str(t.dtype) == "torch.bfloat16" else \
-            t.detach().cpu().numpy()
+        t = (
+            t.detach().cpu().float().numpy()
+            if str(t.dtype) == "torch.bfloat16"
+            else t.detach().cpu().numpy()
+        )
     a = np.asarray(t, dtype=np.float64)
     if a.ndim != 2:
         raise ValueError(f"expected a 2-D weight matrix, got shape {a.shape}")
@@ -181,8 +195,11 @@ def mlp_blocks(source: Any) -> list[MLPBlock]:
                 )
             d, h = gate.shape
             g = GroupNetwork.from_edges(
-                [NodeGroup("input", d, "input"), NodeGroup(f"{prefix}.hidden", h, "Linear"),
-                 NodeGroup(f"{prefix}.down_proj", d, "Linear")],
+                [
+                    NodeGroup("input", d, "input"),
+                    NodeGroup(f"{prefix}.hidden", h, "Linear"),
+                    NodeGroup(f"{prefix}.down_proj", d, "Linear"),
+                ],
                 [(0, 1, gate, names[0]), (0, 1, up, names[1]), (1, 2, down, names[2])],
             )
             blocks.append(MLPBlock(prefix, layout, g))
@@ -196,11 +213,12 @@ def mlp_blocks(source: Any) -> list[MLPBlock]:
     return blocks
 
 
-def _chain(label: str, prefix: str, names: list[str], w1: np.ndarray, w2: np.ndarray
-           ) -> Network:
+def _chain(label: str, prefix: str, names: list[str], w1: np.ndarray, w2: np.ndarray) -> Network:
     if w1.shape[1] != w2.shape[0]:
-        raise ValueError(f"{label}: block '{prefix}': {names[0]} gives {w1.shape[1]} hidden "
-                         f"units but {names[1]} takes {w2.shape[0]}")
+        raise ValueError(
+            f"{label}: block '{prefix}': {names[0]} gives {w1.shape[1]} hidden "
+            f"units but {names[1]} takes {w2.shape[0]}"
+        )
     return network_from_matrices([w1, w2])
 
 
@@ -236,31 +254,52 @@ def analyze_blocks(
     rows: list[dict[str, Any]] = []
     for b in blocks:
         say(f"block {b.name} ({b.layout}, widths {' × '.join(map(str, b.widths))})")
-        res = modcut.clusterability(b.network, k=k, n_shuffles=n_shuffles, shuffle=shuffle,
-                                    random_state=seed, n_jobs=n_jobs, progress=progress)
-        rows.append({
-            "block": b.name, "layout": b.layout, "widths": "x".join(map(str, b.widths)),
-            "ncut": res.ncut, "null_mean": res.null_mean, "null_std": res.null_std,
-            "z_score": res.z_score, "p_value": res.p_value, "percentile": res.percentile,
-            "seconds": res.timings["observed"] + res.timings["null"],
-        })
+        res = modcut.clusterability(
+            b.network,
+            k=k,
+            n_shuffles=n_shuffles,
+            shuffle=shuffle,
+            random_state=seed,
+            n_jobs=n_jobs,
+            progress=progress,
+        )
+        rows.append(
+            {
+                "block": b.name,
+                "layout": b.layout,
+                "widths": "x".join(map(str, b.widths)),
+                "ncut": res.ncut,
+                "null_mean": res.null_mean,
+                "null_std": res.null_std,
+                "z_score": res.z_score,
+                "p_value": res.p_value,
+                "percentile": res.percentile,
+                "seconds": res.timings["observed"] + res.timings["null"],
+            }
+        )
         say(f"  {res.summary().splitlines()[0]}")
     paths = {"csv": report.write_csv(rows, out / "blocks.csv"), "json": out / "blocks.json"}
-    settings = {"source": str(source) if isinstance(source, (str, os.PathLike)) else
-                type(source).__name__, "k": k, "n_shuffles": n_shuffles, "shuffle": shuffle,
-                "seed": seed, "modcut_version": modcut.__version__}
+    settings = {
+        "source": str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__,
+        "k": k,
+        "n_shuffles": n_shuffles,
+        "shuffle": shuffle,
+        "seed": seed,
+        "modcut_version": modcut.__version__,
+    }
     write_json({"settings": settings, "blocks": rows}, paths["json"])
     n_sig = sum(1 for r in rows if float(r["p_value"]) <= 0.05)
     summary = "\n".join(
         f"{r['block']:<24} n-cut {r['ncut']:.4f}  null {r['null_mean']:.4f} ± "
-        f"{r['null_std']:.4f}  z = {r['z_score']:.2f}  p = {r['p_value']:.4g}" for r in rows
+        f"{r['null_std']:.4f}  z = {r['z_score']:.2f}  p = {r['p_value']:.4g}"
+        for r in rows
     )
     paths["report"] = report.write_html(
         out,
         title=f"MLP blocks of {settings['source']}",
         summary=summary,
         verdict=f"{n_sig} of {len(rows)} blocks are more clusterable than their shuffles "
-                f"(one-sided p ≤ 0.05)",
+        f"(one-sided p ≤ 0.05)",
         significant=n_sig > 0,
         sections=[("Blocks", report.html_table(rows))],
         settings=settings,

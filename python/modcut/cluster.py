@@ -34,7 +34,12 @@ from modcut.groupnet import GroupNetwork
 from modcut.load import as_graph
 
 __all__ = [
-    "AutoRestarts", "Embedding", "check_k", "cluster", "default_n_init", "resolve_n_init",
+    "AutoRestarts",
+    "Embedding",
+    "check_k",
+    "cluster",
+    "default_n_init",
+    "resolve_n_init",
     "spectral_embedding",
 ]
 
@@ -196,7 +201,11 @@ def spectral_partition(
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
     emb = _arpack_embedding(net, k, seed, stream + (1 << 32 if null else 0))
     km_labels, *_ = _core.kmeans(
-        np.ascontiguousarray(emb.x), k, n_init, seed=seed, stream=stream + (1 << 32 if null else 0),
+        np.ascontiguousarray(emb.x),
+        k,
+        n_init,
+        seed=seed,
+        stream=stream + (1 << 32 if null else 0),
         auto=auto,
     )
     labels = np.full(net.n_nodes, -1, dtype=np.int64)

@@ -55,9 +55,13 @@ class SchedulerUnreachableError(RuntimeError, ConnectionError):
 def require_dask() -> Any:
     """Import and return ``dask.distributed``, or raise :class:`DaskMissingError`."""
     try:
-        return require("distributed", extra="dask", purpose="running on Dask (--scheduler, --workers)")
+        return require(
+            "distributed", extra="dask", purpose="running on Dask (--scheduler, --workers)"
+        )
     except MissingExtraError as exc:
-        raise DaskMissingError(exc.module, exc.extra, "running on Dask (--scheduler, --workers)") from exc
+        raise DaskMissingError(
+            exc.module, exc.extra, "running on Dask (--scheduler, --workers)"
+        ) from exc
 
 
 def _timeout(timeout: float | None) -> float:

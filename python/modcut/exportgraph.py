@@ -58,8 +58,9 @@ class Conv1D(nn.Module):
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
         super().__init__()
         self.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
-        self.bias = (nn.Parameter(bias.detach().clone(), requires_grad=False)
-                     if bias is not None else None)
+        self.bias = (
+            nn.Parameter(bias.detach().clone(), requires_grad=False) if bias is not None else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x @ self.weight
@@ -77,46 +78,111 @@ def _refuse(message: str, *_args: Any) -> Any:
 # ATen packet name -> the torch counterpart fxgraph's tables hold (same positional
 # arguments unless _ARGS rewrites them)
 _SAME: dict[str, Any] = {
-    "relu": torch.relu, "hardtanh": F.hardtanh, "leaky_relu": F.leaky_relu, "elu": F.elu,
-    "selu": F.selu, "celu": F.celu, "gelu": F.gelu, "silu": F.silu, "mish": F.mish,
-    "softplus": F.softplus, "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid,
-    "sigmoid": torch.sigmoid, "tanh": torch.tanh, "abs": torch.abs, "neg": torch.neg,
-    "exp": torch.exp, "square": torch.square, "erf": torch.erf, "clamp": torch.clamp,
-    "clip": torch.clip, "threshold": F.threshold, "log_sigmoid": F.logsigmoid,
-    "hardshrink": F.hardshrink, "dropout": F.dropout, "alpha_dropout": F.alpha_dropout,
-    "feature_dropout": F.dropout2d, "feature_alpha_dropout": F.feature_alpha_dropout,
-    "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
-    "cat": torch.cat, "concat": torch.cat, "view": torch.reshape, "reshape": torch.reshape,
-    "_unsafe_view": torch.reshape, "flatten": torch.flatten, "squeeze": torch.squeeze,
-    "unsqueeze": torch.unsqueeze, "permute": torch.permute, "transpose": torch.transpose,
-    "movedim": torch.movedim, "mean": torch.mean, "sum": torch.sum, "amax": torch.amax,
-    "amin": torch.amin, "max_pool1d": F.max_pool1d, "max_pool2d": F.max_pool2d,
-    "avg_pool1d": F.avg_pool1d, "avg_pool2d": F.avg_pool2d,
-    "adaptive_avg_pool1d": F.adaptive_avg_pool1d, "adaptive_avg_pool2d": F.adaptive_avg_pool2d,
-    "pad": F.pad, "split": torch.split, "split_with_sizes": torch.split, "chunk": torch.chunk,
-    "matmul": torch.matmul, "bmm": torch.bmm, "mm": torch.mm, "einsum": torch.einsum,
-    "baddbmm": torch.baddbmm, "scaled_dot_product_attention": F.scaled_dot_product_attention,
-    "linear": F.linear, "conv2d": F.conv2d,
+    "relu": torch.relu,
+    "hardtanh": F.hardtanh,
+    "leaky_relu": F.leaky_relu,
+    "elu": F.elu,
+    "selu": F.selu,
+    "celu": F.celu,
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "mish": F.mish,
+    "softplus": F.softplus,
+    "hardswish": F.hardswish,
+    "hardsigmoid": F.hardsigmoid,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "abs": torch.abs,
+    "neg": torch.neg,
+    "exp": torch.exp,
+    "square": torch.square,
+    "erf": torch.erf,
+    "clamp": torch.clamp,
+    "clip": torch.clip,
+    "threshold": F.threshold,
+    "log_sigmoid": F.logsigmoid,
+    "hardshrink": F.hardshrink,
+    "dropout": F.dropout,
+    "alpha_dropout": F.alpha_dropout,
+    "feature_dropout": F.dropout2d,
+    "feature_alpha_dropout": F.feature_alpha_dropout,
+    "add": torch.add,
+    "sub": torch.sub,
+    "mul": torch.mul,
+    "div": torch.div,
+    "pow": torch.pow,
+    "cat": torch.cat,
+    "concat": torch.cat,
+    "view": torch.reshape,
+    "reshape": torch.reshape,
+    "_unsafe_view": torch.reshape,
+    "flatten": torch.flatten,
+    "squeeze": torch.squeeze,
+    "unsqueeze": torch.unsqueeze,
+    "permute": torch.permute,
+    "transpose": torch.transpose,
+    "movedim": torch.movedim,
+    "mean": torch.mean,
+    "sum": torch.sum,
+    "amax": torch.amax,
+    "amin": torch.amin,
+    "max_pool1d": F.max_pool1d,
+    "max_pool2d": F.max_pool2d,
+    "avg_pool1d": F.avg_pool1d,
+    "avg_pool2d": F.avg_pool2d,
+    "adaptive_avg_pool1d": F.adaptive_avg_pool1d,
+    "adaptive_avg_pool2d": F.adaptive_avg_pool2d,
+    "pad": F.pad,
+    "split": torch.split,
+    "split_with_sizes": torch.split,
+    "chunk": torch.chunk,
+    "matmul": torch.matmul,
+    "bmm": torch.bmm,
+    "mm": torch.mm,
+    "einsum": torch.einsum,
+    "baddbmm": torch.baddbmm,
+    "scaled_dot_product_attention": F.scaled_dot_product_attention,
+    "linear": F.linear,
+    "conv2d": F.conv2d,
 }
 # ops that return a tuple whose first element is the tensor (getitem 0 reads it)
 _FIRST_OF_TUPLE: dict[str, Any] = {
-    "max_pool2d_with_indices": F.max_pool2d, "max_pool1d_with_indices": F.max_pool1d,
-    "adaptive_max_pool2d": F.adaptive_max_pool2d, "adaptive_max_pool1d": F.adaptive_max_pool1d,
+    "max_pool2d_with_indices": F.max_pool2d,
+    "max_pool1d_with_indices": F.max_pool1d,
+    "adaptive_max_pool2d": F.adaptive_max_pool2d,
+    "adaptive_max_pool1d": F.adaptive_max_pool1d,
     "native_dropout": F.dropout,
 }
-_COPIES = {"clone", "contiguous", "alias", "_to_copy", "detach", "lift_fresh_copy", "to",
-           "_assert_tensor_metadata_copy"}
+_COPIES = {
+    "clone",
+    "contiguous",
+    "alias",
+    "_to_copy",
+    "detach",
+    "lift_fresh_copy",
+    "to",
+    "_assert_tensor_metadata_copy",
+}
 _WEIGHT_OPS = {"linear", "conv2d", "convolution", "addmm", "mm"}
-_NORM_OPS = {"batch_norm", "_native_batch_norm_legit_no_training", "native_batch_norm",
-             "layer_norm", "native_layer_norm", "rms_norm"}
+_NORM_OPS = {
+    "batch_norm",
+    "_native_batch_norm_legit_no_training",
+    "native_batch_norm",
+    "layer_norm",
+    "native_layer_norm",
+    "rms_norm",
+}
 _NORM_CLASSES = {"BatchNorm1d", "BatchNorm2d", "LayerNorm", "RMSNorm"}
 _WEIGHT_CLASSES = {"Linear", "Conv2d", "Conv1D"}
 _MAPPED_LEAVES: tuple[type, ...] = (
-    nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm,
+    nn.Linear,
+    nn.Conv2d,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.LayerNorm,
     *((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ()),
 )
-_TUPLE_RESULTS = {"_native_batch_norm_legit_no_training", "native_batch_norm",
-                  "native_layer_norm"}
+_TUPLE_RESULTS = {"_native_batch_norm_legit_no_training", "native_batch_norm", "native_layer_norm"}
 
 
 def _packet(target: Any) -> str | None:
@@ -126,7 +192,7 @@ def _packet(target: Any) -> str | None:
     name = target._schema.name
     if not name.startswith("aten::"):
         return None
-    base = name[len("aten::"):]
+    base = name[len("aten::") :]
     if base.endswith("_") and not base.startswith("_") and base[:-1] in _SAME:
         return base[:-1]
     return base
@@ -171,13 +237,16 @@ def leaf_hint(cls: type) -> str:
     for types, text in _HINTS:
         if issubclass(cls, types):
             return text
-    return ("modules with parameters other than Linear, Conv2d, Conv1D and BatchNorm/"
-            "LayerNorm cannot be mapped")
+    return (
+        "modules with parameters other than Linear, Conv2d, Conv1D and BatchNorm/"
+        "LayerNorm cannot be mapped"
+    )
 
 
 def _is_fx_leaf(cls: type) -> bool:
     return issubclass(cls, nn.Module) and not issubclass(
-        cls, (nn.Sequential, nn.ModuleList, nn.ModuleDict))
+        cls, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    )
 
 
 class _Param:
@@ -222,8 +291,11 @@ class _Rewriter:
         self.model = model
         sig = ep.graph_signature
         self.state: dict[str, torch.Tensor] = {**ep.state_dict, **dict(ep.constants)}
-        self.names: dict[str, str] = {**sig.inputs_to_parameters, **sig.inputs_to_buffers,
-                                      **sig.inputs_to_lifted_tensor_constants}
+        self.names: dict[str, str] = {
+            **sig.inputs_to_parameters,
+            **sig.inputs_to_buffers,
+            **sig.inputs_to_lifted_tensor_constants,
+        }
         self.user_inputs = list(sig.user_inputs)
         self.root = nn.Module()
         self.graph = fx.Graph()
@@ -294,11 +366,13 @@ class _Rewriter:
 
     def _value(self, a: Any) -> Any:
         """An argument of the new graph (parameters become get_attr nodes)."""
+
         def one(x: Any) -> Any:
             if isinstance(x, fx.Node):
                 v = self.env[x]
                 return self._attr(v) if isinstance(v, _Param) else v
             return x
+
         return fx.node.map_aggregate(a, one)
 
     def _param(self, a: Any) -> _Param | None:
@@ -331,8 +405,11 @@ class _Rewriter:
             outs = node.args[0]
             return self.graph.output(self._value(outs))
         if node.op == "get_attr":  # submodules of control-flow operators (torch.cond, …)
-            return self._refusal(node, f"graph attribute '{node.target}'", "torch.export's "
-                                 "control-flow operators (torch.cond, while_loop) are not mapped")
+            return self._refusal(
+                node,
+                f"graph attribute '{node.target}'",
+                "torch.export's control-flow operators (torch.cond, while_loop) are not mapped",
+            )
         if node.op != "call_function":
             return None
         refused = self._leaf_refusal(node)
@@ -346,13 +423,19 @@ class _Rewriter:
                     return self.env[src]
                 if not node.users:
                     return None  # indices, statistics: unused
-                return self._refusal(node, "the second output of an operation", "only its "
-                                     "first output (the activations) can be mapped")
+                return self._refusal(
+                    node,
+                    "the second output of an operation",
+                    "only its first output (the activations) can be mapped",
+                )
             return self.graph.call_function(operator.getitem, self._value(node.args))
         name = _packet(target)
         if name is None:
-            return self.graph.call_function(target, self._value(node.args),  # type: ignore[arg-type]
-                                            self._value(node.kwargs))
+            return self.graph.call_function(
+                target,  # type: ignore[arg-type]
+                self._value(node.args),
+                self._value(node.kwargs),
+            )
         if name in _WEIGHT_OPS:
             built = self._weight(node, name)
             if built is not None:
@@ -373,8 +456,9 @@ class _Rewriter:
             if issubclass(cls, _MAPPED_LEAVES):
                 return None
             has_params = any(k.startswith(path + ".") for k in self.state)
-            special = issubclass(cls, (nn.RNNBase, nn.MultiheadAttention, nn.Embedding,
-                                       nn.EmbeddingBag))
+            special = issubclass(
+                cls, (nn.RNNBase, nn.MultiheadAttention, nn.Embedding, nn.EmbeddingBag)
+            )
             if has_params or special:
                 return self._refusal(node, f"module '{path}' ({cls.__name__})", leaf_hint(cls))
             return None  # a parameter-free leaf (ReLU, MaxPool2d, …): its ops map one by one
@@ -403,8 +487,9 @@ class _Rewriter:
             return None
         if name in ("addmm", "mm"):
             if wp.transposed:  # x @ W.T: a Linear stored (out, in)
-                mod: nn.Module = nn.Linear(int(wp.tensor.shape[1]), int(wp.tensor.shape[0]),
-                                           bias=bp is not None)
+                mod: nn.Module = nn.Linear(
+                    int(wp.tensor.shape[1]), int(wp.tensor.shape[0]), bias=bp is not None
+                )
             else:
                 mod = Conv1D(wp.tensor, bp.tensor if bp is not None else None)
         elif name == "linear":
@@ -416,10 +501,16 @@ class _Rewriter:
                 return None
             groups = int(args["groups"])
             stride, padding, dilation = args["stride"], args["padding"], args["dilation"]
-            mod = nn.Conv2d(int(wp.tensor.shape[1]) * groups, int(wp.tensor.shape[0]),
-                            (int(wp.tensor.shape[2]), int(wp.tensor.shape[3])), stride=stride,
-                            padding=padding if isinstance(padding, str) else tuple(padding),
-                            dilation=dilation, groups=groups, bias=bp is not None)
+            mod = nn.Conv2d(
+                int(wp.tensor.shape[1]) * groups,
+                int(wp.tensor.shape[0]),
+                (int(wp.tensor.shape[2]), int(wp.tensor.shape[3])),
+                stride=stride,
+                padding=padding if isinstance(padding, str) else tuple(padding),
+                dilation=dilation,
+                groups=groups,
+                bias=bp is not None,
+            )
         if not isinstance(mod, Conv1D):
             with torch.no_grad():
                 mod.weight = nn.Parameter(wp.tensor.detach().clone(), requires_grad=False)
@@ -430,8 +521,9 @@ class _Rewriter:
     def _call(self, path: str, mod: nn.Module, x: Any) -> fx.Node:
         kind = type(mod).__name__
         if path in self.built and self.built[path] != kind:
-            raise ValueError(f"{self.label}: module '{path}' runs both as {self.built[path]} "
-                             f"and as {kind}")
+            raise ValueError(
+                f"{self.label}: module '{path}' runs both as {self.built[path]} and as {kind}"
+            )
         if path not in self.built:
             self._place(path, mod)
             self.built[path] = kind
@@ -444,11 +536,11 @@ class _Rewriter:
         args = _arguments(node)
         x = args["input"]
         val = node.args[0].meta.get("val") if isinstance(node.args[0], fx.Node) else None
-        ps = {k: self._param(args.get(k)) for k in ("weight", "bias", "running_mean",
-                                                   "running_var")}
+        ps = {
+            k: self._param(args.get(k)) for k in ("weight", "bias", "running_mean", "running_var")
+        }
         for k, p in ps.items():
-            if args.get(k) is not None and (p is None or p.transposed
-                                            or p.name != f"{path}.{k}"):
+            if args.get(k) is not None and (p is None or p.transposed or p.name != f"{path}.{k}"):
                 return None
         mod: nn.Module
         w = ps["weight"]
@@ -463,8 +555,12 @@ class _Rewriter:
                 return None
             n_feat = int(ref.tensor.shape[0])
             bn_cls = nn.BatchNorm2d if val.dim() == 4 else nn.BatchNorm1d
-            mod = bn_cls(n_feat, eps=float(args["eps"]), affine=w is not None,
-                         track_running_stats=rv is not None)
+            mod = bn_cls(
+                n_feat,
+                eps=float(args["eps"]),
+                affine=w is not None,
+                track_running_stats=rv is not None,
+            )
             with torch.no_grad():
                 if w is not None:
                     mod.weight = nn.Parameter(w.tensor.detach().clone(), requires_grad=False)
@@ -472,17 +568,22 @@ class _Rewriter:
                     mod.running_var = rv.tensor.detach().clone()
                     mod.running_mean = rm.tensor.detach().clone()
         elif "layer_norm" in name:
-            mod = nn.LayerNorm(list(args["normalized_shape"]), eps=float(args["eps"]),
-                               elementwise_affine=w is not None)
+            mod = nn.LayerNorm(
+                list(args["normalized_shape"]),
+                eps=float(args["eps"]),
+                elementwise_affine=w is not None,
+            )
             if w is not None:
                 mod.weight = nn.Parameter(w.tensor.detach().clone(), requires_grad=False)
         else:
             if not hasattr(nn, "RMSNorm"):
                 return None
             eps = args.get("eps")
-            mod = nn.RMSNorm(list(args["normalized_shape"]),
-                             eps=float(eps) if eps is not None else None,
-                             elementwise_affine=w is not None)
+            mod = nn.RMSNorm(
+                list(args["normalized_shape"]),
+                eps=float(eps) if eps is not None else None,
+                elementwise_affine=w is not None,
+            )
             if w is not None:
                 mod.weight = nn.Parameter(w.tensor.detach().clone(), requires_grad=False)
         new = self._call(path, mod, x)
@@ -504,8 +605,7 @@ class _Rewriter:
                 return self.graph.call_method("clone", (self._value(args[0]),))
             return self.graph.call_function(torch.transpose, (self._value(args[0]), 0, 1))
         if name == "unflatten" and val is not None:
-            return self.graph.call_function(torch.reshape, (self._value(args[0]),
-                                                            tuple(val.shape)))
+            return self.graph.call_function(torch.reshape, (self._value(args[0]), tuple(val.shape)))
         if name in ("slice", "select"):
             sa = _arguments(node)
             dim = int(sa["dim"])
@@ -523,11 +623,13 @@ class _Rewriter:
             return self.graph.call_function(fn, (self._value(args[0]), args[1]))
         if name == "constant_pad_nd":
             value = args[2] if len(args) > 2 else 0.0
-            return self.graph.call_function(F.pad, (self._value(args[0]), args[1], "constant",
-                                                    value))
+            return self.graph.call_function(
+                F.pad, (self._value(args[0]), args[1], "constant", value)
+            )
         if name == "embedding":  # aten.embedding(weight, indices) = F.embedding(indices, weight)
-            return self.graph.call_function(F.embedding, (self._value(args[1]),
-                                                          self._value(args[0])))
+            return self.graph.call_function(
+                F.embedding, (self._value(args[1]), self._value(args[0]))
+            )
         if name in _FIRST_OF_TUPLE:
             self.tuple_first.add(node)
             fn = _FIRST_OF_TUPLE[name]
@@ -538,10 +640,14 @@ class _Rewriter:
                 first = first[:6]
             return self.graph.call_function(fn, self._value(tuple(first)))
         if name in _SAME:
-            return self.graph.call_function(_SAME[name], self._value(tuple(args)),
-                                            self._value(kwargs))
-        return self.graph.call_function(node.target, self._value(tuple(args)),  # type: ignore[arg-type]
-                                        self._value(kwargs))
+            return self.graph.call_function(
+                _SAME[name], self._value(tuple(args)), self._value(kwargs)
+            )
+        return self.graph.call_function(
+            node.target,  # type: ignore[arg-type]
+            self._value(tuple(args)),
+            self._value(kwargs),
+        )
 
 
 def from_exported(ep: Any, label: str, model: nn.Module | None = None) -> fx.GraphModule:

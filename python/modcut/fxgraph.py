@@ -97,38 +97,142 @@ _RMSNORM: tuple[type[nn.Module], ...] = (nn.RMSNorm,) if hasattr(nn, "RMSNorm") 
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, *_RMSNORM)
 
 _ELEMENTWISE_MODULES = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
-    nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Softsign, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
-    nn.Tanhshrink, nn.LogSigmoid, nn.Threshold, nn.Hardshrink, nn.Softshrink, nn.Identity,
-    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
-    nn.FeatureAlphaDropout, nn.Softmax, nn.LogSoftmax,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Softplus,
+    nn.Softsign,
+    nn.Hardtanh,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Tanhshrink,
+    nn.LogSigmoid,
+    nn.Threshold,
+    nn.Hardshrink,
+    nn.Softshrink,
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+    nn.Softmax,
+    nn.LogSoftmax,
 )
 _SPATIAL_MODULES = (
-    nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d,
-    nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.LPPool2d,
-    nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.Upsample,
-    nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool1d,
+    nn.AdaptiveMaxPool2d,
+    nn.LPPool2d,
+    nn.ZeroPad2d,
+    nn.ConstantPad2d,
+    nn.ReflectionPad2d,
+    nn.ReplicationPad2d,
+    nn.Upsample,
+    nn.UpsamplingNearest2d,
+    nn.UpsamplingBilinear2d,
 )
 _RESHAPE_MODULES = (nn.Flatten, nn.Unflatten)
 
 _ELEMENTWISE_FUNCTIONS = {
-    F.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.celu, F.gelu, F.silu, F.mish, F.softplus,
-    F.softsign, F.hardtanh, F.hardswish, F.hardsigmoid, F.tanhshrink, F.logsigmoid,
-    F.threshold, F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout,
-    F.feature_alpha_dropout, F.softmax, F.log_softmax, F.sigmoid, F.tanh,
-    torch.relu, torch.sigmoid, torch.tanh, torch.abs, torch.neg, torch.exp, torch.square,
-    torch.clamp, torch.clip, torch.nn.functional.hardshrink, torch.erf,
-    operator.neg, operator.pos, operator.abs,
+    F.relu,
+    F.relu6,
+    F.leaky_relu,
+    F.elu,
+    F.selu,
+    F.celu,
+    F.gelu,
+    F.silu,
+    F.mish,
+    F.softplus,
+    F.softsign,
+    F.hardtanh,
+    F.hardswish,
+    F.hardsigmoid,
+    F.tanhshrink,
+    F.logsigmoid,
+    F.threshold,
+    F.dropout,
+    F.dropout1d,
+    F.dropout2d,
+    F.dropout3d,
+    F.alpha_dropout,
+    F.feature_alpha_dropout,
+    F.softmax,
+    F.log_softmax,
+    F.sigmoid,
+    F.tanh,
+    torch.relu,
+    torch.sigmoid,
+    torch.tanh,
+    torch.abs,
+    torch.neg,
+    torch.exp,
+    torch.square,
+    torch.clamp,
+    torch.clip,
+    torch.nn.functional.hardshrink,
+    torch.erf,
+    operator.neg,
+    operator.pos,
+    operator.abs,
 }
 _ELEMENTWISE_METHODS = {
-    "relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "abs", "neg", "exp", "square",
-    "clamp", "clamp_", "clamp_min", "clamp_max", "clip", "contiguous", "clone", "detach",
-    "float", "double", "half", "bfloat16", "to", "type", "softmax", "log_softmax", "erf",
+    "relu",
+    "relu_",
+    "sigmoid",
+    "sigmoid_",
+    "tanh",
+    "tanh_",
+    "abs",
+    "neg",
+    "exp",
+    "square",
+    "clamp",
+    "clamp_",
+    "clamp_min",
+    "clamp_max",
+    "clip",
+    "contiguous",
+    "clone",
+    "detach",
+    "float",
+    "double",
+    "half",
+    "bfloat16",
+    "to",
+    "type",
+    "softmax",
+    "log_softmax",
+    "erf",
 }
 _SPATIAL_FUNCTIONS = {
-    F.max_pool1d, F.max_pool2d, F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d,
-    F.adaptive_avg_pool2d, F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.lp_pool2d,
-    F.interpolate, F.pad, F.upsample,
+    F.max_pool1d,
+    F.max_pool2d,
+    F.avg_pool1d,
+    F.avg_pool2d,
+    F.adaptive_avg_pool1d,
+    F.adaptive_avg_pool2d,
+    F.adaptive_max_pool1d,
+    F.adaptive_max_pool2d,
+    F.lp_pool2d,
+    F.interpolate,
+    F.pad,
+    F.upsample,
 }
 _ADD = {operator.add, operator.iadd, operator.sub, operator.isub, torch.add, torch.sub}
 _ADD_METHODS = {"add", "add_", "sub", "sub_"}
@@ -140,8 +244,7 @@ _POW = {operator.pow, torch.pow}
 _POW_METHODS = {"pow", "pow_"}
 _CAT = {torch.cat, torch.concat, torch.concatenate}
 _RESHAPE_FUNCTIONS = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze}
-_RESHAPE_METHODS = {"flatten", "view", "reshape", "squeeze", "unsqueeze", "view_as",
-                    "reshape_as"}
+_RESHAPE_METHODS = {"flatten", "view", "reshape", "squeeze", "unsqueeze", "view_as", "reshape_as"}
 _REDUCE_FUNCTIONS = {torch.mean, torch.sum, torch.amax, torch.amin}
 _REDUCE_METHODS = {"mean", "sum", "amax", "amin"}
 _PERMUTE_FUNCTIONS = {torch.permute, torch.transpose, torch.swapaxes, torch.movedim}
@@ -153,8 +256,12 @@ _ATTENTION_HINT = (
     "weight graph cannot express"
 )
 _REFUSED_FUNCTIONS: dict[Any, str] = {
-    torch.matmul: _ATTENTION_HINT, operator.matmul: _ATTENTION_HINT, torch.bmm: _ATTENTION_HINT,
-    torch.mm: _ATTENTION_HINT, torch.einsum: _ATTENTION_HINT, torch.baddbmm: _ATTENTION_HINT,
+    torch.matmul: _ATTENTION_HINT,
+    operator.matmul: _ATTENTION_HINT,
+    torch.bmm: _ATTENTION_HINT,
+    torch.mm: _ATTENTION_HINT,
+    torch.einsum: _ATTENTION_HINT,
+    torch.baddbmm: _ATTENTION_HINT,
     F.scaled_dot_product_attention: "attention mixes tokens through a product of activations",
     F.embedding: "embeddings are lookups, not weight matrices between neurons",
     F.linear: "functional layers take their weights as arguments; use nn.Linear",
@@ -163,7 +270,9 @@ _REFUSED_FUNCTIONS: dict[Any, str] = {
 _REFUSED_METHODS: dict[str, str] = {
     "long": "casting activations to integers makes indices (lookups), not neurons",
     "int": "casting activations to integers makes indices (lookups), not neurons",
-    "matmul": _ATTENTION_HINT, "bmm": _ATTENTION_HINT, "mm": _ATTENTION_HINT,
+    "matmul": _ATTENTION_HINT,
+    "bmm": _ATTENTION_HINT,
+    "mm": _ATTENTION_HINT,
     "__matmul__": _ATTENTION_HINT,
 }
 
@@ -218,8 +327,13 @@ class _Val:
         self.slots = len(self.terms[0].idx)
 
     def with_(self, **kw: Any) -> _Val:
-        d: dict[str, Any] = {"terms": self.terms, "fdim": self.fdim, "P": self.P, "shape": self.shape,
-             "exclusive": None}
+        d: dict[str, Any] = {
+            "terms": self.terms,
+            "fdim": self.fdim,
+            "P": self.P,
+            "shape": self.shape,
+            "exclusive": None,
+        }
         d.update(kw)
         return _Val(**d)
 
@@ -294,8 +408,10 @@ class _Builder:
         self.called[name] = self.called.get(name, 0) + 1
         if self.called[name] > 1:
             raise self.refuse(
-                node, what, "the module is called more than once (shared weights): each call "
-                "would need its own node group with the same weights"
+                node,
+                what,
+                "the module is called more than once (shared weights): each call "
+                "would need its own node group with the same weights",
             )
         if isinstance(m, nn.Conv2d):
             if v.fdim != 1 or len(v.shape) != 4 or v.P != 1:
@@ -313,13 +429,16 @@ class _Builder:
                 raise self.refuse(node, what, "it reads the input's elements unflattened")
             if fd != len(v.shape) - 1:
                 raise self.refuse(
-                    node, what, f"it acts on axis {len(v.shape) - 1} of a tensor of shape "
+                    node,
+                    what,
+                    f"it acts on axis {len(v.shape) - 1} of a tensor of shape "
                     f"{tuple(v.shape)} whose features lie on axis {fd} (it would mix "
-                    "positions, not neurons)"
+                    "positions, not neurons)",
                 )
             if v.slots * v.P != n_in:
-                raise self.refuse(node, what, f"it takes {n_in} inputs but receives "
-                                  f"{v.slots}×{v.P}")
+                raise self.refuse(
+                    node, what, f"it takes {n_in} inputs but receives {v.slots}×{v.P}"
+                )
             mats = self._linear_edges(w, v)
         gid = len(self.groups)
         self.groups.append(NodeGroup(name, n_out, kind))
@@ -381,8 +500,11 @@ class _Builder:
 
     @staticmethod
     def _plain(t: _Term, size: int) -> bool:
-        return (t.idx.size == size and bool(np.all(t.idx == np.arange(size)))
-                and bool(np.all(t.scale == 1.0)))
+        return (
+            t.idx.size == size
+            and bool(np.all(t.idx == np.arange(size)))
+            and bool(np.all(t.scale == 1.0))
+        )
 
     def _conv_edges(self, m: nn.Conv2d, v: _Val) -> list[tuple[int, np.ndarray]]:
         w64 = m.weight.detach().to("cpu", torch.float64)
@@ -404,7 +526,7 @@ class _Builder:
                 gi, go = c_in // grp, int(m.out_channels) // grp
                 kf = torch.zeros(int(m.out_channels), c_in, *w.shape[2:], dtype=torch.float64)
                 for q in range(grp):
-                    kf[q * go:(q + 1) * go, q * gi:(q + 1) * gi] = w[q * go:(q + 1) * go]
+                    kf[q * go : (q + 1) * go, q * gi : (q + 1) * gi] = w[q * go : (q + 1) * go]
                 eff = torch.zeros(int(m.out_channels), size, *w.shape[2:], dtype=torch.float64)
                 for t in ts:
                     pos = np.flatnonzero(t.idx >= 0)
@@ -422,8 +544,12 @@ class _Builder:
             return v
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             if v.fdim != 1 or v.P != 1 or v.slots != m.num_features:
-                raise self.refuse(node, what, f"BatchNorm over {m.num_features} features reads "
-                                  f"a tensor of shape {v.shape} with {v.slots} feature slots")
+                raise self.refuse(
+                    node,
+                    what,
+                    f"BatchNorm over {m.num_features} features reads "
+                    f"a tensor of shape {v.shape} with {v.slots} feature slots",
+                )
             if m.running_var is None:
                 raise self.refuse(node, what, "it keeps no running statistics to fold")
             scale = 1.0 / torch.sqrt(m.running_var.detach().to("cpu", torch.float64) + m.eps)
@@ -433,12 +559,17 @@ class _Builder:
             shape = tuple(getattr(m, "normalized_shape", ()))
             if v.fdim != len(v.shape) - 1 or v.P != 1 or shape != (v.slots,):
                 raise self.refuse(
-                    node, what, f"it normalises over {shape}, not over the {v.slots} features "
-                    f"of the last axis of a tensor of shape {v.shape}"
+                    node,
+                    what,
+                    f"it normalises over {shape}, not over the {v.slots} features "
+                    f"of the last axis of a tensor of shape {v.shape}",
                 )
             wt = getattr(m, "weight", None)
-            scale = (wt.detach().to("cpu", torch.float64).abs() if wt is not None
-                     else torch.ones(v.slots, dtype=torch.float64))
+            scale = (
+                wt.detach().to("cpu", torch.float64).abs()
+                if wt is not None
+                else torch.ones(v.slots, dtype=torch.float64)
+            )
         if not self.fold:
             return v.with_(exclusive=v.exclusive if len(node.users) == 1 else None)
         s = scale.numpy()
@@ -462,18 +593,20 @@ class _Builder:
             raise self.refuse(node, what, f"reshapes the input's elements {S} to {T}")
         f = v.fdim
         pre = math.prod(S[:f])
-        trail = math.prod(S[f + 1:])
+        trail = math.prod(S[f + 1 :])
         for g in range(len(T)):
             if math.prod(T[:g]) != pre:
                 continue
             if T[g] % v.slots:
                 continue
             p_new = T[g] // v.slots
-            if p_new * math.prod(T[g + 1:]) == v.P * trail:
+            if p_new * math.prod(T[g + 1 :]) == v.P * trail:
                 return v.with_(fdim=g, P=p_new, shape=T, exclusive=self._excl(node, v))
         raise self.refuse(
-            node, what, f"reshaping {S} (features on axis {f}) to {T} splits or mixes the "
-            "feature axis (as attention heads do)"
+            node,
+            what,
+            f"reshaping {S} (features on axis {f}) to {T} splits or mixes the "
+            "feature axis (as attention heads do)",
         )
 
     @staticmethod
@@ -486,23 +619,31 @@ class _Builder:
                 raise self.refuse(node, what, "it changes the shape of the input's elements")
             return v.with_(exclusive=self._excl(node, v))
         if out.dim() != len(v.shape) or out.shape[v.fdim] != v.shape[v.fdim]:
-            raise self.refuse(node, what, f"it changes the feature axis {v.fdim} of a tensor "
-                              f"of shape {v.shape} into shape {tuple(out.shape)}")
+            raise self.refuse(
+                node,
+                what,
+                f"it changes the feature axis {v.fdim} of a tensor "
+                f"of shape {v.shape} into shape {tuple(out.shape)}",
+            )
         if v.P > 1 and tuple(out.shape) != tuple(v.shape):
             raise self.refuse(node, what, "it acts on flattened channel positions")
         return v.with_(shape=tuple(out.shape), exclusive=self._excl(node, v))
 
-    def merge(self, node: fx.Node, what: str, vals: list[_Val], out: torch.Tensor,
-              dedupe: bool = False) -> _Val:
+    def merge(
+        self, node: fx.Node, what: str, vals: list[_Val], out: torch.Tensor, dedupe: bool = False
+    ) -> _Val:
         a = vals[0]
         for b in vals[1:]:
             if (b.fdim, b.P, b.slots) != (a.fdim, a.P, a.slots):
-                raise self.refuse(node, what, f"it combines tensors of shapes {a.shape} and "
-                                  f"{b.shape} whose features do not line up")
+                raise self.refuse(
+                    node,
+                    what,
+                    f"it combines tensors of shapes {a.shape} and "
+                    f"{b.shape} whose features do not line up",
+                )
         terms: list[_Term] = []
         for t in (t for v in vals for t in v.terms):
-            if dedupe and any(u.group == t.group and np.array_equal(u.idx, t.idx)
-                              for u in terms):
+            if dedupe and any(u.group == t.group and np.array_equal(u.idx, t.idx) for u in terms):
                 continue
             terms.append(t)
         fdim = a.fdim
@@ -510,11 +651,14 @@ class _Builder:
             raise self.refuse(node, what, "broadcasting changes the number of axes")
         return a.with_(terms=terms, shape=tuple(out.shape))
 
-    def cat(self, node: fx.Node, what: str, parts: list[Any], dim: int,
-            out: torch.Tensor) -> _Val:
+    def cat(self, node: fx.Node, what: str, parts: list[Any], dim: int, out: torch.Tensor) -> _Val:
         if not all(isinstance(p, _Val) for p in parts):
-            raise self.refuse(node, what, "it concatenates a tensor that does not depend on "
-                              "the network's input (a constant or parameter)")
+            raise self.refuse(
+                node,
+                what,
+                "it concatenates a tensor that does not depend on "
+                "the network's input (a constant or parameter)",
+            )
         vals: list[_Val] = parts
         nd = out.dim()
         dim = dim % nd
@@ -524,16 +668,19 @@ class _Builder:
         if dim != a.fdim:
             return self.merge(node, what, vals, out)
         if any(v.P != a.P for v in vals):
-            raise self.refuse(node, what, "it concatenates flattened tensors with different "
-                              "numbers of positions per channel")
+            raise self.refuse(
+                node,
+                what,
+                "it concatenates flattened tensors with different numbers of positions per channel",
+            )
         total = sum(v.slots for v in vals)
         terms, start = [], 0
         for v in vals:
             for t in v.terms:
                 idx = np.full(total, -1, dtype=np.int64)
                 sc = np.zeros(total)
-                idx[start:start + v.slots] = t.idx
-                sc[start:start + v.slots] = t.scale
+                idx[start : start + v.slots] = t.idx
+                sc[start : start + v.slots] = t.scale
                 terms.append(_Term(t.group, idx, sc))
             start += v.slots
         return _Val(terms, a.fdim, a.P, tuple(out.shape))
@@ -542,8 +689,7 @@ class _Builder:
         terms = [_Term(t.group, t.idx[sel], t.scale[sel]) for t in v.terms]
         return _Val(terms, fdim, v.P, tuple(out.shape))
 
-    def getitem(self, node: fx.Node, what: str, v: _Val, index: Any,
-                out: torch.Tensor) -> _Val:
+    def getitem(self, node: fx.Node, what: str, v: _Val, index: Any, out: torch.Tensor) -> _Val:
         if v.fdim is None:
             raise self.refuse(node, what, "it indexes the input's elements")
         idx = index if isinstance(index, tuple) else (index,)
@@ -568,8 +714,9 @@ class _Builder:
                             raise self.refuse(node, what, "it slices flattened channels")
                         sel = np.arange(v.slots)[i]
                 else:
-                    raise self.refuse(node, what, "it picks single features out of the "
-                                      "feature axis")
+                    raise self.refuse(
+                        node, what, "it picks single features out of the feature axis"
+                    )
             elif not isinstance(i, (slice, int)):
                 raise self.refuse(node, what, "it indexes with a tensor or list")
             if isinstance(i, slice):
@@ -631,8 +778,9 @@ class _Builder:
                 return self.same_features(node, what, v, result)
             if isinstance(m, _SPATIAL_MODULES):
                 if v.fdim != 1 or v.P != 1:
-                    raise self.refuse(node, what, "pooling must act on the positions of a "
-                                      "tensor of channels")
+                    raise self.refuse(
+                        node, what, "pooling must act on the positions of a tensor of channels"
+                    )
                 return self.same_features(node, what, v, result)
             if isinstance(m, _RESHAPE_MODULES):
                 return self.reshape(node, what, v, result)
@@ -647,8 +795,12 @@ class _Builder:
                 return _Param(params[0].name)
             return None
         if params:
-            raise self.refuse(node, what, f"it uses parameter or buffer '{params[0].name}' "
-                              "directly; only weight-layer modules may hold weights")
+            raise self.refuse(
+                node,
+                what,
+                f"it uses parameter or buffer '{params[0].name}' "
+                "directly; only weight-layer modules may hold weights",
+            )
         is_m = node.op == "call_method"
         v0: Any = args[0] if args else None
 
@@ -667,8 +819,9 @@ class _Builder:
             return self.same_features(node, what, traced[0], result)
         if name_in(_SPATIAL_FUNCTIONS, set()):
             if v0.fdim != 1 or v0.P != 1:
-                raise self.refuse(node, what, "pooling must act on the positions of a tensor "
-                                  "of channels")
+                raise self.refuse(
+                    node, what, "pooling must act on the positions of a tensor of channels"
+                )
             return self.same_features(node, what, v0, result)
         if name_in(_ADD, _ADD_METHODS):
             if len(traced) == 1:
@@ -685,8 +838,12 @@ class _Builder:
             if len(traced) != 1 or not isinstance(a0, _Val):
                 raise self.refuse(node, what, "it divides by an activation")
             if not isinstance(a1, (int, float)) or isinstance(a1, bool):
-                raise self.refuse(node, what, "it multiplies an activation by a tensor or a "
-                                  "value that is not a constant number")
+                raise self.refuse(
+                    node,
+                    what,
+                    "it multiplies an activation by a tensor or a "
+                    "value that is not a constant number",
+                )
             factor = float(a1) if is_mul else 1.0 / float(a1)
             return traced[0].scaled(factor).with_(shape=tuple(result.shape))
         if name_in(_POW, _POW_METHODS):
@@ -708,8 +865,10 @@ class _Builder:
             dims = args[1] if len(args) > 1 else kwargs.get("dim")
             if dims is None or v0.fdim is None:
                 raise self.refuse(node, what, "it reduces over the features")
-            dims = [int(d) % len(v0.shape) for d in (dims if isinstance(dims, (tuple, list))
-                                                     else [dims])]
+            dims = [
+                int(d) % len(v0.shape)
+                for d in (dims if isinstance(dims, (tuple, list)) else [dims])
+            ]
             if v0.fdim in dims or v0.P != 1:
                 raise self.refuse(node, what, "it reduces over the features")
             keep = bool(args[2] if len(args) > 2 else kwargs.get("keepdim", False))
@@ -757,8 +916,12 @@ class _Interp(fx.Interpreter):
         return result
 
 
-def _input_mode(gm: fx.GraphModule, shapes: dict[fx.Node, tuple[int, ...]],
-                modules: dict[str, nn.Module], ph: fx.Node) -> str:
+def _input_mode(
+    gm: fx.GraphModule,
+    shapes: dict[fx.Node, tuple[int, ...]],
+    modules: dict[str, nn.Module],
+    ph: fx.Node,
+) -> str:
     """'channels', 'elements' or 'last' for the input group of placeholder ``ph`` (see the
     module docstring)."""
     direct = {ph}
@@ -771,8 +934,12 @@ def _input_mode(gm: fx.GraphModule, shapes: dict[fx.Node, tuple[int, ...]],
                 return "channels"
             arg_shape = shapes.get(n.args[0]) if isinstance(n.args[0], fx.Node) else None
             full = shapes[ph]
-            if (arg_shape is not None and len(arg_shape) == 2 and len(full) > 2
-                    and arg_shape[1] == math.prod(full[1:])):
+            if (
+                arg_shape is not None
+                and len(arg_shape) == 2
+                and len(full) > 2
+                and arg_shape[1] == math.prod(full[1:])
+            ):
                 return "elements"  # the input flattened whole (tokens folded into rows are not)
             return "last"
         direct.add(n)
@@ -816,36 +983,47 @@ def _input_names(model: nn.Module) -> list[str]:
     except (TypeError, ValueError):
         return ["x"]
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    names = [p.name for p in sig.parameters.values()
-             if p.kind in kinds and p.default is inspect.Parameter.empty]
+    names = [
+        p.name
+        for p in sig.parameters.values()
+        if p.kind in kinds and p.default is inspect.Parameter.empty
+    ]
     return names or ["x"]
 
 
-def _shapes_of(input_shape: Any, names: list[str], label: str,
-               default: Any) -> list[tuple[int, ...]]:
+def _shapes_of(
+    input_shape: Any, names: list[str], label: str, default: Any
+) -> list[tuple[int, ...]]:
     """One shape per input: ``input_shape`` is one shape (one input) or a tuple of them."""
     n = len(names)
     listing = ", ".join(names)
     if input_shape is None:
         if n != 1:
-            raise ValueError(f"{label} takes {n} inputs ({listing}): pass input_shape as a "
-                             f"tuple of {n} shapes, one per input, e.g. ((784,), (10,))")
+            raise ValueError(
+                f"{label} takes {n} inputs ({listing}): pass input_shape as a "
+                f"tuple of {n} shapes, one per input, e.g. ((784,), (10,))"
+            )
         return [tuple(int(d) for d in default())]
 
     def is_shape(s: Any) -> bool:
         return isinstance(s, (tuple, list, torch.Size)) and all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in s)
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in s
+        )
 
     if is_shape(input_shape):
         shapes = [tuple(int(d) for d in input_shape)]
     elif isinstance(input_shape, (tuple, list)) and all(is_shape(s) for s in input_shape):
         shapes = [tuple(int(d) for d in s) for s in input_shape]
     else:
-        raise ValueError(f"input_shape must be a shape (a tuple of ints) or, for a model with "
-                         f"several inputs, a tuple of shapes; got {input_shape!r}")
+        raise ValueError(
+            f"input_shape must be a shape (a tuple of ints) or, for a model with "
+            f"several inputs, a tuple of shapes; got {input_shape!r}"
+        )
     if len(shapes) != n:
-        raise ValueError(f"{label} takes {n} inputs ({listing}) but input_shape gives "
-                         f"{len(shapes)} shape(s) {shapes}: pass one shape per input")
+        raise ValueError(
+            f"{label} takes {n} inputs ({listing}) but input_shape gives "
+            f"{len(shapes)} shape(s) {shapes}: pass one shape per input"
+        )
     return shapes
 
 
@@ -906,8 +1084,10 @@ def network_graph(
     label = type(model).__name__
     for name, m in model.named_modules():
         if isinstance(getattr(m, "weight", None), nn.parameter.UninitializedParameter):
-            raise ValueError(f"{label}: module '{name}' is not initialised yet (lazy module): "
-                             "run one forward pass first")
+            raise ValueError(
+                f"{label}: module '{name}' is not initialised yet (lazy module): "
+                "run one forward pass first"
+            )
     gm: fx.GraphModule | None = None
     fx_error: ValueError | None = None
     if tracer in ("auto", "fx"):
@@ -950,8 +1130,9 @@ def network_graph(
             m.training = t
 
 
-def program_graph(ep: Any, *, conv_norm: str = "l1", fold_norms: bool = True,
-                  label: str = "ExportedProgram") -> GroupNetwork:
+def program_graph(
+    ep: Any, *, conv_norm: str = "l1", fold_norms: bool = True, label: str = "ExportedProgram"
+) -> GroupNetwork:
     """The graph of an ``ExportedProgram`` (``torch.export.export``/``torch.export.load``),
     read from the program alone (no Python class needed).
 
@@ -969,14 +1150,17 @@ def program_graph(ep: Any, *, conv_norm: str = "l1", fold_norms: bool = True,
             continue
         val = n.meta.get("val")
         if not isinstance(val, torch.Tensor) or not all(isinstance(d, int) for d in val.shape):
-            raise ValueError(f"{label}: input '{n.name}' has no static tensor shape in the "
-                             "program (export it with static shapes)")
+            raise ValueError(
+                f"{label}: input '{n.name}' has no static tensor shape in the "
+                "program (export it with static shapes)"
+            )
         xs.append(torch.zeros(tuple(val.shape), dtype=val.dtype))
     return _graph_of(gm, tuple(xs), label, norm, fold_norms)
 
 
-def _graph_of(gm: fx.GraphModule, xs: tuple[torch.Tensor, ...], label: str, norm: str,
-              fold_norms: bool) -> GroupNetwork:
+def _graph_of(
+    gm: fx.GraphModule, xs: tuple[torch.Tensor, ...], label: str, norm: str, fold_norms: bool
+) -> GroupNetwork:
     """Run ``gm`` (traced or rewritten from an export) on ``xs`` and map it."""
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(xs):
@@ -997,8 +1181,10 @@ def _graph_of(gm: fx.GraphModule, xs: tuple[torch.Tensor, ...], label: str, norm
             raise ValueError(str(exc.args[0]).split("\n")[0]) from None
         except Exception as exc:
             given = [tuple(x.shape[1:]) for x in xs]
-            raise ValueError(f"{label} does not run on inputs of shape {given} "
-                             f"({type(exc).__name__}: {exc}); pass input_shape=") from exc
+            raise ValueError(
+                f"{label} does not run on inputs of shape {given} "
+                f"({type(exc).__name__}: {exc}); pass input_shape="
+            ) from exc
         b = _Builder(gm, norm, fold_norms, label)
         firsts: dict[fx.Node, _Val] = {}
         for ph, x in zip(placeholders, xs, strict=True):
@@ -1006,8 +1192,10 @@ def _graph_of(gm: fx.GraphModule, xs: tuple[torch.Tensor, ...], label: str, norm
             full = tuple(x.shape)
             if mode == "channels":
                 if len(full) != 4:
-                    raise ValueError(f"{label}: a Conv2d reads input '{ph.target}', so its "
-                                     f"shape must be (C, H, W), got {full[1:]}")
+                    raise ValueError(
+                        f"{label}: a Conv2d reads input '{ph.target}', so its "
+                        f"shape must be (C, H, W), got {full[1:]}"
+                    )
                 size, fdim = full[1], 1
             elif mode == "elements":
                 size, fdim = math.prod(full[1:]), None
@@ -1027,8 +1215,10 @@ def _graph_of(gm: fx.GraphModule, xs: tuple[torch.Tensor, ...], label: str, norm
     n_inputs = len(xs)
     if len(b.groups) <= n_inputs:
         raise ValueError(f"{label} has no weight layer reading its input")
-    edges = [EdgeGroup(int(s), int(d), sp.csr_array(np.ascontiguousarray(m, dtype=np.float64)),
-                       n) for s, d, m, n in b.edges]
+    edges = [
+        EdgeGroup(int(s), int(d), sp.csr_array(np.ascontiguousarray(m, dtype=np.float64)), n)
+        for s, d, m, n in b.edges
+    ]
     return GroupNetwork.from_edges(b.groups, edges)
 
 
@@ -1069,8 +1259,9 @@ def check_chain(model: nn.Module) -> None:
     order: list[str] = []
     reads: dict[str, frozenset[str]] = {}
     for n in gm.graph.nodes:
-        ins: frozenset[str] = frozenset().union(*(sources.get(a, frozenset())
-                                                  for a in n.all_input_nodes))
+        ins: frozenset[str] = frozenset().union(
+            *(sources.get(a, frozenset()) for a in n.all_input_nodes)
+        )
         if n.op == "placeholder":
             sources[n] = frozenset({"<input>"})
         elif n.op == "call_module" and _is_weight(modules[str(n.target)]):
@@ -1109,4 +1300,3 @@ def _exported_for_check(model: nn.Module) -> fx.GraphModule:
         raise ValueError(f"{label} takes several inputs")
     x = torch.zeros((2, *_default_shape(model)), dtype=_dtype(model))
     return from_exported(export_model(model, (x,), label), label, model)
-

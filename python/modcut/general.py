@@ -76,8 +76,14 @@ def group_embedding(
 
 
 def group_cluster(
-    g: GroupNetwork, *, k: int, n_init: int, seed: int, eigen_solver: str = "lanczos",
-    stream: int = 0, null: bool = False,
+    g: GroupNetwork,
+    *,
+    k: int,
+    n_init: int,
+    seed: int,
+    eigen_solver: str = "lanczos",
+    stream: int = 0,
+    null: bool = False,
 ) -> np.ndarray:
     """Labels of every neuron (``-1`` for isolated ones) of a group network
     (``n_init`` may be a :class:`~modcut.cluster.AutoRestarts`)."""
@@ -92,10 +98,17 @@ def group_cluster(
         else:
             raise ValueError("an observed group network is clustered with stream 0")
         return np.asarray(labels, dtype=np.int64)
-    ids, x, _ = group_embedding(g, k, seed=seed, eigen_solver=eigen_solver,
-                                stream=stream + (1 << 32 if null else 0))
-    km, *_ = _core.kmeans(np.ascontiguousarray(x), k, n_init, seed=seed,
-                          stream=stream + (1 << 32 if null else 0), auto=auto)
+    ids, x, _ = group_embedding(
+        g, k, seed=seed, eigen_solver=eigen_solver, stream=stream + (1 << 32 if null else 0)
+    )
+    km, *_ = _core.kmeans(
+        np.ascontiguousarray(x),
+        k,
+        n_init,
+        seed=seed,
+        stream=stream + (1 << 32 if null else 0),
+        auto=auto,
+    )
     labels = np.full(g.n_nodes, -1, dtype=np.int64)
     labels[ids] = np.asarray(km)
     return labels
@@ -119,8 +132,15 @@ def group_shuffle(
 
 
 def group_null_chunk(
-    reduced: GroupNetwork, method: str, k: int, n_init: int, seed: int, eigen_solver: str,
-    start: int, count: int, threads: int,
+    reduced: GroupNetwork,
+    method: str,
+    k: int,
+    n_init: int,
+    seed: int,
+    eigen_solver: str,
+    start: int,
+    count: int,
+    threads: int,
 ) -> np.ndarray:
     """n-cuts of null samples ``start … start + count - 1`` of a group network without
     isolated neurons, shape ``(count,)`` (the unit of work, as ``null.null_chunk``)."""
@@ -128,13 +148,23 @@ def group_null_chunk(
         from modcut.cluster import AutoRestarts
 
         return np.asarray(
-            _core.g_null_ncuts(reduced.core, method, k, n_init, seed, start, count, threads,
-                               auto=isinstance(n_init, AutoRestarts))
+            _core.g_null_ncuts(
+                reduced.core,
+                method,
+                k,
+                n_init,
+                seed,
+                start,
+                count,
+                threads,
+                auto=isinstance(n_init, AutoRestarts),
+            )
         )
     out = np.empty(count)
     for i, s in enumerate(group_shuffle(reduced, method, count, seed, threads, start)):
-        lab = group_cluster(s, k=k, n_init=n_init, seed=seed, eigen_solver="arpack",
-                            stream=start + i, null=True)
+        lab = group_cluster(
+            s, k=k, n_init=n_init, seed=seed, eigen_solver="arpack", stream=start + i, null=True
+        )
         out[i] = group_ncut_parts(s, lab, 1e-8)[0]
     return out
 
@@ -174,14 +204,21 @@ def group_clusterability(
     observed = group_ncut_parts(g, labels, 1e-8)[0]
     t_obs = time.perf_counter() - t0
     sizes_r, edges_r = reduced_core.sizes, reduced_core.edges()
-    fingerprint = network_fingerprint([e[2:] for e in edges_r]) + str(sizes_r) + str(
-        [e[:2] for e in edges_r]
+    fingerprint = (
+        network_fingerprint([e[2:] for e in edges_r]) + str(sizes_r) + str([e[:2] for e in edges_r])
     )
     cstore = chunk_store(store, fingerprint, method, k, n_init, seed, eigen_solver)
     t1 = time.perf_counter()
     null = run_null_chunks(
-        group_null_chunk, reduced, (method, k, n_init, seed, eigen_solver), n_shuffles,
-        chunk_size, threads=threads, scheduler=scheduler, store=cstore, progress=progress,
+        group_null_chunk,
+        reduced,
+        (method, k, n_init, seed, eigen_solver),
+        n_shuffles,
+        chunk_size,
+        threads=threads,
+        scheduler=scheduler,
+        store=cstore,
+        progress=progress,
         desc=f"null ({method})",
     )
     t_null = time.perf_counter() - t1

@@ -100,13 +100,17 @@ class GroupNetwork:
         """Wrap a handle the Rust core returned (a shuffle, a reduction) with the names
         and kinds of ``like``'s groups and edge groups: trusted input, not re-checked.
         The handle becomes the result's :attr:`core`."""
-        groups = tuple(NodeGroup(gr.name, int(s), gr.kind)
-                       for gr, s in zip(like.groups, core.sizes, strict=True))
+        groups = tuple(
+            NodeGroup(gr.name, int(s), gr.kind)
+            for gr, s in zip(like.groups, core.sizes, strict=True)
+        )
         edges = tuple(
-            EdgeGroup(int(src), int(dst),
-                      sp.csr_array((data, indices, indptr), shape=(r, c)), e.name)
-            for e, (src, dst, r, c, indptr, indices, data) in zip(like.edges, core.edges(),
-                                                                  strict=True)
+            EdgeGroup(
+                int(src), int(dst), sp.csr_array((data, indices, indptr), shape=(r, c)), e.name
+            )
+            for e, (src, dst, r, c, indptr, indices, data) in zip(
+                like.edges, core.edges(), strict=True
+            )
         )
         out = cls(groups, edges)
         out.__dict__["core"] = core  # what cached_property stores; frozen allows no setattr
@@ -183,8 +187,9 @@ class GroupNetwork:
 
         net = as_network(network)
         names = list(names) if names is not None else [f"layer{i}" for i in range(len(net.widths))]
-        groups = [NodeGroup(names[i], w, "input" if i == 0 else "group")
-                  for i, w in enumerate(net.widths)]
+        groups = [
+            NodeGroup(names[i], w, "input" if i == 0 else "group") for i, w in enumerate(net.widths)
+        ]
         edges = [EdgeGroup(i, i + 1, m, names[i + 1]) for i, m in enumerate(net.layers)]
         return cls(tuple(groups), tuple(edges))
 
@@ -305,7 +310,9 @@ class GroupNetwork:
         """The same structure with new edge-group matrices (e.g. a shuffle)."""
         return GroupNetwork(
             self.groups,
-            tuple(EdgeGroup(e.src, e.dst, w, e.name) for e, w in zip(self.edges, weights, strict=True)),
+            tuple(
+                EdgeGroup(e.src, e.dst, w, e.name) for e, w in zip(self.edges, weights, strict=True)
+            ),
         )
 
     def save(self, path: Any) -> None:
@@ -339,8 +346,13 @@ class GroupNetwork:
         lines = [
             f"GroupNetwork: {len(self.groups)} node groups, {self.n_nodes} neurons, "
             f"{len(self.edges)} edge groups; "
-            + ("chain" if self.is_chain() else
-               "bipartite" if self.is_bipartite() else "not bipartite (odd cycles)"),
+            + (
+                "chain"
+                if self.is_chain()
+                else "bipartite"
+                if self.is_bipartite()
+                else "not bipartite (odd cycles)"
+            ),
             "node groups:",
         ]
         wid = max(len(g.name) for g in self.groups)

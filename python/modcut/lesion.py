@@ -774,7 +774,9 @@ def single_lesion_test(
         alive = _alive_by_layer(labels, widths)
         base, base_pc = ev.accuracy(())
         results: list[SingleLesion] = []
-        iterator = progress_bar(progress, subs, desc="single lesions", unit="sub-module", leave=False)
+        iterator = progress_bar(
+            progress, subs, desc="single lesions", unit="sub-module", leave=False
+        )
         for sub in iterator:
             acc, pc = ev.accuracy([(sub.layer, sub.neurons)])
             rng = np.random.default_rng([int(seed), sub.layer, sub.cluster])

@@ -171,7 +171,9 @@ def _npz_order(names: list[str]) -> list[str]:
 
 def _matrix(arr: Any, file: Path, name: str) -> Any:
     a = np.asarray(arr)
-    if a.ndim != 2 or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+    if a.ndim != 2 or not (
+        np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+    ):
         raise NetworkFileError(
             f"{file}: entry {name!r} has shape {a.shape} and dtype {a.dtype}, but every entry "
             f"must be a 2-D numeric weight matrix (inputs × outputs); {_EXPECTED}"
@@ -208,8 +210,10 @@ def _group_arrays(z: Any, p: Path) -> GroupNetwork:
             s, d = int(s), int(d)
             if not (0 <= s < len(sizes) and 0 <= d < len(sizes)):
                 raise ValueError(f"edge group {i} joins groups {s} and {d}; there are {len(sizes)}")
-            m = sp.csr_array((entry(f"e{i}_data"), entry(f"e{i}_indices"), entry(f"e{i}_indptr")),
-                             shape=(sizes[s], sizes[d]))
+            m = sp.csr_array(
+                (entry(f"e{i}_data"), entry(f"e{i}_indices"), entry(f"e{i}_indptr")),
+                shape=(sizes[s], sizes[d]),
+            )
             edges.append(EdgeGroup(s, d, m, str(name)))
         g = GroupNetwork.from_edges(groups, edges)
         _ = g.core  # the Rust checks too: canonical CSR rows, node ids that fit int32
@@ -488,21 +492,28 @@ def read_exported_program(path: str | os.PathLike[str]) -> Any:
         with zipfile.ZipFile(p) as z:
             names = z.namelist()
     except (OSError, zipfile.BadZipFile) as exc:
-        raise NetworkFileError(f"{p} is not a .pt2 archive ({type(exc).__name__}); "
-                               f"{_MODEL_FILES}") from None
-    pickled = [n for n in names if Path(n).name.startswith(
-        (pt2.CUSTOM_OBJ_FILENAME_PREFIX, pt2.OPAQUE_OBJ_FILENAME_PREFIX))]
+        raise NetworkFileError(
+            f"{p} is not a .pt2 archive ({type(exc).__name__}); {_MODEL_FILES}"
+        ) from None
+    pickled = [
+        n
+        for n in names
+        if Path(n).name.startswith((pt2.CUSTOM_OBJ_FILENAME_PREFIX, pt2.OPAQUE_OBJ_FILENAME_PREFIX))
+    ]
     if pickled:
-        raise NetworkFileError(f"{p} holds pickled Python objects ({pickled[0]}), which modcut "
-                               "never unpickles; export a model of tensors only")
+        raise NetworkFileError(
+            f"{p} holds pickled Python objects ({pickled[0]}), which modcut "
+            "never unpickles; export a model of tensors only"
+        )
     old = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
     os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"  # torch.export.load may ask for pickle
     try:
         return torch.export.load(p)
     except Exception as exc:
-        raise NetworkFileError(f"{p} cannot be read as a torch.export program "
-                               f"({type(exc).__name__}: {str(exc)[:200]}); {_MODEL_FILES}"
-                               ) from None
+        raise NetworkFileError(
+            f"{p} cannot be read as a torch.export program "
+            f"({type(exc).__name__}: {str(exc)[:200]}); {_MODEL_FILES}"
+        ) from None
     finally:
         if old is None:
             del os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"]
@@ -525,20 +536,27 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
         try:
             return dict(load_file(str(p)))
         except Exception as exc:
-            raise NetworkFileError(f"{p} cannot be read as a .safetensors file "
-                                   f"({type(exc).__name__}); {_MODEL_FILES}") from None
+            raise NetworkFileError(
+                f"{p} cannot be read as a .safetensors file ({type(exc).__name__}); {_MODEL_FILES}"
+            ) from None
     try:
         raw = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch's own message would advise unsafe unpickling
-        raise NetworkFileError(f"{p} cannot be read as a state dict of tensors "
-                               f"({type(exc).__name__}; nothing is unpickled); "
-                               f"{_MODEL_FILES}") from None
+        raise NetworkFileError(
+            f"{p} cannot be read as a state dict of tensors "
+            f"({type(exc).__name__}; nothing is unpickled); "
+            f"{_MODEL_FILES}"
+        ) from None
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
         raw = raw["state_dict"]
-    if not isinstance(raw, dict) or not raw or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in raw.items()):
-        raise NetworkFileError(f"{p} does not hold a state dict (a dict of parameter names to "
-                               f"tensors); {_MODEL_FILES}")
+    if (
+        not isinstance(raw, dict)
+        or not raw
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in raw.items())
+    ):
+        raise NetworkFileError(
+            f"{p} does not hold a state dict (a dict of parameter names to tensors); {_MODEL_FILES}"
+        )
     return dict(raw)
 
 
@@ -551,13 +569,15 @@ def build_arch(arch: str, kwargs: dict[str, Any] | None = None) -> Any:
 
     mod_name, sep, attr = str(arch).partition(":")
     if not sep or not mod_name or not attr:
-        raise ValueError(f"--arch must be MODULE:CALLABLE (e.g. torchvision.models:resnet18), "
-                         f"got {arch!r}")
+        raise ValueError(
+            f"--arch must be MODULE:CALLABLE (e.g. torchvision.models:resnet18), got {arch!r}"
+        )
     try:
         obj: Any = importlib.import_module(mod_name)
     except ImportError as exc:
-        raise ValueError(f"--arch {arch}: cannot import module {mod_name!r} "
-                         f"({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"--arch {arch}: cannot import module {mod_name!r} ({type(exc).__name__}: {exc})"
+        ) from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise ValueError(f"--arch {arch}: module {mod_name!r} has no attribute {attr!r}")
@@ -569,11 +589,11 @@ def build_arch(arch: str, kwargs: dict[str, Any] | None = None) -> Any:
     try:
         model = obj(**(kwargs or {}))
     except Exception as exc:
-        raise ValueError(f"--arch {arch}: calling it with {kwargs or {}} failed "
-                         f"({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"--arch {arch}: calling it with {kwargs or {}} failed ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"--arch {arch} returned a {type(model).__name__}, not a "
-                         "torch.nn.Module")
+        raise ValueError(f"--arch {arch} returned a {type(model).__name__}, not a torch.nn.Module")
     return model
 
 
@@ -593,13 +613,20 @@ def load_into(model: Any, state: dict[str, Any], source: str) -> Any:
             parts.append(f"missing {few(missing)}")
         if unexpected:
             parts.append(f"unexpected {few(unexpected)}")
-        raise ValueError(f"{source}: the state dict's keys do not match the architecture "
-                         f"{type(model).__name__}: {'; '.join(parts)}")
-    bad = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-           if tuple(state[k].shape) != tuple(v.shape)]
+        raise ValueError(
+            f"{source}: the state dict's keys do not match the architecture "
+            f"{type(model).__name__}: {'; '.join(parts)}"
+        )
+    bad = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if tuple(state[k].shape) != tuple(v.shape)
+    ]
     if bad:
-        raise ValueError(f"{source}: the state dict's shapes do not match the architecture "
-                         f"{type(model).__name__} (file vs model): {few(bad)}")
+        raise ValueError(
+            f"{source}: the state dict's shapes do not match the architecture "
+            f"{type(model).__name__} (file vs model): {few(bad)}"
+        )
     model.load_state_dict(state, strict=True)
     return model
 
@@ -641,22 +668,33 @@ def model_file_graph(
             raise ValueError(f"{p} is a torch.export program: it needs no --arch")
         ep = read_exported_program(p)
         if input_shape is not None:
-            recorded = [tuple(s.meta["val"].shape[1:]) for s in ep.graph.nodes
-                        if s.op == "placeholder" and s.name in ep.graph_signature.user_inputs]
-            given = [tuple(input_shape)] if all(isinstance(d, int) for d in input_shape) else [
-                tuple(s) for s in input_shape]
+            recorded = [
+                tuple(s.meta["val"].shape[1:])
+                for s in ep.graph.nodes
+                if s.op == "placeholder" and s.name in ep.graph_signature.user_inputs
+            ]
+            given = (
+                [tuple(input_shape)]
+                if all(isinstance(d, int) for d in input_shape)
+                else [tuple(s) for s in input_shape]
+            )
             if given != recorded:
-                raise ValueError(f"{p} was exported for inputs of shape {recorded}, not "
-                                 f"{given}: leave out --input-shape")
+                raise ValueError(
+                    f"{p} was exported for inputs of shape {recorded}, not "
+                    f"{given}: leave out --input-shape"
+                )
         return program_graph(ep, conv_norm=conv_norm, label=p.name)
     if arch is None:
-        raise ValueError(f"{p}: a state dict needs --arch MODULE:CALLABLE (the architecture "
-                         f"to load it into); {_MODEL_FILES}")
+        raise ValueError(
+            f"{p}: a state dict needs --arch MODULE:CALLABLE (the architecture "
+            f"to load it into); {_MODEL_FILES}"
+        )
     model = load_into(build_arch(arch, arch_kwargs), read_state_dict(p), str(p))
     try:
         return network_graph(model, input_shape, conv_norm=conv_norm)
     except ValueError as exc:
         if "input_shape" in str(exc):
-            raise ValueError(f"{exc} (on the command line: --input-shape, e.g. 3,224,224)"
-                             ) from None
+            raise ValueError(
+                f"{exc} (on the command line: --input-shape, e.g. 3,224,224)"
+            ) from None
         raise

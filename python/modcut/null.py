@@ -228,9 +228,18 @@ def clusterability(
         from modcut.general import group_clusterability
 
         return group_clusterability(
-            net, k, n_shuffles, shuffle, random_state, n_jobs, n_init=n_init,
-            eigen_solver=eigen_solver, progress=progress, chunk_size=chunk_size,
-            scheduler=scheduler, store=store,
+            net,
+            k,
+            n_shuffles,
+            shuffle,
+            random_state,
+            n_jobs,
+            n_init=n_init,
+            eigen_solver=eigen_solver,
+            progress=progress,
+            chunk_size=chunk_size,
+            scheduler=scheduler,
+            store=store,
         )
     method, seed, threads, n_shuffles, chunk_size = check_null_args(
         shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
@@ -249,8 +258,15 @@ def clusterability(
 
     from modcut.store import network_fingerprint
 
-    cstore = chunk_store(store, network_fingerprint(reduced_core.layers()) if store else "",
-                         method, k, n_init, seed, eigen_solver)
+    cstore = chunk_store(
+        store,
+        network_fingerprint(reduced_core.layers()) if store else "",
+        method,
+        k,
+        n_init,
+        seed,
+        eigen_solver,
+    )
     t1 = time.perf_counter()
     null = run_null_chunks(
         null_chunk,
@@ -272,8 +288,14 @@ def clusterability(
 
 
 def null_settings(
-    k: int, n_init: int, method: str, n_shuffles: int, seed: int, eigen_solver: str,
-    n_jobs: int | None, n_isolated: int,
+    k: int,
+    n_init: int,
+    method: str,
+    n_shuffles: int,
+    seed: int,
+    eigen_solver: str,
+    n_jobs: int | None,
+    n_isolated: int,
 ) -> dict[str, Any]:
     """The ``settings`` of a :class:`ClusterabilityResult` (chains and group networks)."""
     cap = {"n_init_max": int(n_init)} if isinstance(n_init, AutoRestarts) else {}
@@ -312,8 +334,13 @@ def check_null_args(
 
 
 def chunk_store(
-    store: str | os.PathLike[str] | None, fingerprint: str, method: str, k: int, n_init: int,
-    seed: int, eigen_solver: str,
+    store: str | os.PathLike[str] | None,
+    fingerprint: str,
+    method: str,
+    k: int,
+    n_init: int,
+    seed: int,
+    eigen_solver: str,
 ) -> Any:
     """The :class:`~modcut.store.ChunkStore` of a null test's settings (``None`` without ``store``)."""
     if store is None:
@@ -336,8 +363,13 @@ def chunk_store(
 
 
 def make_result(
-    observed: float, labels: np.ndarray, null: np.ndarray, widths: tuple[int, ...],
-    settings: dict[str, Any], t_obs: float, t_null: float,
+    observed: float,
+    labels: np.ndarray,
+    null: np.ndarray,
+    widths: tuple[int, ...],
+    settings: dict[str, Any],
+    t_obs: float,
+    t_null: float,
     provenance: dict[str, Any] | None = None,
 ) -> ClusterabilityResult:
     """The :class:`ClusterabilityResult` of an observed n-cut and its null."""
@@ -379,8 +411,17 @@ def null_chunk(
     """
     if eigen_solver == "lanczos":
         return np.asarray(
-            _core.null_ncuts(reduced_core, method, k, n_init, seed, start, count, threads,
-                             auto=isinstance(n_init, AutoRestarts))
+            _core.null_ncuts(
+                reduced_core,
+                method,
+                k,
+                n_init,
+                seed,
+                start,
+                count,
+                threads,
+                auto=isinstance(n_init, AutoRestarts),
+            )
         )
     return _arpack_null_chunk(reduced_core, method, k, n_init, seed, start, count, threads)
 

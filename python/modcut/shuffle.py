@@ -81,6 +81,8 @@ def shuffle(
 
         return group_shuffle(net, method, n_samples, seed, threads, start)  # type: ignore[return-value]
     samples = _core.shuffle(net.core, method, seed, start, n_samples, threads)
-    prov = {"source": f"'{method}' shuffle of {net.provenance.get('source', '?')}",
-            "kind": "shuffle"}
+    prov = {
+        "source": f"'{method}' shuffle of {net.provenance.get('source', '?')}",
+        "kind": "shuffle",
+    }
     return [Network.from_core(core, prov) for core in samples]

@@ -160,18 +160,37 @@ def analyze(
     if isinstance(network, (str, os.PathLike)) and Path(network).suffix == ".safetensors":
         from modcut.blocks import analyze_blocks  # one analysis per transformer MLP block
 
-        return analyze_blocks(network, out_dir, k=k, n_shuffles=n_shuffles, shuffle=shuffle,
-                              seed=seed, n_jobs=n_jobs, progress=progress, log=log)
+        return analyze_blocks(
+            network,
+            out_dir,
+            k=k,
+            n_shuffles=n_shuffles,
+            shuffle=shuffle,
+            seed=seed,
+            n_jobs=n_jobs,
+            progress=progress,
+            log=log,
+        )
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else _default_out(network)
     out.mkdir(parents=True, exist_ok=True)
     net = as_graph(network, part=graph)
     if isinstance(net, GroupNetwork):  # skips / concatenations (in memory or saved)
-        return _analyze_groups(net, source or (str(network) if isinstance(network, (str, os.PathLike))
-                               else repr(net)), out, k=k, n_shuffles=n_shuffles,
-                               shuffle=shuffle, seed=seed, n_jobs=n_jobs, n_init=n_init,
-                               progress=progress, say=say, scheduler=scheduler,
-                               store=out / "null_chunks" if resume else None)
+        return _analyze_groups(
+            net,
+            source or (str(network) if isinstance(network, (str, os.PathLike)) else repr(net)),
+            out,
+            k=k,
+            n_shuffles=n_shuffles,
+            shuffle=shuffle,
+            seed=seed,
+            n_jobs=n_jobs,
+            n_init=n_init,
+            progress=progress,
+            say=say,
+            scheduler=scheduler,
+            store=out / "null_chunks" if resume else None,
+        )
     prov = net.provenance
     weights = list(net.layers)  # sparse: no dense round trip
     say(
@@ -242,26 +261,56 @@ def analyze(
     return paths
 
 
-def _analyze_groups(groups: Any, source: str, out: Path, *, k: int, n_shuffles: int,
-                    shuffle: str, seed: int, n_jobs: int | None, n_init: int | str | None,
-                    progress: bool | None, say: Log, scheduler: Any,
-                    store: Path | None) -> dict[str, Path]:
+def _analyze_groups(
+    groups: Any,
+    source: str,
+    out: Path,
+    *,
+    k: int,
+    n_shuffles: int,
+    shuffle: str,
+    seed: int,
+    n_jobs: int | None,
+    n_init: int | str | None,
+    progress: bool | None,
+    say: Log,
+    scheduler: Any,
+    store: Path | None,
+) -> dict[str, Path]:
     """:func:`analyze` for a network with skips or concatenations: the result, the null
     histogram and the report (the layered network and weight-block figures do not apply)."""
     import modcut
     from modcut import report
 
-    say(f"clustering {source} (k={k}, {len(groups.groups)} node groups, {groups.n_nodes} "
-        f"neurons) and {n_shuffles} '{shuffle}' shuffles")
-    result = modcut.clusterability(groups, k=k, n_shuffles=n_shuffles, shuffle=shuffle,
-                                   random_state=seed, n_jobs=n_jobs, n_init=n_init,
-                                   progress=progress, scheduler=scheduler, store=store)
+    say(
+        f"clustering {source} (k={k}, {len(groups.groups)} node groups, {groups.n_nodes} "
+        f"neurons) and {n_shuffles} '{shuffle}' shuffles"
+    )
+    result = modcut.clusterability(
+        groups,
+        k=k,
+        n_shuffles=n_shuffles,
+        shuffle=shuffle,
+        random_state=seed,
+        n_jobs=n_jobs,
+        n_init=n_init,
+        progress=progress,
+        scheduler=scheduler,
+        store=store,
+    )
     say(f"  {result.summary().splitlines()[0]}")
     paths: dict[str, Path] = {"json": out / "clusterability.json"}
     result.to_json(paths["json"])
-    meta = {"source": source, "dataset": None, "metrics": {}, "config": {},
-            "widths": list(groups.sizes), "groups": [g.name for g in groups.groups],
-            "summary_graph": groups.summary(), "modcut_version": modcut.__version__}
+    meta = {
+        "source": source,
+        "dataset": None,
+        "metrics": {},
+        "config": {},
+        "widths": list(groups.sizes),
+        "groups": [g.name for g in groups.groups],
+        "summary_graph": groups.summary(),
+        "modcut_version": modcut.__version__,
+    }
     paths["meta"] = out / "meta.json"
     write_json(meta, paths["meta"])
     paths["clusters"] = report.write_csv(
@@ -606,7 +655,13 @@ def _train_on_dask(scheduler: Any, jobs: Sequence[tuple[Any, str]], say: Log) ->
 
 
 def _analysis_done(
-    adir: Path, ckpt: Path, k: int, n_shuffles: int, shuffle: str, seed: int, graph: str = "all",
+    adir: Path,
+    ckpt: Path,
+    k: int,
+    n_shuffles: int,
+    shuffle: str,
+    seed: int,
+    graph: str = "all",
     n_init: int | str | None = None,
 ) -> bool:
     """Whether ``adir`` holds a finished analysis of ``ckpt`` with these settings

@@ -38,7 +38,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--arch-kwargs",
         metavar="JSON",
-        help='keyword arguments of --arch as a JSON object, e.g. \'{"num_classes": 10}\'',
+        help="keyword arguments of --arch as a JSON object, e.g. '{\"num_classes\": 10}'",
     )
     p.add_argument(
         "--input-shape",
@@ -78,14 +78,16 @@ def parse_shape(text: str | None) -> tuple[Any, ...] | None:
     if text is None:
         return None
     try:
-        shapes = [tuple(int(d) for d in part.split(",") if d.strip())
-                  for part in str(text).split(";")]
+        shapes = [
+            tuple(int(d) for d in part.split(",") if d.strip()) for part in str(text).split(";")
+        ]
     except ValueError:
-        raise ValueError(f"--input-shape must be integers separated by commas "
-                         f"(inputs by ';'), e.g. 3,224,224; got {text!r}") from None
+        raise ValueError(
+            f"--input-shape must be integers separated by commas "
+            f"(inputs by ';'), e.g. 3,224,224; got {text!r}"
+        ) from None
     if not all(shapes) or any(d <= 0 for s in shapes for d in s):
-        raise ValueError(f"--input-shape {text!r} has an empty or "
-                         "non-positive size")
+        raise ValueError(f"--input-shape {text!r} has an empty or non-positive size")
     return shapes[0] if len(shapes) == 1 else tuple(shapes)
 
 
@@ -98,12 +100,12 @@ def _model_file(args: argparse.Namespace) -> Any:
     if args.arch is None and not is_pt2:
         for flag in ("arch_kwargs", "input_shape"):
             if getattr(args, flag) is not None:
-                raise ValueError(f"--{flag.replace('_', '-')} needs --arch "
-                                 "(a state dict) or a .pt2 file")
+                raise ValueError(
+                    f"--{flag.replace('_', '-')} needs --arch (a state dict) or a .pt2 file"
+                )
         return None
     if args.graph != "all" or args.lesion:
-        raise ValueError("--graph conv and --lesion take modcut checkpoints, "
-                         "not model files")
+        raise ValueError("--graph conv and --lesion take modcut checkpoints, not model files")
     kwargs = None
     if args.arch_kwargs is not None:
         try:
@@ -112,8 +114,9 @@ def _model_file(args: argparse.Namespace) -> Any:
             raise ValueError(f"--arch-kwargs is not JSON ({exc})") from None
     from modcut.load import model_file_graph
 
-    return model_file_graph(args.network, arch=args.arch, arch_kwargs=kwargs,
-                            input_shape=parse_shape(args.input_shape))
+    return model_file_graph(
+        args.network, arch=args.arch, arch_kwargs=kwargs, input_shape=parse_shape(args.input_shape)
+    )
 
 
 def run(args: argparse.Namespace) -> int:

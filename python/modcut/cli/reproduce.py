@@ -160,8 +160,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """``--hidden``, ``--n-train`` and ``--n-test`` as ``TrainConfig`` fields (given ones only)."""
-    out: dict[str, Any] = {"hidden": _flat(args.hidden), "n_train": args.n_train,
-                           "n_test": args.n_test}
+    out: dict[str, Any] = {
+        "hidden": _flat(args.hidden),
+        "n_train": args.n_train,
+        "n_test": args.n_test,
+    }
     return {key: value for key, value in out.items() if value is not None}
 
 

@@ -46,7 +46,14 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["GRAPH_PARTS", "extract_weights", "graph_tensors", "layer_modules", "layer_names", "part_offset"]
+__all__ = [
+    "GRAPH_PARTS",
+    "extract_weights",
+    "graph_tensors",
+    "layer_modules",
+    "layer_names",
+    "part_offset",
+]
 
 _MAPPED = (nn.Linear, nn.Conv2d)
 _BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)

@@ -515,7 +515,10 @@ def _fit_phase(
         from modcut.harness.cluster_reg import ClusterRegulariser
 
         reg = ClusterRegulariser(
-            model, config.cluster_reg, config.cluster_reg_k, config.cluster_reg_every,
+            model,
+            config.cluster_reg,
+            config.cluster_reg_k,
+            config.cluster_reg_every,
             config.cluster_reg_normalize,
         )
     step = start_epoch * steps_per_epoch
