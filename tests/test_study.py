@@ -92,7 +92,7 @@ def test_cli_parses_study_commands():
     a = parser.parse_args(["reproduce"])
     assert (a.dataset, a.seeds, a.variants, a.epochs, a.prune_epochs) == (
         "fashion",
-        2,
+        5,
         ["control", "dropout"],
         None,
         None,

@@ -73,8 +73,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--seeds",
         type=_seeds_arg,
-        default=2,
-        help="number of seeds (default 2: seeds 0 and 1), or a comma list of seeds",
+        default=5,
+        help="number of seeds (default 5, as the reference: seeds 0-4), or a comma list of seeds",
     )
     p.add_argument(
         "--variants",
