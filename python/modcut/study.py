@@ -115,6 +115,7 @@ def analyze(
     scheduler: Any = None,
     resume: bool = True,
     source: str | None = None,
+    reuse_null: str | os.PathLike[str] | None = None,
 ) -> dict[str, Path]:
     """Clusterability of a network against its shuffles, with figures and a report.
 
@@ -148,6 +149,15 @@ def analyze(
     source:
         What to record as the network's source in ``meta.json`` for a group network
         handed in memory (e.g. the model file it was read from).
+    reuse_null:
+        A ``clusterability.json`` of the same network under the other of the
+        ``"layer"``/``"layer_nonzero"`` nulls. For a layered network without a single
+        zero weight the two nulls are the same null, sample for sample (both permute
+        every weight of each layer, with the same random draws; tested), so its
+        result is taken over (with ``settings["shuffle"]`` set to ``shuffle`` and
+        ``settings["null_shared_with"]`` naming the other) instead of being computed
+        again. Used only when that holds and its k, n_shuffles, seed, n_init and
+        widths are these; otherwise the null is computed as usual.
 
     Returns
     -------
@@ -198,18 +208,30 @@ def analyze(
         f"(widths {' × '.join(map(str, net.widths))})"
     )
     t0 = time.perf_counter()
-    result = modcut.clusterability(
-        net,
-        k=k,
-        n_shuffles=n_shuffles,
-        shuffle=shuffle,
-        random_state=seed,
-        n_jobs=n_jobs,
-        n_init=n_init,
-        progress=progress,
-        scheduler=scheduler,
-        store=out / "null_chunks" if resume else None,
+    shared = (
+        _shared_null(net, Path(reuse_null), shuffle, k, n_shuffles, seed, n_init)
+        if reuse_null is not None
+        else None
     )
+    if shared is not None:
+        result = shared
+        say(
+            f"  the network has no zero weight: the '{shuffle}' null is the "
+            f"'{result.settings['null_shared_with']}' null, taken over from {reuse_null}"
+        )
+    else:
+        result = modcut.clusterability(
+            net,
+            k=k,
+            n_shuffles=n_shuffles,
+            shuffle=shuffle,
+            random_state=seed,
+            n_jobs=n_jobs,
+            n_init=n_init,
+            progress=progress,
+            scheduler=scheduler,
+            store=out / "null_chunks" if resume else None,
+        )
     say(f"  {result.summary().splitlines()[0]}  [{time.perf_counter() - t0:.1f} s]")
     paths: dict[str, Path] = {}
     paths["json"] = out / "clusterability.json"
@@ -259,6 +281,49 @@ def analyze(
     paths["report"] = report.build_report(out)
     paths["summary"] = out / "summary.txt"
     return paths
+
+
+_SAME_NULL_WHEN_DENSE = ("layer", "layer_nonzero")
+
+
+def _shared_null(
+    net: Any,
+    path: Path,
+    shuffle: str,
+    k: int,
+    n_shuffles: int,
+    seed: int,
+    n_init: int | str | None,
+) -> Any:
+    """The result in ``path`` relabelled as the ``shuffle`` null, or ``None`` where it
+    is not provably this network's ``shuffle`` null (see :func:`analyze`'s ``reuse_null``)."""
+    from dataclasses import replace
+
+    from modcut.null import ClusterabilityResult
+
+    if shuffle not in _SAME_NULL_WHEN_DENSE or not path.exists():
+        return None
+    if any(w.count_nonzero() != w.shape[0] * w.shape[1] for w in net.layers):
+        return None  # a zero weight: layer_nonzero keeps it in place, layer moves it
+    saved = ClusterabilityResult.from_json(path)
+    s = saved.settings
+    other = s.get("shuffle")
+    if n_init is None:
+        from modcut.cluster import default_n_init
+
+        n_init = default_n_init(int(sum(net.widths)) - int(s.get("n_isolated", 0)))
+    if not (
+        other in _SAME_NULL_WHEN_DENSE
+        and other != shuffle
+        and s.get("k") == k
+        and s.get("n_shuffles") == n_shuffles
+        and s.get("random_state") == seed
+        and s.get("n_init") == n_init
+        and tuple(saved.widths) == tuple(net.widths)
+        and saved.provenance.get("source") == net.provenance.get("source")
+    ):
+        return None
+    return replace(saved, settings={**s, "shuffle": shuffle, "null_shared_with": other})
 
 
 def _analyze_groups(
@@ -1001,6 +1066,18 @@ def reproduce(
                 if _analysis_done(adir, ckpt, k, n_shuffles, sh, s, graph, n_init):
                     say(f"  reusing {adir / 'clusterability.json'}")
                     continue
+                # for a network without zero weights layer and layer_nonzero are one null
+                twin = next(
+                    (
+                        adirs[o] / "clusterability.json"
+                        for o in _SAME_NULL_WHEN_DENSE
+                        if o != sh
+                        and o in adirs
+                        and sh in _SAME_NULL_WHEN_DENSE
+                        and _analysis_done(adirs[o], ckpt, k, n_shuffles, o, s, graph, n_init)
+                    ),
+                    None,
+                )
                 analyze(
                     ckpt,
                     adir,
@@ -1014,6 +1091,7 @@ def reproduce(
                     progress=progress,
                     log=lambda m: say("  " + m),
                     scheduler=scheduler,
+                    reuse_null=twin,
                 )
             rows.append(_run_row(v, s, adirs, shuffles))
             paths = _write_tables(out, rows, variants, header, shuffles)
