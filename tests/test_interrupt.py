@@ -10,9 +10,13 @@ import time
 
 SCRIPT = textwrap.dedent(
     """
+    import faulthandler
+    import signal
     import sys
     import numpy as np
     import modcut
+
+    faulthandler.register(signal.SIGUSR1)  # the test asks for every thread's stack on a hang
 
     rng = np.random.default_rng(0)
     ws = [rng.normal(size=(200, 120)), rng.normal(size=(120, 120)), rng.normal(size=(120, 10))]
@@ -40,7 +44,12 @@ def test_ctrl_c_stops_a_null_run_cleanly():
     try:
         out, err = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # dump where it hangs (faulthandler), then kill
+        time.sleep(2.0)
         proc.kill()
-        raise AssertionError("the run did not stop after SIGINT") from None
+        out, err = proc.communicate()
+        raise AssertionError(
+            f"the run did not stop after SIGINT\nstdout:\n{out}\nstacks:\n{err}"
+        ) from None
     assert proc.returncode == 3, err
     assert "interrupted cleanly" in out
