@@ -17,6 +17,10 @@ SCRIPT = textwrap.dedent(
     import modcut
 
     faulthandler.register(signal.SIGUSR1)  # the test asks for every thread's stack on a hang
+    # A shell without job control starts background jobs with SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler (so `make test &` under nohup hung here);
+    # Ctrl-C at a terminal has the default disposition, which this restores.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     rng = np.random.default_rng(0)
     ws = [rng.normal(size=(200, 120)), rng.normal(size=(120, 120)), rng.normal(size=(120, 10))]
