@@ -17,9 +17,8 @@ SCRIPT = textwrap.dedent(
     import modcut
 
     faulthandler.register(signal.SIGUSR1)  # the test asks for every thread's stack on a hang
-    # A shell without job control starts background jobs with SIGINT ignored, and Python
-    # then installs no KeyboardInterrupt handler (so `make test &` under nohup hung here);
-    # Ctrl-C at a terminal has the default disposition, which this restores.
+    # Ctrl-C at a terminal reaches Python's default handler; make sure the child has it
+    # whatever its parent's SIGINT disposition (defensive: the two CI hangs had it too).
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
     rng = np.random.default_rng(0)
