@@ -47,12 +47,17 @@ def test_ctrl_c_stops_a_null_run_cleanly():
     try:
         out, err = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
+        try:  # the child's signal masks: blocked, ignored, caught
+            with open(f"/proc/{proc.pid}/status") as f:
+                masks = "".join(line for line in f if line.startswith("Sig"))
+        except OSError:
+            masks = "(no /proc)"
         proc.send_signal(signal.SIGUSR1)  # dump where it hangs (faulthandler), then kill
         time.sleep(2.0)
         proc.kill()
         out, err = proc.communicate()
         raise AssertionError(
-            f"the run did not stop after SIGINT\nstdout:\n{out}\nstacks:\n{err}"
+            f"the run did not stop after SIGINT\n{masks}stdout:\n{out}\nstacks:\n{err}"
         ) from None
     assert proc.returncode == 3, err
     assert "interrupted cleanly" in out
