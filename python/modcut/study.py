@@ -305,25 +305,20 @@ def _shared_null(
         return None
     if any(w.count_nonzero() != w.shape[0] * w.shape[1] for w in net.layers):
         return None  # a zero weight: layer_nonzero keeps it in place, layer moves it
-    saved = ClusterabilityResult.from_json(path)
-    s = saved.settings
-    other = s.get("shuffle")
-    if n_init is None:
-        from modcut.cluster import default_n_init
-
-        n_init = default_n_init(int(sum(net.widths)) - int(s.get("n_isolated", 0)))
+    raw = read_json(path, what="a clusterability result")
+    other = raw.get("settings", {}).get("shuffle")
     if not (
         other in _SAME_NULL_WHEN_DENSE
         and other != shuffle
-        and s.get("k") == k
-        and s.get("n_shuffles") == n_shuffles
-        and s.get("random_state") == seed
-        and s.get("n_init") == n_init
-        and tuple(saved.widths) == tuple(net.widths)
-        and saved.provenance.get("source") == net.provenance.get("source")
+        and _settings_match(raw, k, n_shuffles, str(other), seed, n_init)
+        and tuple(raw.get("widths", ())) == tuple(net.widths)
+        and raw.get("provenance", {}).get("source") == net.provenance.get("source")
     ):
         return None
-    return replace(saved, settings={**s, "shuffle": shuffle, "null_shared_with": other})
+    saved = ClusterabilityResult.from_dict(raw)
+    return replace(
+        saved, settings={**saved.settings, "shuffle": shuffle, "null_shared_with": other}
+    )
 
 
 def _analyze_groups(
@@ -739,7 +734,19 @@ def _analysis_done(
         return False
     if read_json(mpath).get("graph", "all") != graph:
         return False
-    saved = read_json(cpath)
+    return _settings_match(read_json(cpath), k, n_shuffles, shuffle, seed, n_init)
+
+
+def _settings_match(
+    saved: dict[str, Any],
+    k: int,
+    n_shuffles: int,
+    shuffle: str,
+    seed: int,
+    n_init: int | str | None,
+) -> bool:
+    """Whether a saved clusterability result (its JSON dict) has these settings
+    (``n_init=None``: the reference's default for its non-isolated neurons)."""
     s = saved.get("settings", {})
     if n_init is None:
         from modcut.cluster import default_n_init
