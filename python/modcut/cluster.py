@@ -29,8 +29,9 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh, svds
 
 from modcut import _core, _kernel
-from modcut._validate import Network, check_count, check_random_state
+from modcut._validate import check_count, check_random_state
 from modcut.load import as_graph
+from modcut.network import Network
 
 __all__ = [
     "AutoRestarts",
@@ -244,8 +245,8 @@ def cluster(
     network:
         Weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)`` (NumPy float32/64
         or SciPy sparse), a ``torch.nn.Module`` of Linear layers, a checkpoint, or a
-        :class:`modcut.GroupNetwork` with skips (in memory or a ``.npz`` written by
-        :meth:`~modcut.GroupNetwork.save`; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or a ``.npz`` written by
+        :meth:`~modcut.Network.save`; :func:`modcut.load.as_graph`).
     k:
         Number of clusters, ``2 ≤ k ≤`` number of non-isolated neurons.
     n_init:

@@ -48,7 +48,7 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
     ----------
     network:
         Weight matrices ``(n_{l-1}, n_l)``, anything :func:`modcut.as_network` takes, or a
-        :class:`modcut.GroupNetwork` (in memory or saved; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or saved; :func:`modcut.load.as_graph`).
     labels:
         Integer cluster label per neuron, shape ``(n_nodes,)`` in layer order
         (inputs first); ``-1`` marks neurons outside every cluster.

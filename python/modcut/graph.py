@@ -82,7 +82,7 @@ class Graph:
 
 def build_graph(network: Any) -> Graph:
     """Build the graph of ``network`` (any input :func:`modcut.as_network` takes, or a
-    :class:`modcut.GroupNetwork`, in memory or saved: :func:`modcut.load.as_graph`)."""
+    :class:`modcut.Network` with skips, in memory or saved: :func:`modcut.load.as_graph`)."""
     net = as_graph(network)
     n, indptr, indices, data, degree = _kernel.adjacency(net.core)
     adj = sp.csr_array((data, indices, indptr), shape=(n, n))

@@ -175,8 +175,8 @@ def clusterability(
     network:
         Weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)`` (NumPy or SciPy
         sparse), a ``torch.nn.Module`` of Linear layers, a checkpoint path, or a
-        :class:`modcut.GroupNetwork` with skips (in memory or a ``.npz`` written by
-        :meth:`~modcut.GroupNetwork.save`; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or a ``.npz`` written by
+        :meth:`~modcut.Network.save`; :func:`modcut.load.as_graph`).
     k:
         Number of clusters (reference: 12).
     n_shuffles:

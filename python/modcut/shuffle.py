@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from modcut import _kernel
-from modcut._validate import Network, check_count, check_n_jobs, check_random_state
+from modcut._validate import check_count, check_n_jobs, check_random_state
 from modcut.load import as_graph
+from modcut.network import Network
 
 __all__ = ["SHUFFLE_METHODS", "check_method", "shuffle"]
 
@@ -52,7 +53,7 @@ def shuffle(
     ----------
     network:
         Weight matrices ``(n_{l-1}, n_l)``, anything :func:`modcut.as_network` takes, or a
-        :class:`modcut.GroupNetwork` (in memory or saved; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or saved; :func:`modcut.load.as_graph`).
     method:
         One of :data:`SHUFFLE_METHODS`.
     n_samples:
