@@ -263,3 +263,45 @@ def test_interrupted_blocks_analysis_resumes_on_dask(tmp_path):
         assert res.null_ncuts.tobytes() == api.null_ncuts.tobytes()
         np.testing.assert_array_equal(res.labels, api.labels)
         assert res.ncut == api.ncut
+
+
+def _dense_graph(path: Path, *, zero: bool = False) -> Path:
+    rng = np.random.default_rng(11)
+    mats = [rng.normal(size=(10, 12)), rng.normal(size=(12, 6)), rng.normal(size=(10, 6))]
+    for m in mats:
+        m[m == 0.0] = 1.0  # no zero weight
+    if zero:
+        mats[2][0, 0] = 0.0
+    GroupNetwork.from_edges(
+        [NodeGroup("in", 10, "input"), NodeGroup("h", 12, "Linear"), NodeGroup("o", 6, "Linear")],
+        [(0, 1, mats[0]), (1, 2, mats[1]), (0, 2, mats[2])],
+    ).save(path)
+    return path
+
+
+@pytest.mark.parametrize("zero", [False, True])
+def test_shared_null_and_no_resume_mean_the_same_for_group_networks(zero, tmp_path, capsys):
+    """``--reuse-null`` and ``--no-resume`` on a saved group graph, as for chains: a graph
+    without a zero weight takes the twin null over (it equals the computed one, sample for
+    sample); with a zero weight it computes its own."""
+    from modcut.cli import main
+
+    path = _dense_graph(tmp_path / "g.npz", zero=zero)
+    base = ["analyze", str(path), "--k", "3", "--shuffles", "5", "--jobs", "1", "--quiet"]
+    assert main([*base, "--shuffle", "layer", "--out", str(tmp_path / "layer")]) == 0
+    twin = ["--reuse-null", str(tmp_path / "layer"), "--no-resume"]
+    assert main([*base, *twin, "--out", str(tmp_path / "nz")]) == 0
+    capsys.readouterr()
+    res = modcut.ClusterabilityResult.from_json(tmp_path / "nz" / "clusterability.json")
+    direct = modcut.clusterability(path, k=3, n_shuffles=5, n_jobs=1, progress=False)
+    assert res.settings["shuffle"] == "layer_nonzero" and res.provenance["source"] == str(path)
+    assert res.settings.get("null_shared_with") == (None if zero else "layer")
+    assert (res.settings["resume"], res.settings["store"]) == (False, None)
+    assert not (tmp_path / "nz" / "null_chunks").exists()
+    # shared or computed, the numbers are the layer_nonzero null's (for a group network
+    # without a zero weight the two nulls are one, sample for sample)
+    assert direct.null_ncuts.tobytes() == res.null_ncuts.tobytes()
+    np.testing.assert_array_equal(direct.labels, res.labels)
+    if zero:  # there the nulls differ: taking the twin over would have been wrong
+        layer = modcut.ClusterabilityResult.from_json(tmp_path / "layer" / "clusterability.json")
+        assert not np.array_equal(layer.null_ncuts, res.null_ncuts)
