@@ -305,3 +305,24 @@ def test_shared_null_and_no_resume_mean_the_same_for_group_networks(zero, tmp_pa
     if zero:  # there the nulls differ: taking the twin over would have been wrong
         layer = modcut.ClusterabilityResult.from_json(tmp_path / "layer" / "clusterability.json")
         assert not np.array_equal(layer.null_ncuts, res.null_ncuts)
+
+
+def test_a_scheduler_address_is_recorded_and_gives_the_local_numbers(tmp_path):
+    from modcut import distributed, study
+
+    path = _make("graph", tmp_path)
+    kw = dict(k=K, n_shuffles=SHUFFLES, shuffle=SHUFFLE, seed=SEED, n_init="auto", n_jobs=1)
+    local = study.analyze(path, tmp_path / "local", progress=False, **kw)
+    with distributed.connect(workers=2) as client:
+        address = client.scheduler.address
+        client.wait_for_workers(2, timeout=120)
+        remote = study.analyze(path, tmp_path / "remote", scheduler=address, progress=False, **kw)
+    a = modcut.ClusterabilityResult.from_json(local["json"])
+    b = modcut.ClusterabilityResult.from_json(remote["json"])
+    assert (a.settings["scheduler"], a.settings["workers"]) == (None, None)
+    assert (b.settings["scheduler"], b.settings["workers"]) == (address, 2)
+    assert a.null_ncuts.tobytes() == b.null_ncuts.tobytes()
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert {key: v for key, v in a.settings.items() if key not in ("scheduler", "workers")} == {
+        key: v for key, v in b.settings.items() if key not in ("scheduler", "workers")
+    }
