@@ -198,8 +198,8 @@ def analyze(
     ``null_histogram``, ``report`` and, for layered networks, ``network`` and
     ``weights`` (and ``training`` for a checkpoint trained with the regulariser).
     For transformer blocks: ``csv`` (blocks.csv), ``json`` (blocks.json),
-    ``report``, ``summary`` and ``blocks`` (the per-block analysis folder's
-    ``report.html`` under ``block:<name>``).
+    ``report``, ``summary`` and, per block, ``block:<name>`` (the ``report.html``
+    of its analysis folder ``out_dir/<name>/``).
     """
     from modcut import distributed
 
