@@ -276,7 +276,7 @@ def _run_options(
             where = "local"
         else:
             where = scheduler if isinstance(scheduler, str) else str(client.scheduler.address)
-        n_workers = len(client.scheduler_info()["workers"])
+        n_workers = len(client.nthreads())  # every worker (scheduler_info may list a few)
     return {
         "part": graph,
         "scheduler": where,
