@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from modcut._optional import MissingExtraError, progress_bar, require
+from modcut._optional import progress_bar, require
+from modcut.errors import DaskMissingError, MissingExtraError, SchedulerUnreachableError
 
 __all__ = [
     "DaskMissingError",
@@ -42,14 +43,6 @@ __all__ = [
 
 #: Seconds to wait for a scheduler before giving up (``MODCUT_DASK_TIMEOUT`` overrides).
 CONNECT_TIMEOUT = 10.0
-
-
-class DaskMissingError(MissingExtraError, RuntimeError):
-    """Dask (``dask.distributed``) is needed but not installed (names ``modcut[dask]``)."""
-
-
-class SchedulerUnreachableError(RuntimeError, ConnectionError):
-    """The Dask scheduler at the given address did not answer in time."""
 
 
 def require_dask() -> Any:

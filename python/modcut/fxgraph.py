@@ -71,6 +71,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from modcut.errors import Refused
 from modcut.groupnet import EdgeGroup, GroupNetwork, NodeGroup
 from modcut.harness.extract import _conv_matrix, _norm, _norm_name
 
@@ -345,11 +346,6 @@ class _Val:
 @dataclass
 class _Param:
     name: str
-
-
-class Refused(ValueError):
-    """A construct that cannot be mapped (raised while the graph runs; its first line is
-    the message)."""
 
 
 _Refused = Refused

@@ -55,6 +55,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from modcut._validate import Network, network_from_matrices
+from modcut.errors import NetworkFileError
 from modcut.groupnet import GroupNetwork
 
 __all__ = [
@@ -76,10 +77,6 @@ _EXPECTED = (
     "2-D matrix, or a modcut checkpoint (.pt) or run folder written by `modcut train`"
 )
 _GROUP_MARKER = "__modcut_groups__"  # the key GroupNetwork.save writes first
-
-
-class NetworkFileError(ValueError):
-    """A file (or folder) that modcut cannot read as a network."""
 
 
 def _is_torch_module(obj: Any) -> bool:
