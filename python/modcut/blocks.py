@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from modcut._params import check_each
 from modcut._validate import Network, network_from_matrices
 from modcut.groupnet import GroupNetwork, NodeGroup
 
@@ -244,6 +245,7 @@ def analyze_blocks(
     from modcut import report
     from modcut._io import write_json
 
+    check_each(k=k, n_shuffles=n_shuffles, shuffle=shuffle, seed=seed, n_jobs=n_jobs)
     say = log or (lambda _m: None)
     if out_dir is None:
         p = Path(source) if isinstance(source, (str, os.PathLike)) else Path("model")

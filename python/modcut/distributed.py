@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from modcut._optional import progress_bar, require
+from modcut._params import check
 from modcut.errors import DaskMissingError, MissingExtraError, SchedulerUnreachableError
 
 __all__ = [
@@ -111,11 +112,10 @@ def connect(
         with client:
             yield client
         return
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    n_workers = int(check("workers", workers))
     with (
         dd.LocalCluster(
-            n_workers=int(workers),
+            n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,

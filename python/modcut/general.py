@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
 from modcut import _core
+from modcut._params import check
 from modcut._validate import check_labels
 from modcut.groupnet import GroupNetwork
 
@@ -58,8 +59,7 @@ def group_embedding(
             raise ValueError("the Rust embedding of a group network is the observed one (stream 0)")
         ids, x, s = _core.g_observed_embedding(g.core, k, seed)
         return np.asarray(ids), np.asarray(x), np.asarray(s)
-    if eigen_solver != "arpack":
-        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
+    check("eigen_solver", eigen_solver)
     n, indptr, indices, data, degree = _core.g_adjacency(g.core)
     a = sp.csr_array((data, indices, indptr), shape=(n, n))
     deg = np.asarray(degree)
@@ -117,8 +117,7 @@ def group_cluster(
 def group_ncut_parts(g: GroupNetwork, labels: Any, eps: float) -> tuple[float, Any, Any, Any]:
     """``(ncut, cluster_ids, cut, volume)`` of ``labels`` on a group network."""
     lab = check_labels(labels, g.n_nodes)
-    if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be a finite number ≥ 0, got {eps!r}")
+    check("eps", eps)
     v, ids, cut, vol = _core.g_ncut(g.core, lab, float(eps))
     return float(v), np.asarray(ids), np.asarray(cut), np.asarray(vol)
 

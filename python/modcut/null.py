@@ -20,6 +20,7 @@ import numpy as np
 
 from modcut import _core
 from modcut._io import float_or_nan, read_json, write_json
+from modcut._params import check
 from modcut._stats import empirical_test
 from modcut._validate import Network, check_count, check_n_jobs, check_random_state
 from modcut.cluster import AutoRestarts, check_k, n_init_setting, resolve_n_init, spectral_partition
@@ -322,14 +323,13 @@ def check_null_args(
     chunk_size: Any = None,
 ) -> tuple[str, int, int, int, int | None]:
     """Validate the null test's settings: ``(method, seed, threads, n_shuffles, chunk_size)``."""
-    method = check_method(shuffle)
+    method = check_method(shuffle, "shuffle")
     seed = check_random_state(random_state)
     threads = check_n_jobs(n_jobs)
-    n_shuffles = check_count("n_shuffles", n_shuffles, 2)
-    if chunk_size is not None:
-        chunk_size = check_count("chunk_size", chunk_size, 1)
-    if eigen_solver not in ("lanczos", "arpack"):
-        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
+    n_shuffles = check_count("n_shuffles", n_shuffles)
+    if check("chunk_size", chunk_size) is not None:
+        chunk_size = int(chunk_size)
+    check("eigen_solver", eigen_solver)
     return method, seed, threads, n_shuffles, chunk_size
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from modcut._io import jsonable, read_json, write_json
+from modcut._params import check_each
 from modcut.groupnet import GroupNetwork
 from modcut.load import as_graph, config_dict
 
@@ -167,6 +168,7 @@ def analyze(
     import modcut
     from modcut import report
 
+    check_each(k=k, n_shuffles=n_shuffles, shuffle=shuffle, seed=seed, n_jobs=n_jobs, n_init=n_init)
     if isinstance(network, (str, os.PathLike)) and Path(network).suffix == ".safetensors":
         from modcut.blocks import analyze_blocks  # one analysis per transformer MLP block
 
