@@ -345,7 +345,7 @@ def chunk_store(
     """The :class:`~modcut.store.ChunkStore` of a null test's settings (``None`` without ``store``)."""
     if store is None:
         return None
-    from modcut import __version__
+    from modcut._core import __version__
     from modcut.store import ChunkStore
 
     return ChunkStore(

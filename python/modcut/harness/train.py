@@ -818,7 +818,7 @@ def train(
         "threads": n_threads if n_threads is not None else torch.get_num_threads(),
         "cluster_penalty": cluster_penalty,
     }
-    from modcut import __version__ as modcut_version
+    from modcut._core import __version__ as modcut_version
 
     dataset_info = {
         "name": config.dataset,
