@@ -17,11 +17,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from modcut import _core
-from modcut._validate import Network
 from modcut.groupnet import GroupNetwork
 from modcut.load import as_graph
 
-__all__ = ["Graph", "build_graph", "isolated_mask"]
+__all__ = ["Graph", "build_graph"]
 
 
 @dataclass(frozen=True)
@@ -98,8 +97,3 @@ def build_graph(network: Any) -> Graph:
         node_layer=net.node_layer(),
         node_index=net.node_index(),
     )
-
-
-def isolated_mask(network: Network) -> np.ndarray:
-    """Boolean mask of degree-0 neurons, shape ``(n_nodes,)``."""
-    return np.asarray(_core.degrees(network.core)) == 0

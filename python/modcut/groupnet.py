@@ -30,7 +30,7 @@ from modcut._core import CoreGroupNetwork
 from modcut._layers import layer_offsets
 from modcut._validate import Network, _layer_to_csr, network_from_matrices
 
-__all__ = ["EdgeGroup", "GroupNetwork", "NodeGroup", "as_group_network"]
+__all__ = ["EdgeGroup", "GroupNetwork", "NodeGroup"]
 
 
 @dataclass(frozen=True)
@@ -306,15 +306,6 @@ class GroupNetwork:
             for e in self.edges
         ]
 
-    def with_weights(self, weights: Sequence[sp.csr_array]) -> GroupNetwork:
-        """The same structure with new edge-group matrices (e.g. a shuffle)."""
-        return GroupNetwork(
-            self.groups,
-            tuple(
-                EdgeGroup(e.src, e.dst, w, e.name) for e, w in zip(self.edges, weights, strict=True)
-            ),
-        )
-
     def save(self, path: Any) -> None:
         """Write the network to a ``.npz`` file (no pickle) that :meth:`load`, every
         public function (:func:`modcut.cluster`, :func:`modcut.clusterability`, …) and
@@ -373,10 +364,3 @@ class GroupNetwork:
             f"GroupNetwork({len(self.groups)} groups, {self.n_nodes} neurons, "
             f"{len(self.edges)} edge groups)"
         )
-
-
-def as_group_network(obj: Any) -> GroupNetwork:
-    """A :class:`GroupNetwork` as is, or the chain of a layered network."""
-    if isinstance(obj, GroupNetwork):
-        return obj
-    return GroupNetwork.from_network(obj)

@@ -42,7 +42,6 @@ and what was expected (never a library's internal message).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -54,6 +53,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from modcut._io import jsonable
 from modcut._validate import Network, network_from_matrices
 from modcut.errors import NetworkFileError
 from modcut.groupnet import GroupNetwork
@@ -102,19 +102,12 @@ def config_dict(config: Any) -> dict[str, Any]:
             d = asdict(config)
         except TypeError:
             d = dict(vars(config))
-    out: dict[str, Any] = json.loads(json.dumps(d, default=str))
+    out: dict[str, Any] = jsonable(d)
     return out
 
 
 def _plain(d: Any) -> dict[str, Any]:
-    def default(o: Any) -> Any:
-        if isinstance(o, (np.integer, np.floating)):
-            return o.item()
-        if hasattr(o, "tolist"):
-            return o.tolist()
-        return str(o)
-
-    out: dict[str, Any] = json.loads(json.dumps(dict(d or {}), default=default))
+    out: dict[str, Any] = jsonable(dict(d or {}))
     return out
 
 

@@ -58,6 +58,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from modcut._io import jsonable
 from modcut._optional import progress_bar, want_progress
 from modcut.harness.data import (
     ImageData,
@@ -658,19 +659,8 @@ def _load_resume(path: Path, config: TrainConfig) -> dict[str, Any] | None:
     return state if same else None
 
 
-def _plain(value: Any) -> Any:
-    """Convert numpy scalars/arrays and tuples into plain Python values for weights_only loading."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+# Plain Python values for weights_only loading: the one JSON policy (modcut._io.jsonable).
+_plain = jsonable
 
 
 def train(
