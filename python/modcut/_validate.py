@@ -103,7 +103,9 @@ class Network:
         return [m.toarray() for m in self.layers]
 
 
-def _layer_to_csr(w: Any, index: int) -> sp.csr_array:
+def layer_to_csr(w: Any, index: int) -> sp.csr_array:
+    """One weight matrix (NumPy or SciPy sparse, 2-D, finite) as canonical CSR float64
+    (``index``: its position, named in errors)."""
     if sp.issparse(w):
         if w.ndim != 2:
             raise ValueError(f"weight matrix {index} must be 2-D, got {w.ndim}-D")
@@ -191,7 +193,7 @@ def network_from_matrices(network: Any, provenance: dict[str, Any] | None = None
         )
     if len(network) == 0:
         raise ValueError("a network needs at least one weight matrix")
-    layers = tuple(_layer_to_csr(w, i) for i, w in enumerate(network))
+    layers = tuple(layer_to_csr(w, i) for i, w in enumerate(network))
     for i in range(len(layers) - 1):
         a, b = layers[i].shape, layers[i + 1].shape
         if a[1] != b[0]:

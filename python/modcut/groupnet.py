@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from modcut._core import CoreGroupNetwork
 from modcut._layers import layer_offsets
-from modcut._validate import Network, _layer_to_csr, network_from_matrices
+from modcut._validate import Network, layer_to_csr, network_from_matrices
 
 __all__ = ["EdgeGroup", "GroupNetwork", "NodeGroup"]
 
@@ -166,7 +166,7 @@ class GroupNetwork:
                     )
             if src == dst:
                 raise ValueError(f"edge group {e_i} ({name!r}) joins group {src} to itself")
-            m = _layer_to_csr(w, e_i)
+            m = layer_to_csr(w, e_i)
             want = (gs[src].size, gs[dst].size)
             if m.shape != want:
                 raise ValueError(
