@@ -19,7 +19,7 @@ so they all accept the same things:
   ``.npy`` cannot hold several matrices without pickling, which modcut never
   unpickles: save several with ``np.savez``);
 * a modcut checkpoint (``checkpoint.pt`` from ``modcut train``), its run
-  folder, a checkpoint dict or a loaded :class:`~modcut.harness.train.Checkpoint`;
+  folder, a checkpoint dict or a loaded :class:`~modcut.harness.checkpoint.Checkpoint`;
 * a ``torch.nn.Module`` of ``Linear``/``Conv2d`` layers
   (:func:`modcut.harness.extract.extract_weights`).
 
@@ -87,8 +87,8 @@ def _is_torch_module(obj: Any) -> bool:
 
 
 def _is_checkpoint_object(obj: Any) -> bool:
-    train = sys.modules.get("modcut.harness.train")
-    return train is not None and isinstance(obj, train.Checkpoint)
+    ckpt = sys.modules.get("modcut.harness.checkpoint")
+    return ckpt is not None and isinstance(obj, ckpt.Checkpoint)
 
 
 def config_dict(config: Any) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def _checkpoint_provenance(ckpt: Any, source: str) -> dict[str, Any]:
 def read_checkpoint(path: str | os.PathLike[str]) -> Any:
     """Load a modcut checkpoint (file, or run folder holding ``checkpoint.pt``).
 
-    Returns a :class:`modcut.harness.train.Checkpoint`. Raises
+    Returns a :class:`modcut.harness.checkpoint.Checkpoint`. Raises
     ``FileNotFoundError`` for a missing file and :class:`NetworkFileError`
     (naming the file) for one that is not a modcut checkpoint.
     """
@@ -135,7 +135,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Any:
         raise FileNotFoundError(f"no such file or folder: {p}")
     if p.is_dir() and not (p / "checkpoint.pt").is_file():
         raise NetworkFileError(f"{p} is a folder without a checkpoint.pt; {_EXPECTED}")
-    from modcut.harness import train
+    from modcut.harness.checkpoint import checkpoint_from_dict
 
     file = p / "checkpoint.pt" if p.is_dir() else p
     try:
@@ -148,7 +148,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Any:
             f"{type(exc).__name__}); {_EXPECTED}"
         ) from None
     try:
-        return train.checkpoint_from_dict(raw, file)
+        return checkpoint_from_dict(raw, file)
     except ValueError as exc:
         raise NetworkFileError(str(exc)) from None
 
@@ -404,7 +404,7 @@ def as_network(network: Any, *, part: str = "all") -> Network:
         src = str(network.path) if getattr(network, "path", None) else "checkpoint"
         return _from_checkpoint(network, src, part)
     if isinstance(network, dict) and "state_dict" in network:
-        from modcut.harness.train import checkpoint_from_dict
+        from modcut.harness.checkpoint import checkpoint_from_dict
 
         return _from_checkpoint(checkpoint_from_dict(network), "checkpoint dict", part)
     _matrices_only(part)

@@ -170,7 +170,7 @@ def conv_matrix(w: torch.Tensor, conv: nn.Conv2d, norm: str) -> torch.Tensor:
 def _as_model(obj: Any) -> nn.Module:
     if isinstance(obj, nn.Module):
         return obj
-    from modcut.harness.train import Checkpoint, checkpoint_from_dict, load_checkpoint
+    from modcut.harness.checkpoint import Checkpoint, checkpoint_from_dict, load_checkpoint
 
     if isinstance(obj, Checkpoint):
         return obj.model
@@ -309,7 +309,7 @@ def extract_weights(
     model_or_checkpoint:
         An ``nn.Module``; a checkpoint path (file, or run directory holding
         ``checkpoint.pt``); a checkpoint dict; or a loaded
-        :class:`~modcut.harness.train.Checkpoint`.
+        :class:`~modcut.harness.checkpoint.Checkpoint`.
     conv_norm:
         ``"l1"`` (default, as the reference) or ``"l2"``: the norm of a kernel slice
         (and of a channel's flattened weights into a dense neuron).
