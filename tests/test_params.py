@@ -289,3 +289,19 @@ def test_exceptions_live_in_one_module():
     assert issubclass(errors.NetworkFileError, ValueError)
     assert issubclass(errors.DaskMissingError, ImportError)
     assert issubclass(errors.DatasetNotFoundError, FileNotFoundError)
+
+
+def test_reproduce_checks_before_training(tmp_path):
+    pytest.importorskip("torch")
+    from modcut import study
+
+    for kwargs, name, value, rule in [
+        ({"k": 1}, "k", 1, "k"),
+        ({"n_shuffles": 1}, "n_shuffles", 1, "n_shuffles"),
+        ({"n_init": 0}, "n_init", 0, "n_init"),
+        ({"shuffle": "layer,cols"}, "shuffle", "cols", "shuffle"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            study.reproduce(seeds=1, out_dir=tmp_path / "study", log=None, **kwargs)
+        assert str(info.value) == message(name, value, rule=rule)
+    assert not any((tmp_path / "study").rglob("checkpoint.pt"))  # nothing was trained

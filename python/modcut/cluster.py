@@ -229,11 +229,10 @@ def cluster(
     k:
         Number of clusters, ``2 ≤ k ≤`` number of non-isolated neurons.
     n_init:
-        k-means restarts (best inertia kept); default 25, or 100 for graphs of
-        over 2,000 non-isolated neurons (the reference's). ``"auto"``: restarts
-        in rounds of 5, stopping once the best inertia has improved by at most
-        1e-3 (relative) in 2 consecutive rounds, at most the default
-        (:class:`AutoRestarts`).
+        k-means restarts (best inertia kept): an int ≥ 1, ``None`` (default: the
+        reference's, :func:`default_n_init`) or ``"auto"`` (the stopping rule of
+        :class:`AutoRestarts`, capped at the default); the rule ``RULES["n_init"]``
+        of :mod:`modcut._params`.
     random_state:
         Seed (int); the same seed gives the same labels.
     eigen_solver:

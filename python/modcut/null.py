@@ -190,12 +190,10 @@ def clusterability(
     n_jobs:
         Threads; -1 = all cores.
     n_init:
-        k-means restarts; default 25, or 100 when the graph has over 2,000
-        non-isolated neurons (the reference settings). ``"auto"``: restarts in
-        rounds of 5, stopping once the best inertia has improved by at most 1e-3
-        (relative) in 2 consecutive rounds, at most the default, for the observed
-        network and every null sample (:class:`modcut.cluster.AutoRestarts`;
-        same result for any ``n_jobs``, chunking or scheduler); recorded as
+        k-means restarts, as for :func:`modcut.cluster` (``None``, an int or
+        ``"auto"``: :class:`modcut.cluster.AutoRestarts`), for the observed network
+        and every null sample (same result for any ``n_jobs``, chunking or
+        scheduler); ``"auto"`` is recorded as
         ``settings["n_init"] == "auto"`` with the cap in ``settings["n_init_max"]``.
     eigen_solver:
         ``"lanczos"`` (Rust, default: whole null pipeline in Rust) or

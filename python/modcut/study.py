@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from modcut._io import jsonable, read_json, write_json
-from modcut._params import check_each
+from modcut._params import check, check_each
 from modcut.groupnet import GroupNetwork
 from modcut.load import as_graph, config_dict
 
@@ -995,6 +995,9 @@ def reproduce(
         if v not in VARIANTS:
             raise ValueError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
     shuffles = _study_shuffles(shuffle)
+    check_each(k=k, n_shuffles=n_shuffles, n_jobs=n_jobs, n_init=n_init)
+    for method in shuffles:
+        check("shuffle", method)
     if graph == "auto":
         graph = "conv" if model == "cnn" else "all"
     from modcut.harness.extract import part_offset
