@@ -81,8 +81,12 @@ class Interval:
     def holds(self, value: Any) -> bool:
         if not self.fits_type(value):
             return False
-        if self.kind is Real and not math.isfinite(float(value)):
-            return False
+        if self.kind is Real:
+            try:
+                if not math.isfinite(float(value)):
+                    return False
+            except OverflowError:  # an int too large for a float
+                return False
         return (self.left is None or value >= self.left) and (
             self.right is None or value <= self.right
         )

@@ -88,7 +88,7 @@ def resolve_n_init(n_init: Any, n_active: int) -> int:
     check("n_init", n_init)
     if n_init is None:
         return default_n_init(n_active)
-    if n_init == "auto":
+    if isinstance(n_init, str):  # "auto", the only string the rule takes
         return AutoRestarts(default_n_init(n_active))
     return int(n_init)
 
