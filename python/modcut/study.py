@@ -27,7 +27,6 @@ one another)::
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 import time
@@ -662,7 +661,7 @@ def _same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
             d = TrainConfig.from_dict(d).to_dict()
         except (TypeError, ValueError):
             pass
-        return json.loads(json.dumps(d, default=str))
+        return jsonable(d)
 
     return bool(canonical(a) == canonical(b))
 
