@@ -27,7 +27,6 @@ one another)::
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 import time
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from modcut._io import jsonable, read_json, write_json
+from modcut._params import check, check_each
 from modcut.load import as_graph, config_dict
 
 __all__ = [
@@ -202,6 +202,7 @@ def analyze(
     """
     from modcut import distributed
 
+    check_each(k=k, n_shuffles=n_shuffles, shuffle=shuffle, seed=seed, n_jobs=n_jobs, n_init=n_init)
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else _default_out(network)
     inputs, blocks = _read_input(
@@ -869,7 +870,7 @@ def _same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
             d = TrainConfig.from_dict(d).to_dict()
         except (TypeError, ValueError):
             pass
-        return json.loads(json.dumps(d, default=str))
+        return jsonable(d)
 
     return bool(canonical(a) == canonical(b))
 
@@ -1202,6 +1203,9 @@ def reproduce(
         if v not in VARIANTS:
             raise ValueError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
     shuffles = _study_shuffles(shuffle)
+    check_each(k=k, n_shuffles=n_shuffles, n_jobs=n_jobs, n_init=n_init)
+    for method in shuffles:
+        check("shuffle", method)
     if graph == "auto":
         graph = "conv" if model == "cnn" else "all"
     from modcut.harness.extract import part_offset
