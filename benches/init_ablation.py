@@ -63,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from modcut import report, study
-    from modcut.table import markdown_rows
+    from modcut.report.table import markdown_rows
 
     out = Path(args.out)
     picked = [list(SETTINGS)[int(i)] for i in args.only.split(",")] if args.only else list(SETTINGS)

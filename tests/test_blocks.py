@@ -13,7 +13,7 @@ from safetensors.numpy import save_file
 
 import modcut
 import reference as ref
-from modcut.blocks import mlp_blocks
+from modcut.readers.blocks import mlp_blocks
 
 
 def _bert(rng: np.random.Generator, layers: int = 2, d: int = 8, h: int = 16) -> dict:

@@ -1,4 +1,4 @@
-"""Every entry point accepts the same inputs (modcut.load.as_network is the one path).
+"""Every entry point accepts the same inputs (modcut.readers.load.as_network is the one path).
 
 Each kind of input — a list of arrays, a list of SciPy sparse matrices, a .npz,
 a .npy, a checkpoint file, a run folder, a torch.nn.Module — goes through
@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 import modcut
 from modcut.cli import main
-from modcut.load import NetworkFileError
+from modcut.readers.load import NetworkFileError
 
 torch = pytest.importorskip("torch")
 from modcut.harness import extract, train  # noqa: E402

@@ -1,4 +1,4 @@
-"""Lesion mechanics and statistics (modcut.lesion, method.md §6)."""
+"""Lesion mechanics and statistics (modcut.study.lesion, method.md §6)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from modcut.lesion import (  # noqa: E402
+from modcut.study.lesion import (  # noqa: E402
     DoubleLesionResult,
     LesionEvaluator,
     SingleLesionResult,

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import modcut
 from modcut._core import CoreGroupNetwork
 from modcut.groupnet import GroupNetwork
-from modcut.load import NetworkFileError, as_graph, read_group_graph
+from modcut.readers.load import NetworkFileError, as_graph, read_group_graph
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

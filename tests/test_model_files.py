@@ -11,7 +11,7 @@ from torch import nn
 
 import modcut
 from modcut.cli import main
-from modcut.load import model_file_graph
+from modcut.readers.load import model_file_graph
 from test_fxgraph_export import _ShapeBranch, _TwoTowers, assert_same_graph
 
 torchvision = pytest.importorskip("torchvision")
@@ -184,7 +184,7 @@ def test_a_pt2_holding_pickled_objects_is_refused_before_loading(tmp_path):
     object files) is refused by name; torch.export.load is never reached."""
     import zipfile
 
-    from modcut.load import NetworkFileError, read_exported_program
+    from modcut.readers.load import NetworkFileError, read_exported_program
 
     torch.manual_seed(22)
     good = tmp_path / "good.pt2"

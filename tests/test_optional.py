@@ -130,7 +130,7 @@ def test_torch_modules_without_torch_name_the_torch_extra():
         sys.modules["torchvision"] = None
         from modcut._optional import MissingExtraError
         for name in ("modcut.harness", "modcut.harness.train", "modcut.harness.extract",
-                     "modcut.lesion"):
+                     "modcut.study.lesion"):
             try:
                 importlib.import_module(name)
             except MissingExtraError as e:

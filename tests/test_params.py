@@ -229,7 +229,7 @@ def test_analyze_checks_before_reading(tmp_path):
 
 def test_lesion_functions_use_the_table():
     pytest.importorskip("torch")
-    from modcut import lesion
+    from modcut.study import lesion
 
     labels = np.zeros(N, dtype=np.int64)
     widths = (6, 5, 4)

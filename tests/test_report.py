@@ -54,7 +54,12 @@ def make_result(labels, widths, ncut=1.2, seed=0, n=200) -> ClusterabilityResult
 
 def lesion_results():
     """Single and double lesion results built by hand (no model needed)."""
-    from modcut.lesion import DoubleLesion, DoubleLesionResult, SingleLesion, SingleLesionResult
+    from modcut.study.lesion import (
+        DoubleLesion,
+        DoubleLesionResult,
+        SingleLesion,
+        SingleLesionResult,
+    )
 
     rng = np.random.default_rng(0)
     les = []
@@ -102,7 +107,7 @@ def lesion_results():
 
 
 def _stats(drop, null):
-    from modcut.lesion import importance_statistics
+    from modcut.study.lesion import importance_statistics
 
     return importance_statistics(drop, null)
 
@@ -154,7 +159,7 @@ def test_large_network_drawn_as_strips_with_pixel_grid(tmp_path):
 
 
 def test_lesion_figures_handle_empty_results(tmp_path):
-    from modcut.lesion import DoubleLesionResult, SingleLesionResult
+    from modcut.study.lesion import DoubleLesionResult, SingleLesionResult
 
     empty = SingleLesionResult(0.9, np.full(10, 0.9), [], {"n_random": 10})
     assert report.png_ok(report.plot_lesion_importance(empty, tmp_path / "a.png"))

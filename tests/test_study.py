@@ -217,7 +217,7 @@ def test_aggregate_runs_means_and_intervals_over_seeds():
     assert c["test_accuracy"] == pytest.approx(0.8) and np.isnan(c["ari"])
     assert d["seeds"] == 1 and np.isnan(d["ncut_ci95"]) and np.isnan(d["test_accuracy"])
     assert d["ari"] == 0.5
-    from modcut.table import markdown_rows
+    from modcut.report.table import markdown_rows
 
     md = markdown_rows(table)
     assert md[1]["n-cut"] == f"1.5 ± {half:.2g}" and md[0]["n-cut"] == "1.5"
@@ -227,7 +227,7 @@ def test_aggregate_runs_means_and_intervals_over_seeds():
 def test_mean_ci_against_scipy():
     from scipy import stats
 
-    from modcut.table import mean_ci
+    from modcut.report.table import mean_ci
 
     rng = np.random.default_rng(0)
     for n in (2, 3, 5, 12):
@@ -334,7 +334,7 @@ def test_analyze_then_lesion_checkpoint(tiny_checkpoint, tmp_path):
     assert single["settings"]["n_random"] == 8 and single["settings"]["n_samples"] == TINY["n_test"]
     res = modcut.ClusterabilityResult.from_json(out / "clusterability.json")
     subs = {(s["layer"], s["cluster"]) for s in single["lesions"]}
-    from modcut.lesion import submodules
+    from modcut.study.lesion import submodules
 
     assert subs == {(s.layer, s.cluster) for s in submodules(res.labels, res.widths)}
     page = lpaths["report"].read_text()

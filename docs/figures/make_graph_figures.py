@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import modcut
-from modcut.blocks import mlp_blocks
+from modcut.readers.blocks import mlp_blocks
 
 OUT = Path(__file__).parent
 

@@ -26,27 +26,27 @@ from modcut.errors import (
 )
 from modcut.graph import Graph, build_graph
 from modcut.groupnet import GroupNetwork
-from modcut.load import as_network
 from modcut.network import EdgeGroup, Network, NodeGroup
 from modcut.null import ClusterabilityResult, clusterability, null_statistics
+from modcut.readers.load import as_network
 from modcut.shuffle import SHUFFLE_METHODS, shuffle
 
 
 def network_graph(model: Any, input_shape: Any = None, **options: Any) -> Network:
     """The graph of a PyTorch model's neurons read from its forward pass
-    (:func:`modcut.fxgraph.network_graph`; imports torch)."""
+    (:func:`modcut.readers.fxgraph.network_graph`; imports torch)."""
     from modcut._optional import require
 
     require("torch", extra="torch", purpose="modcut.network_graph")
-    from modcut.fxgraph import network_graph as _network_graph
+    from modcut.readers.fxgraph import network_graph as _network_graph
 
     return _network_graph(model, input_shape, **options)
 
 
 def mlp_blocks(source: Any) -> list[Any]:
     """One network per transformer feed-forward block of a ``.safetensors`` file, a
-    state dict or a module (:func:`modcut.blocks.mlp_blocks`)."""
-    from modcut.blocks import mlp_blocks as _mlp_blocks
+    state dict or a module (:func:`modcut.readers.blocks.mlp_blocks`)."""
+    from modcut.readers.blocks import mlp_blocks as _mlp_blocks
 
     return _mlp_blocks(source)
 

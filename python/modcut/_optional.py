@@ -9,7 +9,7 @@ extra         packages                            needed by
 ``report``    matplotlib                          figures (:mod:`modcut.report` plots,
                                                   ``modcut analyze`` / ``lesion`` pages)
 ``progress``  tqdm                                progress bars of the core (null test)
-``torch``     torch, torchvision, tqdm            :mod:`modcut.harness`, :mod:`modcut.lesion`,
+``torch``     torch, torchvision, tqdm            :mod:`modcut.harness`, :mod:`modcut.study.lesion`,
                                                   reading ``torch.nn.Module`` s and checkpoints
 ``dask``      dask[distributed]                   running a study on a dask cluster
 ``all``       all of the above

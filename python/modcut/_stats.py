@@ -2,7 +2,7 @@
 
 One helper, :func:`empirical_test`, serves the clusterability test
 (:func:`modcut.null.null_statistics`: is the n-cut *below* its shuffles?) and
-the lesion tests (:func:`modcut.lesion.importance_statistics`: is the accuracy
+the lesion tests (:func:`modcut.study.lesion.importance_statistics`: is the accuracy
 drop *at or above* random lesions'?).
 """
 

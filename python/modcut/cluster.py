@@ -33,8 +33,8 @@ from modcut._params import EIGEN_SOLVERS as EIGEN_SOLVERS  # re-export
 from modcut._params import check
 from modcut._params import check_k as _check_k
 from modcut._validate import check_random_state
-from modcut.load import as_graph
 from modcut.network import Network
+from modcut.readers.load import as_graph
 
 __all__ = [
     "AutoRestarts",
@@ -242,7 +242,7 @@ def cluster(
         Weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)`` (NumPy float32/64
         or SciPy sparse), a ``torch.nn.Module`` of Linear layers, a checkpoint, or a
         :class:`modcut.Network` with skips (in memory or a ``.npz`` written by
-        :meth:`~modcut.Network.save`; :func:`modcut.load.as_graph`).
+        :meth:`~modcut.Network.save`; :func:`modcut.readers.load.as_graph`).
     k:
         Number of clusters, ``2 ≤ k ≤`` number of non-isolated neurons.
     n_init:

@@ -17,7 +17,7 @@ import numpy as np
 from modcut import _kernel
 from modcut._params import check
 from modcut._validate import check_labels
-from modcut.load import as_graph
+from modcut.readers.load import as_graph
 
 __all__ = ["NcutParts", "ncut", "ncut_parts"]
 
@@ -49,7 +49,7 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
     ----------
     network:
         Weight matrices ``(n_{l-1}, n_l)``, anything :func:`modcut.as_network` takes, or a
-        :class:`modcut.Network` with skips (in memory or saved; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or saved; :func:`modcut.readers.load.as_graph`).
     labels:
         Integer cluster label per neuron, shape ``(n_nodes,)`` in layer order
         (inputs first); ``-1`` marks neurons outside every cluster.

@@ -16,9 +16,9 @@ written against the built-ins keeps working:
 * :class:`Refused` (``ValueError``) — a model construct the graph readers cannot
   map (raised while tracing; its first line is the message).
 
-The old homes (``modcut.load.NetworkFileError``, ``modcut._optional.MissingExtraError``,
+The old homes (``modcut.readers.load.NetworkFileError``, ``modcut._optional.MissingExtraError``,
 ``modcut.distributed.DaskMissingError``/``SchedulerUnreachableError``,
-``modcut.harness.data.DatasetNotFoundError``, ``modcut.fxgraph.Refused``) re-export
+``modcut.harness.data.DatasetNotFoundError``, ``modcut.readers.fxgraph.Refused``) re-export
 these classes. This module imports nothing from modcut.
 """
 

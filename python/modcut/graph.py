@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from modcut import _kernel
-from modcut.load import as_graph
+from modcut.readers.load import as_graph
 
 __all__ = ["Graph", "build_graph"]
 
@@ -82,7 +82,7 @@ class Graph:
 
 def build_graph(network: Any) -> Graph:
     """Build the graph of ``network`` (any input :func:`modcut.as_network` takes, or a
-    :class:`modcut.Network` with skips, in memory or saved: :func:`modcut.load.as_graph`)."""
+    :class:`modcut.Network` with skips, in memory or saved: :func:`modcut.readers.load.as_graph`)."""
     net = as_graph(network)
     n, indptr, indices, data, degree = _kernel.adjacency(net.core)
     adj = sp.csr_array((data, indices, indptr), shape=(n, n))

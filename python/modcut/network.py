@@ -16,7 +16,7 @@ SVD shortcut whenever the group graph is 2-colourable (chains always are).
 
 This is the lowest module of the package with :mod:`modcut._validate`: it knows
 arrays and SciPy sparse matrices only (never files, torch or the harness;
-:mod:`modcut.load` turns those into networks).
+:mod:`modcut.readers.load` turns those into networks).
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ class Network:
     def from_network(cls, network: Any, names: Sequence[str] | None = None) -> Network:
         """A network (anything :func:`modcut.as_network` takes) with its node groups
         renamed ``names`` (default: as they are)."""
-        from modcut.load import as_graph  # the one input path (files, modules, matrices)
+        from modcut.readers.load import as_graph  # the one input path (files, modules, matrices)
 
         net = as_graph(network)
         if names is None:
@@ -377,7 +377,7 @@ class Network:
     def save(self, path: Any) -> None:
         """Write the network to a ``.npz`` file (no pickle) that :meth:`load`, every
         public function (:func:`modcut.cluster`, :func:`modcut.clusterability`, …) and
-        ``modcut analyze`` read (:func:`modcut.load.as_graph` recognises it)."""
+        ``modcut analyze`` read (:func:`modcut.readers.load.as_graph` recognises it)."""
         arrays: dict[str, Any] = {
             "__modcut_groups__": np.array(1),
             "group_names": np.array([g.name for g in self.groups]),
@@ -394,9 +394,9 @@ class Network:
 
     @classmethod
     def load(cls, path: Any) -> Network:
-        """Read a file written by :meth:`save` (:func:`modcut.load.read_group_graph`:
+        """Read a file written by :meth:`save` (:func:`modcut.readers.load.read_group_graph`:
         :class:`modcut.NetworkFileError`, a ``ValueError``, for other or damaged files)."""
-        from modcut.load import read_group_graph
+        from modcut.readers.load import read_group_graph
 
         return read_group_graph(path)
 

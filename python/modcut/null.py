@@ -26,8 +26,8 @@ from modcut._validate import check_count, check_n_jobs, check_random_state
 from modcut.cluster import AutoRestarts, check_k, n_init_setting, resolve_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
 from modcut.distributed import run_null_chunks
-from modcut.load import as_graph
 from modcut.network import Network
+from modcut.readers.load import as_graph
 from modcut.shuffle import check_method
 
 __all__ = ["ClusterabilityResult", "clusterability", "null_statistics"]
@@ -177,7 +177,7 @@ def clusterability(
         Weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)`` (NumPy or SciPy
         sparse), a ``torch.nn.Module`` of Linear layers, a checkpoint path, or a
         :class:`modcut.Network` with skips (in memory or a ``.npz`` written by
-        :meth:`~modcut.Network.save`; :func:`modcut.load.as_graph`).
+        :meth:`~modcut.Network.save`; :func:`modcut.readers.load.as_graph`).
     k:
         Number of clusters (reference: 12).
     n_shuffles:

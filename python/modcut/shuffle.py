@@ -18,8 +18,8 @@ from modcut import _kernel
 from modcut._params import SHUFFLE_METHODS as SHUFFLE_METHODS  # re-export
 from modcut._params import check
 from modcut._validate import check_count, check_n_jobs, check_random_state
-from modcut.load import as_graph
 from modcut.network import Network
+from modcut.readers.load import as_graph
 
 __all__ = ["SHUFFLE_METHODS", "check_method", "shuffle"]
 
@@ -44,7 +44,7 @@ def shuffle(
     ----------
     network:
         Weight matrices ``(n_{l-1}, n_l)``, anything :func:`modcut.as_network` takes, or a
-        :class:`modcut.Network` with skips (in memory or saved; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or saved; :func:`modcut.readers.load.as_graph`).
     method:
         One of :data:`SHUFFLE_METHODS`.
     n_samples:

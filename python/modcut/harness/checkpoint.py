@@ -2,7 +2,7 @@
 reading what it wrote (:class:`Checkpoint`, :func:`load_checkpoint`,
 :func:`checkpoint_from_dict`).
 
-The readers (:mod:`modcut.load`, :mod:`modcut.harness.extract`) read checkpoints
+The readers (:mod:`modcut.readers.load`, :mod:`modcut.harness.extract`) read checkpoints
 through this module, never through the training loop (:mod:`modcut.harness.train`,
 which re-exports every name here). The checkpoint format is described in
 :mod:`modcut.harness.train`.

@@ -44,7 +44,7 @@ from modcut._optional import progress_bar, require
 from modcut._params import check, check_each
 from modcut._stats import empirical_test
 
-require("torch", extra="torch", purpose="modcut.lesion (lesion tests of PyTorch models)")
+require("torch", extra="torch", purpose="modcut.study.lesion (lesion tests of PyTorch models)")
 
 import torch  # noqa: E402  (after the check that names the extra)
 from torch import nn  # noqa: E402

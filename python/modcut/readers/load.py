@@ -319,7 +319,7 @@ def _not_layered(g: Network, source: str) -> ValueError:
         f"{source} is a network with skips, concatenations or parallel branches "
         f"({len(g.groups)} node groups, {len(g.edges)} edge groups), not a chain of layers; "
         f"modcut.cluster, ncut, clusterability, shuffle, spectral_embedding and build_graph "
-        f"take it directly (modcut.load.as_graph reads it as a GroupNetwork)"
+        f"take it directly (modcut.readers.load.as_graph reads it as a GroupNetwork)"
     )
 
 
@@ -383,8 +383,8 @@ def as_network(network: Any, *, part: str = "all") -> Network:
             raise _not_layered(net, os.fsdecode(network))
         return net
     if _is_torch_module(network):
-        from modcut.fxgraph import check_chain
         from modcut.harness.extract import extract_weights
+        from modcut.readers.fxgraph import check_chain
 
         check_chain(network)  # a model with skips is not read as a chain: ValueError
         return network_from_matrices(
@@ -630,7 +630,7 @@ def model_file_graph(
     ----------
     path:
         A ``.pt2`` (``torch.export.save``: the graph comes from the program,
-        :func:`modcut.fxgraph.program_graph`; no Python class needed), or with
+        :func:`modcut.readers.fxgraph.program_graph`; no Python class needed), or with
         ``arch`` a state dict (``.pt``/``.pth``/``.bin`` read with
         ``torch.load(weights_only=True)``, or ``.safetensors``).
     arch, arch_kwargs:
@@ -645,7 +645,7 @@ def model_file_graph(
     GroupNetwork
         Node groups named after the modules (see :func:`modcut.network_graph`).
     """
-    from modcut.fxgraph import network_graph, program_graph
+    from modcut.readers.fxgraph import network_graph, program_graph
 
     p = Path(path)
     if p.suffix.lower() == ".pt2":

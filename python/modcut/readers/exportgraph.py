@@ -1,4 +1,4 @@
-"""A ``torch.export`` program, rewritten in the ``torch.fx`` form :mod:`modcut.fxgraph` maps.
+"""A ``torch.export`` program, rewritten in the ``torch.fx`` form :mod:`modcut.readers.fxgraph` maps.
 
 ``torch.fx`` symbolic tracing fails on Python control flow that depends on shapes
 (``if x.shape[-1] > 100:``, loops over ``x.size(1)``) and on calls it cannot
@@ -6,7 +6,7 @@ follow; ``torch.export`` runs the forward pass on an example input instead and
 records the ATen operations it executes. :func:`from_exported` rewrites such a
 program (an ``ExportedProgram``, from a model or from a ``.pt2`` file written by
 ``torch.export.save``) into an ``fx.GraphModule`` that reads like a traced one,
-so that the one mapper of :mod:`modcut.fxgraph` gives the same graph:
+so that the one mapper of :mod:`modcut.readers.fxgraph` gives the same graph:
 
 * the program's parameters and buffers are graph inputs;
   ``graph_signature.inputs_to_parameters`` / ``inputs_to_buffers`` name them, and
@@ -53,7 +53,7 @@ __all__ = ["Conv1D", "export_model", "from_exported", "leaf_hint"]
 
 class Conv1D(nn.Module):
     """GPT-2's ``Conv1D`` rebuilt from an exported ``addmm``/``mm``: ``y = x @ W + b``
-    with ``W`` stored ``(in, out)`` (:func:`modcut.fxgraph.is_conv1d` recognises it)."""
+    with ``W`` stored ``(in, out)`` (:func:`modcut.readers.fxgraph.is_conv1d` recognises it)."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
         super().__init__()
@@ -70,7 +70,7 @@ class Conv1D(nn.Module):
 def _refuse(message: str, *_args: Any) -> Any:
     """Graph target of a node that cannot be mapped: raises when the node runs, so that
     refusals come in forward order, as on the fx path."""
-    from modcut.fxgraph import Refused
+    from modcut.readers.fxgraph import Refused
 
     raise Refused(message)
 
@@ -380,7 +380,7 @@ class _Rewriter:
         return v if isinstance(v, _Param) else None
 
     def _refusal(self, node: fx.Node, what: str, why: str) -> fx.Node:
-        from modcut.fxgraph import refusal_text
+        from modcut.readers.fxgraph import refusal_text
 
         return self.graph.call_function(_refuse, (refusal_text(self.label, node.name, what, why),))
 

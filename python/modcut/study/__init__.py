@@ -39,7 +39,7 @@ import numpy as np
 
 from modcut._io import jsonable, read_json, write_json
 from modcut._params import check, check_each
-from modcut.load import as_graph, config_dict
+from modcut.readers.load import as_graph, config_dict
 
 __all__ = [
     "STUDY_SHUFFLES",
@@ -131,7 +131,7 @@ def analyze(
     Parameters
     ----------
     network:
-        Anything :func:`modcut.load.as_graph` takes: a checkpoint path or run folder,
+        Anything :func:`modcut.readers.load.as_graph` takes: a checkpoint path or run folder,
         a ``.npz``/``.npy`` file of weight matrices, a ``.npz`` written by
         :meth:`modcut.GroupNetwork.save`, a ``.pt2`` written by ``torch.export.save``,
         a ``torch.nn.Module``, weight matrices, a :class:`modcut.Network` or a
@@ -179,7 +179,7 @@ def analyze(
     arch, arch_kwargs, input_shape:
         A state dict file's architecture (``"MODULE:CALLABLE"``), its keyword
         arguments and the input shape of its forward pass
-        (:func:`modcut.load.model_file_graph`); ``input_shape`` also checks a
+        (:func:`modcut.readers.load.model_file_graph`); ``input_shape`` also checks a
         ``.pt2``'s recorded shape.
 
     Every result's ``settings`` holds, besides :func:`modcut.clusterability`'s
@@ -296,7 +296,7 @@ def _read_input(
     input_shape: Any,
 ) -> tuple[list[_Input], bool]:
     """The networks of an input and whether they are transformer blocks (a loop)."""
-    from modcut.load import model_file_graph
+    from modcut.readers.load import model_file_graph
 
     path = Path(network) if isinstance(network, (str, os.PathLike)) else None
     suffix = path.suffix.lower() if path is not None else ""
@@ -320,7 +320,7 @@ def _read_input(
             prov.update(arch=arch, arch_kwargs=dict(arch_kwargs or {}))
         return [_Input(as_graph(g), prov)], False
     if path is not None and suffix == ".safetensors":
-        from modcut.blocks import mlp_blocks
+        from modcut.readers.blocks import mlp_blocks
 
         return [
             _Input(
@@ -600,7 +600,7 @@ def _training_history(network: Any, prov: dict[str, Any]) -> list[dict[str, Any]
     if hist is None and prov.get("kind") == "checkpoint":
         source = Path(str(prov.get("source")))
         if source.exists():
-            from modcut.load import read_checkpoint
+            from modcut.readers.load import read_checkpoint
 
             hist = read_checkpoint(source).history
     return [dict(h) for h in (hist or []) if isinstance(h, dict)]
@@ -648,8 +648,8 @@ def lesion_study(
         Run the double-lesion test over the ``max_submodules`` most damaging
         sub-modules (``None``: all), with ``n_random_double`` random pairs each.
     min_size, min_fraction:
-        Skip tiny sub-modules (defaults: :data:`modcut.lesion.MIN_SIZE`,
-        :data:`modcut.lesion.MIN_FRACTION`).
+        Skip tiny sub-modules (defaults: :data:`modcut.study.lesion.MIN_SIZE`,
+        :data:`modcut.study.lesion.MIN_FRACTION`).
     data:
         Evaluation set (an object with ``.x``, ``.y``, ``.n_classes``); default:
         the checkpoint's data set, test split.
@@ -662,12 +662,12 @@ def lesion_study(
     ``lesion_classes`` (and ``double_json``, ``double_csv``, ``lesion_double``), ``report``.
     """
     import modcut
-    from modcut import lesion as les
     from modcut import report
     from modcut.null import ClusterabilityResult
+    from modcut.study import lesion as les
 
     say = log or (lambda _m: None)
-    from modcut.load import read_checkpoint
+    from modcut.readers.load import read_checkpoint
 
     if isinstance(checkpoint, (str, os.PathLike)):
         if Path(checkpoint).suffix.lower() in (".npz", ".npy"):
@@ -986,8 +986,8 @@ def _lesion_done(adir: Path, n_random: int, seed: int) -> bool:
 def _run_row(
     variant: str, seed: int, adirs: dict[str, Path], shuffles: Sequence[str]
 ) -> dict[str, Any]:
-    """One run's row (see :mod:`modcut.table`) from its analyses, one folder per null."""
-    from modcut.table import NULL_FIELDS, null_column
+    """One run's row (see :mod:`modcut.report.table`) from its analyses, one folder per null."""
+    from modcut.report.table import NULL_FIELDS, null_column
 
     first = adirs[shuffles[0]]
     meta = read_json(first / "meta.json")
@@ -1010,9 +1010,9 @@ def aggregate_runs(
     variants: Sequence[str] | None = None,
     shuffles: Sequence[str] = STUDY_SHUFFLES,
 ) -> list[dict[str, Any]]:
-    """The study's table (:func:`modcut.table.aggregate_runs`): per variant, means over
+    """The study's table (:func:`modcut.report.table.aggregate_runs`): per variant, means over
     seeds with 95% Student-t confidence intervals, both nulls side by side."""
-    from modcut.table import aggregate_runs as aggregate
+    from modcut.report.table import aggregate_runs as aggregate
 
     return aggregate(rows, variants, shuffles)
 
@@ -1047,7 +1047,7 @@ def _write_tables(
     shuffles: Sequence[str],
 ) -> dict[str, Path]:
     from modcut import report
-    from modcut.table import markdown_rows
+    from modcut.report.table import markdown_rows
 
     order = {v: i for i, v in enumerate(variants)}
     rows = sorted(rows, key=lambda r: (order.get(r["variant"], len(order)), r["seed"]))

@@ -5,7 +5,7 @@ runs the traced graph once on a zero input of ``input_shape`` to learn every
 tensor's shape. Where fx cannot trace the model (Python control flow on shapes,
 calls fx cannot follow), ``tracer="auto"`` (the default) exports it with
 ``torch.export`` (non-strict) on that zero input instead, and
-:mod:`modcut.exportgraph` rewrites the exported ATen program into the same traced
+:mod:`modcut.readers.exportgraph` rewrites the exported ATen program into the same traced
 form, so both give the same graph (:func:`program_graph` reads a saved ``.pt2``
 program the same way). It returns a :class:`~modcut.network.Network`:
 
@@ -281,7 +281,7 @@ _REFUSED_METHODS: dict[str, str] = {
 def _fn_name(target: Any) -> str:
     if isinstance(target, str):
         return f"method .{target}()"
-    from modcut.exportgraph import aten_name
+    from modcut.readers.exportgraph import aten_name
 
     aten = aten_name(target)
     if aten is not None:
@@ -356,12 +356,12 @@ def refusal_text(label: str, node: str, what: str, why: str) -> str:
     return (
         f"{label}: cannot map {what} (fx node '{node}'): {why}. modcut maps "
         "Linear, Conv2d and Conv1D layers joined by parameter-free operations, adds, "
-        "concatenations and BatchNorm/LayerNorm (see modcut.fxgraph)"
+        "concatenations and BatchNorm/LayerNorm (see modcut.readers.fxgraph)"
     )
 
 
 def _hint(m: nn.Module) -> str:
-    from modcut.exportgraph import leaf_hint
+    from modcut.readers.exportgraph import leaf_hint
 
     return leaf_hint(type(m))
 
@@ -1052,7 +1052,7 @@ def network_graph(
     tracer:
         ``"fx"`` (``torch.fx`` symbolic tracing), ``"export"`` (``torch.export``,
         non-strict, on a zero example of ``input_shape``;
-        :mod:`modcut.exportgraph`) or ``"auto"`` (default: fx, then export where
+        :mod:`modcut.readers.exportgraph`) or ``"auto"`` (default: fx, then export where
         fx fails, e.g. on control flow that depends on shapes). Both give the same
         graph where both can read the model.
 
@@ -1111,7 +1111,7 @@ def network_graph(
     model.eval()
     try:
         if gm is None:
-            from modcut.exportgraph import export_model, from_exported
+            from modcut.readers.exportgraph import export_model, from_exported
 
             try:
                 ep = export_model(model, xs, label)
@@ -1136,7 +1136,7 @@ def program_graph(
     user inputs' recorded shapes, batch axis included); the mapping is
     :func:`network_graph`'s (``tracer="export"``).
     """
-    from modcut.exportgraph import from_exported
+    from modcut.readers.exportgraph import from_exported
 
     norm = conv_norm_name(conv_norm)
     gm = from_exported(ep, label)
@@ -1289,7 +1289,7 @@ def check_chain(model: nn.Module) -> None:
 def _exported_for_check(model: nn.Module) -> fx.GraphModule:
     """The export rewrite of a one-input model on a zero example of its first layer's
     input size (ValueError when that size is unknown or export fails)."""
-    from modcut.exportgraph import export_model, from_exported
+    from modcut.readers.exportgraph import export_model, from_exported
 
     label = type(model).__name__
     if len(_input_names(model)) != 1:

@@ -1,0 +1,14 @@
+"""Readers: everything a user has becomes a :class:`modcut.Network` here.
+
+* :mod:`modcut.readers.load` — matrices, ``.npz``/``.npy`` files, checkpoints and run
+  folders, torch modules that are chains, saved graphs, model files (``.pt2``, state
+  dicts with an architecture); :func:`~modcut.readers.load.as_network` /
+  :func:`~modcut.readers.load.as_graph` are the one input path of every public function;
+* :mod:`modcut.readers.fxgraph` and :mod:`modcut.readers.exportgraph` — any PyTorch
+  model's graph of neurons from its forward pass (torch.fx, torch.export);
+* :mod:`modcut.readers.blocks` — transformer feed-forward blocks of ``.safetensors``
+  files, state dicts and modules.
+
+Torch is imported only by the modules that need it (``fxgraph``, ``exportgraph``, and
+``load``/``blocks`` when they read a torch object).
+"""
