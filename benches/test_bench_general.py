@@ -41,7 +41,7 @@ def mlp_block():
 
 def test_modcut_resnet18_null_sample(benchmark, resnet18_graph):
     g = resnet18_graph
-    sizes, edges, kept = _core.g_reduce_isolated(*g.to_core())
+    reduced, kept = _core.reduce_isolated(g.core)
     n_init = default_n_init(int(kept.shape[0]))
     batch = 2
     starts = itertools.count()
@@ -54,9 +54,7 @@ def test_modcut_resnet18_null_sample(benchmark, resnet18_graph):
         edge_groups=len(g.edges),
     )
     benchmark.pedantic(
-        lambda: _core.g_null_ncuts(
-            sizes, edges, METHOD, K, n_init, 0, next(starts) * batch, batch, 0
-        ),
+        lambda: _core.null_ncuts(reduced, METHOD, K, n_init, 0, next(starts) * batch, batch, 0),
         rounds=2,
         iterations=1,
         warmup_rounds=0,

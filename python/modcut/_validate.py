@@ -151,7 +151,7 @@ def _core_layers(
 def _rebuild(layers: tuple[sp.csr_array, ...], provenance: dict[str, Any]) -> Network:
     """Unpickle a :class:`Network`: rebuild its Rust handle."""
     widths = (int(layers[0].shape[0]), *(int(m.shape[1]) for m in layers))
-    return Network(tuple(layers), widths, CoreNetwork(_core_layers(layers)), dict(provenance))
+    return Network(tuple(layers), widths, CoreNetwork.chain(_core_layers(layers)), dict(provenance))
 
 
 def network_from_matrices(network: Any, provenance: dict[str, Any] | None = None) -> Network:
@@ -203,7 +203,7 @@ def network_from_matrices(network: Any, provenance: dict[str, Any] | None = None
         raise ValueError("all weights are zero: the network has no edges")
     widths = (int(layers[0].shape[0]), *(int(m.shape[1]) for m in layers))
     prov = dict(provenance) if provenance else {"source": "weight matrices", "kind": "matrices"}
-    return Network(layers, widths, CoreNetwork(_core_layers(layers)), prov)
+    return Network(layers, widths, CoreNetwork.chain(_core_layers(layers)), prov)
 
 
 def check_count(name: str, value: Any, minimum: int) -> int:

@@ -45,7 +45,7 @@ _ARPACK_V0_KEY = 3  # NumPy stream key of the ARPACK cross-check's start vector 
 
 
 def _n_active(g: GroupNetwork) -> int:
-    return int(np.count_nonzero(np.asarray(_core.g_degrees(g.core))))
+    return int(np.count_nonzero(np.asarray(_core.degrees(g.core))))
 
 
 def group_embedding(
@@ -56,11 +56,11 @@ def group_embedding(
     if eigen_solver == "lanczos":
         if stream != 0:
             raise ValueError("the Rust embedding of a group network is the observed one (stream 0)")
-        ids, x, s = _core.g_observed_embedding(g.core, k, seed)
+        ids, x, s = _core.observed_embedding(g.core, k, seed)
         return np.asarray(ids), np.asarray(x), np.asarray(s)
     if eigen_solver != "arpack":
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
-    n, indptr, indices, data, degree = _core.g_adjacency(g.core)
+    n, indptr, indices, data, degree = _core.adjacency(g.core)
     a = sp.csr_array((data, indices, indptr), shape=(n, n))
     deg = np.asarray(degree)
     active = np.flatnonzero(deg > 0)
@@ -92,9 +92,9 @@ def group_cluster(
     auto = isinstance(n_init, AutoRestarts)
     if eigen_solver == "lanczos":
         if null:
-            labels, _ = _core.g_null_labels(g.core, k, n_init, seed, stream, auto=auto)
+            labels, _ = _core.null_labels(g.core, k, n_init, seed, stream, auto=auto)
         elif stream == 0:
-            labels, _ = _core.g_observed_labels(g.core, k, n_init, seed, auto=auto)
+            labels, _ = _core.observed_labels(g.core, k, n_init, seed, auto=auto)
         else:
             raise ValueError("an observed group network is clustered with stream 0")
         return np.asarray(labels, dtype=np.int64)
@@ -119,7 +119,7 @@ def group_ncut_parts(g: GroupNetwork, labels: Any, eps: float) -> tuple[float, A
     lab = check_labels(labels, g.n_nodes)
     if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps must be a finite number ≥ 0, got {eps!r}")
-    v, ids, cut, vol = _core.g_ncut(g.core, lab, float(eps))
+    v, ids, cut, vol = _core.ncut(g.core, lab, float(eps))
     return float(v), np.asarray(ids), np.asarray(cut), np.asarray(vol)
 
 
@@ -127,7 +127,7 @@ def group_shuffle(
     g: GroupNetwork, method: str, n_samples: int, seed: int, threads: int, start: int = 0
 ) -> list[GroupNetwork]:
     """Null networks: every edge group shuffled on its own (``method`` as for chains)."""
-    out = _core.g_shuffle(g.core, method, seed, start, n_samples, threads)
+    out = _core.shuffle(g.core, method, seed, start, n_samples, threads)
     return [GroupNetwork.from_core(g, core) for core in out]
 
 
@@ -148,7 +148,7 @@ def group_null_chunk(
         from modcut.cluster import AutoRestarts
 
         return np.asarray(
-            _core.g_null_ncuts(
+            _core.null_ncuts(
                 reduced.core,
                 method,
                 k,
@@ -194,7 +194,7 @@ def group_clusterability(
     method, seed, threads, n_shuffles, chunk_size = check_null_args(
         shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
     )
-    reduced_core, kept = _core.g_reduce_isolated(g.core)
+    reduced_core, kept = _core.reduce_isolated(g.core)
     reduced = GroupNetwork.from_core(g, reduced_core)
     n_active = int(np.asarray(kept).shape[0])
     k = check_k(k, n_active)

@@ -18,7 +18,6 @@ import scipy.sparse as sp
 
 from modcut import _core
 from modcut._validate import Network
-from modcut.groupnet import GroupNetwork
 from modcut.load import as_graph
 
 __all__ = ["Graph", "build_graph", "isolated_mask"]
@@ -86,10 +85,7 @@ def build_graph(network: Any) -> Graph:
     """Build the graph of ``network`` (any input :func:`modcut.as_network` takes, or a
     :class:`modcut.GroupNetwork`, in memory or saved: :func:`modcut.load.as_graph`)."""
     net = as_graph(network)
-    if isinstance(net, GroupNetwork):
-        n, indptr, indices, data, degree = _core.g_adjacency(net.core)
-    else:
-        n, indptr, indices, data, degree = _core.adjacency(net.core)
+    n, indptr, indices, data, degree = _core.adjacency(net.core)
     adj = sp.csr_array((data, indices, indptr), shape=(n, n))
     return Graph(
         adjacency=adj,

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from modcut._core import CoreGroupNetwork
+from modcut._core import CoreNetwork
 from modcut._layers import layer_offsets
 from modcut._validate import Network, _layer_to_csr, network_from_matrices
 
@@ -75,7 +75,7 @@ class GroupNetwork:
     :func:`modcut.mlp_blocks` or :meth:`GroupNetwork.from_edges`.
 
     :attr:`core` is the Rust core's validated copy, built once (on first use) and
-    passed to every ``modcut._core.g_*`` call. A ``GroupNetwork`` pickles as its
+    passed to every ``modcut._core`` call. A ``GroupNetwork`` pickles as its
     groups and matrices only; the handle is rebuilt on first use after unpickling.
     """
 
@@ -84,19 +84,19 @@ class GroupNetwork:
 
     # --- the Rust handle ----------------------------------------------------------
     @cached_property
-    def core(self) -> CoreGroupNetwork:
-        """The Rust core's validated copy (:class:`modcut._core.CoreGroupNetwork`).
+    def core(self) -> CoreNetwork:
+        """The Rust core's validated copy (:class:`modcut._core.CoreNetwork`).
 
         Built once from the groups and matrices (which it checks: CSR structure,
         finite weights, shapes, canonical rows, node ids that fit int32)."""
-        return CoreGroupNetwork(list(self.sizes), self._core_edges())
+        return CoreNetwork(list(self.sizes), self._core_edges())
 
     def __getstate__(self) -> dict[str, Any]:
         # the cached handle is left out: it would pickle a second copy of every matrix
         return {k: v for k, v in self.__dict__.items() if k != "core"}
 
     @classmethod
-    def from_core(cls, like: GroupNetwork, core: CoreGroupNetwork) -> GroupNetwork:
+    def from_core(cls, like: GroupNetwork, core: CoreNetwork) -> GroupNetwork:
         """Wrap a handle the Rust core returned (a shuffle, a reduction) with the names
         and kinds of ``like``'s groups and edge groups: trusted input, not re-checked.
         The handle becomes the result's :attr:`core`."""
@@ -292,7 +292,7 @@ class GroupNetwork:
 
     def _core_edges(self) -> list[tuple[int, int, int, int, Any, Any, Any]]:
         """Each edge group as ``(src, dst, rows, cols, indptr, indices, data)``, the form
-        :class:`modcut._core.CoreGroupNetwork` takes."""
+        `modcut._core.CoreNetwork(sizes, edges)` takes."""
         return [
             (
                 e.src,
