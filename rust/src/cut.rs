@@ -13,7 +13,7 @@
 //! the reference's ε; for a tiny-weight network it shrinks with the weights, so
 //! the n-cut does not depend on the scale of the weights ([`effective_eps`]).
 //!
-//! Both functions read the layers directly (no adjacency is built) in one pass
+//! Both functions read the edge groups directly (no adjacency is built) in one pass
 //! over the stored weights, and give bit-identical ncut values.
 
 use crate::error::{Error, Result};
@@ -356,6 +356,42 @@ mod tests {
             self.data.iter_mut().for_each(|x| *x *= scale);
             self
         }
+    }
+
+    #[test]
+    fn chains_and_general_networks_share_one_ncut() {
+        use crate::net::EdgeGroup;
+        let g = crate::testkit::planted_residual(10, 2, 6);
+        let chain =
+            Network::chain(vec![g.edges[0].layer.clone(), g.edges[1].layer.clone()]).unwrap();
+        // the same chain from edge groups is a chain: same numbers, bit for bit
+        let same = Network::new(chain.sizes.clone(), chain.edges.clone()).unwrap();
+        assert!(same.is_chain() && same == chain);
+        // its edge groups in the other order: a general network (entry-by-entry sums)
+        let edges: Vec<EdgeGroup> = chain.edges.iter().rev().cloned().collect();
+        let general = Network::new(chain.sizes.clone(), edges).unwrap();
+        assert!(!general.is_chain());
+        let labels: Vec<i64> = (0..30).map(|u| ((u * 7) % 3) as i64 - 1).collect();
+        let a = ncut(&chain, &labels, 1e-8).unwrap();
+        let b = ncut(&general, &labels, 1e-8).unwrap();
+        assert!((a.ncut - b.ncut).abs() < 1e-12);
+        assert_eq!(a.cluster_ids, b.cluster_ids);
+        for (x, y) in a.volume.iter().zip(&b.volume) {
+            assert!((x - y).abs() < 1e-12);
+        }
+        // the residual network (a skip) against brute force
+        let p = ncut(&g, &labels, 1e-8).unwrap();
+        let (ids, cut, vol, total) = brute(&g, &labels, 1e-8);
+        assert_eq!(p.cluster_ids, ids);
+        assert!((p.ncut - total).abs() <= 1e-12 * (1.0 + total));
+        for c in 0..ids.len() {
+            assert!((p.cut[c] - cut[c]).abs() <= 1e-12 * (1.0 + cut[c]));
+            assert!((p.volume[c] - vol[c]).abs() <= 1e-12 * (1.0 + vol[c]));
+        }
+        assert_eq!(
+            ncut_value(&g, &labels, 1e-8).unwrap().to_bits(),
+            p.ncut.to_bits()
+        );
     }
 
     /// Brute force from the full adjacency.
