@@ -15,17 +15,17 @@ True
 from typing import Any
 
 from modcut._core import __version__
-from modcut._validate import Network
 from modcut.cluster import cluster, spectral_embedding
 from modcut.cut import NcutParts, ncut, ncut_parts
 from modcut.graph import Graph, build_graph
-from modcut.groupnet import EdgeGroup, GroupNetwork, NodeGroup
+from modcut.groupnet import GroupNetwork
 from modcut.load import NetworkFileError, as_network
+from modcut.network import EdgeGroup, Network, NodeGroup
 from modcut.null import ClusterabilityResult, clusterability, null_statistics
 from modcut.shuffle import SHUFFLE_METHODS, shuffle
 
 
-def network_graph(model: Any, input_shape: Any = None, **options: Any) -> GroupNetwork:
+def network_graph(model: Any, input_shape: Any = None, **options: Any) -> Network:
     """The graph of a PyTorch model's neurons read from its forward pass
     (:func:`modcut.fxgraph.network_graph`; imports torch)."""
     from modcut._optional import require

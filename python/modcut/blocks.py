@@ -37,8 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from modcut._validate import Network, network_from_matrices
-from modcut.groupnet import GroupNetwork, NodeGroup
+from modcut.network import Network, NodeGroup, network_from_matrices
 
 __all__ = ["MLPBlock", "load_safetensors", "mlp_blocks"]
 
@@ -70,12 +69,12 @@ class MLPBlock:
     name: the block's prefix in the parameter names (e.g. ``"h.3"``).
     layout: ``"bert"``, ``"gpt2"`` or ``"llama"``.
     network: a :class:`~modcut.Network` (chain ``d → hidden → d``) or, for gated
-        blocks, a :class:`~modcut.GroupNetwork` with two input edge groups.
+        blocks, a :class:`~modcut.Network` with two input edge groups.
     """
 
     name: str
     layout: str
-    network: Network | GroupNetwork
+    network: Network
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -194,7 +193,7 @@ def mlp_blocks(source: Any) -> list[MLPBlock]:
                     "not fit d → hidden → d"
                 )
             d, h = gate.shape
-            g = GroupNetwork.from_edges(
+            g = Network.from_edges(
                 [
                     NodeGroup("input", d, "input"),
                     NodeGroup(f"{prefix}.hidden", h, "Linear"),

@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import svds
+from scipy.sparse.linalg import eigsh, svds
 
-from modcut import _core
-from modcut._validate import Network, check_count, check_random_state
-from modcut.groupnet import GroupNetwork
+from modcut import _core, _kernel
+from modcut._validate import check_count, check_random_state
 from modcut.load import as_graph
+from modcut.network import Network
 
 __all__ = [
     "AutoRestarts",
@@ -102,7 +102,7 @@ def n_init_setting(n_init: int) -> int | str:
 
 def _n_active(net: Network) -> int:
     """Number of non-isolated neurons."""
-    return int(np.count_nonzero(np.asarray(_core.degrees(net.core))))
+    return int(np.count_nonzero(np.asarray(_kernel.degrees(net.core))))
 
 
 @dataclass(frozen=True)
@@ -122,10 +122,16 @@ class Embedding:
 
 
 def _arpack_embedding(net: Network, k: int, seed: int, stream: int) -> Embedding:
+    """The embedding by SciPy's ARPACK: for a chain, ``svds`` of its normalized
+    odd-to-even block (the reference's path); for any other network, ``eigsh``
+    (``which="LA"``) of the whole normalized adjacency. Small problems are solved
+    densely. The start vector comes from NumPy's stream ``[seed, 3, stream]``."""
+    if not net.is_chain():
+        return _arpack_general(net, k, seed, stream)
     even, odd, (nr, nc, indptr, indices, data) = _core.normalized_bipartite(net.core)
     even = np.asarray(even)
     odd = np.asarray(odd)
-    deg = np.asarray(_core.degrees(net.core))
+    deg = np.asarray(_kernel.degrees(net.core))
     if k >= min(nr, nc):
         return _dense_embedding(net, k)
     block = sp.csr_array((data, indices, indptr), shape=(nr, nc))
@@ -135,6 +141,22 @@ def _arpack_embedding(net: Network, k: int, seed: int, stream: int) -> Embedding
     s, u, v = s[order], u[:, order], vt[order].T
     x = np.vstack([u / np.sqrt(deg[even])[:, None], v / np.sqrt(deg[odd])[:, None]])
     return Embedding(np.concatenate([even, odd]), x / np.sqrt(2.0), s)
+
+
+def _arpack_general(net: Network, k: int, seed: int, stream: int) -> Embedding:
+    n, indptr, indices, data, degree = _kernel.adjacency(net.core)
+    a = sp.csr_array((data, indices, indptr), shape=(n, n))
+    deg = np.asarray(degree)
+    active = np.flatnonzero(deg > 0)
+    inv = 1.0 / np.sqrt(deg[active])
+    nrm = sp.csr_array(sp.diags_array(inv) @ a[active][:, active] @ sp.diags_array(inv))
+    if k >= active.size - 1:
+        w, vecs = np.linalg.eigh(nrm.toarray())
+    else:
+        v0 = np.random.default_rng([seed, _ARPACK_V0_KEY, stream]).uniform(-1.0, 1.0, active.size)
+        w, vecs = eigsh(nrm, k=k, which="LA", v0=v0, tol=1e-10, maxiter=100_000)
+    top = np.argsort(-w, kind="stable")[:k]
+    return Embedding(active, vecs[:, top] * inv[:, None], w[top])
 
 
 def _dense_embedding(net: Network, k: int) -> Embedding:
@@ -158,18 +180,11 @@ def spectral_embedding(
     """
     seed = check_random_state(random_state)
     net = as_graph(network)
-    if isinstance(net, GroupNetwork):  # skips / concatenations: the general path
-        from modcut.general import _n_active as g_active
-        from modcut.general import group_embedding
-
-        k = check_k(k, g_active(net))
-        return Embedding(*group_embedding(net, k, seed=seed, eigen_solver=eigen_solver))
-    n_active = _n_active(net)
-    k = check_k(k, n_active)
+    k = check_k(k, _n_active(net))
     if eigen_solver == "arpack":
         return _arpack_embedding(net, k, seed, 0)
     if eigen_solver == "lanczos":
-        ids, x, s = _core.observed_embedding(net.core, k, seed)
+        ids, x, s = _kernel.observed_embedding(net.core, k, seed)
         return Embedding(np.asarray(ids), np.asarray(x), np.asarray(s))
     raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
 
@@ -193,9 +208,11 @@ def spectral_partition(
     auto = isinstance(n_init, AutoRestarts)
     if eigen_solver == "lanczos":
         if null:
-            labels, _ = _core.null_labels(net.core, k, n_init, seed, stream, auto=auto)
+            labels, _ = _kernel.null_labels(net.core, k, n_init, seed, stream, auto=auto)
+        elif stream == 0:
+            labels, _ = _kernel.observed_labels(net.core, k, n_init, seed, auto=auto)
         else:
-            labels, _ = _core.observed_labels(net.core, k, n_init, seed, auto=auto)
+            raise ValueError("an observed network is clustered with stream 0")
         return np.asarray(labels, dtype=np.int64)
     if eigen_solver != "arpack":
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
@@ -228,8 +245,8 @@ def cluster(
     network:
         Weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)`` (NumPy float32/64
         or SciPy sparse), a ``torch.nn.Module`` of Linear layers, a checkpoint, or a
-        :class:`modcut.GroupNetwork` with skips (in memory or a ``.npz`` written by
-        :meth:`~modcut.GroupNetwork.save`; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or a ``.npz`` written by
+        :meth:`~modcut.Network.save`; :func:`modcut.load.as_graph`).
     k:
         Number of clusters, ``2 ≤ k ≤`` number of non-isolated neurons.
     n_init:
@@ -253,14 +270,6 @@ def cluster(
     if eigen_solver not in EIGEN_SOLVERS:
         raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
     net = as_graph(network)
-    if isinstance(net, GroupNetwork):  # skips / concatenations: the general path (modcut.general)
-        from modcut.general import _n_active as g_active
-        from modcut.general import group_cluster
-
-        n_active = g_active(net)
-        k = check_k(k, n_active)
-        n_init = resolve_n_init(n_init, n_active)
-        return group_cluster(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     n_active = _n_active(net)
     k = check_k(k, n_active)
     n_init = resolve_n_init(n_init, n_active)

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from modcut import _core
+from modcut import _kernel
 from modcut._validate import check_labels
-from modcut.groupnet import GroupNetwork
 from modcut.load import as_graph
 
 __all__ = ["NcutParts", "ncut", "ncut_parts"]
@@ -49,7 +48,7 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
     ----------
     network:
         Weight matrices ``(n_{l-1}, n_l)``, anything :func:`modcut.as_network` takes, or a
-        :class:`modcut.GroupNetwork` (in memory or saved; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or saved; :func:`modcut.load.as_graph`).
     labels:
         Integer cluster label per neuron, shape ``(n_nodes,)`` in layer order
         (inputs first); ``-1`` marks neurons outside every cluster.
@@ -60,16 +59,12 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
         (method.md §3); for networks of total volume ≥ 1 exactly ``eps`` is added.
     """
     net = as_graph(network)
-    if isinstance(net, GroupNetwork):  # skips / concatenations: the general path
-        from modcut.general import group_ncut_parts
-
-        return NcutParts(*group_ncut_parts(net, labels, eps))
     lab = check_labels(labels, net.n_nodes)
     if isinstance(eps, (bool, np.bool_)) or not (
         isinstance(eps, (int, float, np.integer, np.floating)) and np.isfinite(eps) and eps >= 0
     ):
         raise ValueError(f"eps must be a finite number ≥ 0, got {eps!r}")
-    value, ids, cut, vol = _core.ncut(net.core, lab, float(eps))
+    value, ids, cut, vol = _kernel.ncut(net.core, lab, float(eps))
     return NcutParts(float(value), np.asarray(ids), np.asarray(cut), np.asarray(vol))
 
 

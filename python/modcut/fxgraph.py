@@ -7,7 +7,7 @@ calls fx cannot follow), ``tracer="auto"`` (the default) exports it with
 ``torch.export`` (non-strict) on that zero input instead, and
 :mod:`modcut.exportgraph` rewrites the exported ATen program into the same traced
 form, so both give the same graph (:func:`program_graph` reads a saved ``.pt2``
-program the same way). It returns a :class:`~modcut.groupnet.GroupNetwork`:
+program the same way). It returns a :class:`~modcut.network.Network`:
 
 **Nodes.** The network's input and the outputs of every weight layer: ``nn.Linear``
 (units), ``nn.Conv2d`` ("filters as units": one node per output channel) and
@@ -71,8 +71,8 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from modcut.groupnet import EdgeGroup, GroupNetwork, NodeGroup
 from modcut.harness.extract import _conv_matrix, _norm, _norm_name
+from modcut.network import EdgeGroup, Network, NodeGroup
 
 __all__ = ["is_conv1d", "network_graph"]
 
@@ -1034,7 +1034,7 @@ def network_graph(
     conv_norm: str = "l1",
     fold_norms: bool = True,
     tracer: str = "auto",
-) -> GroupNetwork:
+) -> Network:
     """The graph of ``model``'s neurons, read from its forward pass.
 
     Parameters
@@ -1062,7 +1062,7 @@ def network_graph(
 
     Returns
     -------
-    GroupNetwork
+    Network
         Node group 0 is ``"input"`` (``"input:<name>"``, one per tensor input named
         after the forward's argument, for several inputs), then one group per weight
         layer in forward order, named after the module; one edge group per (source
@@ -1132,7 +1132,7 @@ def network_graph(
 
 def program_graph(
     ep: Any, *, conv_norm: str = "l1", fold_norms: bool = True, label: str = "ExportedProgram"
-) -> GroupNetwork:
+) -> Network:
     """The graph of an ``ExportedProgram`` (``torch.export.export``/``torch.export.load``),
     read from the program alone (no Python class needed).
 
@@ -1160,7 +1160,7 @@ def program_graph(
 
 def _graph_of(
     gm: fx.GraphModule, xs: tuple[torch.Tensor, ...], label: str, norm: str, fold_norms: bool
-) -> GroupNetwork:
+) -> Network:
     """Run ``gm`` (traced or rewritten from an export) on ``xs`` and map it."""
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(xs):
@@ -1219,7 +1219,7 @@ def _graph_of(
         EdgeGroup(int(s), int(d), sp.csr_array(np.ascontiguousarray(m, dtype=np.float64)), n)
         for s, d, m, n in b.edges
     ]
-    return GroupNetwork.from_edges(b.groups, edges)
+    return Network.from_edges(b.groups, edges)
 
 
 def _dtype(model: nn.Module) -> torch.dtype:

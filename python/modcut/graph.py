@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from modcut import _core
-from modcut._validate import Network
+from modcut import _kernel
 from modcut.load import as_graph
 
-__all__ = ["Graph", "build_graph", "isolated_mask"]
+__all__ = ["Graph", "build_graph"]
 
 
 @dataclass(frozen=True)
@@ -83,9 +82,9 @@ class Graph:
 
 def build_graph(network: Any) -> Graph:
     """Build the graph of ``network`` (any input :func:`modcut.as_network` takes, or a
-    :class:`modcut.GroupNetwork`, in memory or saved: :func:`modcut.load.as_graph`)."""
+    :class:`modcut.Network` with skips, in memory or saved: :func:`modcut.load.as_graph`)."""
     net = as_graph(network)
-    n, indptr, indices, data, degree = _core.adjacency(net.core)
+    n, indptr, indices, data, degree = _kernel.adjacency(net.core)
     adj = sp.csr_array((data, indices, indptr), shape=(n, n))
     return Graph(
         adjacency=adj,
@@ -94,8 +93,3 @@ def build_graph(network: Any) -> Graph:
         node_layer=net.node_layer(),
         node_index=net.node_index(),
     )
-
-
-def isolated_mask(network: Network) -> np.ndarray:
-    """Boolean mask of degree-0 neurons, shape ``(n_nodes,)``."""
-    return np.asarray(_core.degrees(network.core)) == 0

@@ -47,15 +47,14 @@ import os
 import re
 import sys
 import zipfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from modcut._validate import Network, network_from_matrices
-from modcut.groupnet import GroupNetwork
+from modcut.network import Network, network_from_matrices
 
 __all__ = [
     "NetworkFileError",
@@ -190,9 +189,9 @@ def _open_npz(p: Path) -> Any:
         ) from None
 
 
-def _group_arrays(z: Any, p: Path) -> GroupNetwork:
+def _group_arrays(z: Any, p: Path) -> Network:
     """The group network stored in an open ``GroupNetwork.save`` archive ``z``."""
-    from modcut.groupnet import EdgeGroup, NodeGroup
+    from modcut.network import EdgeGroup, NodeGroup
 
     def entry(name: str) -> Any:
         if name not in z.files:
@@ -215,7 +214,7 @@ def _group_arrays(z: Any, p: Path) -> GroupNetwork:
                 shape=(sizes[s], sizes[d]),
             )
             edges.append(EdgeGroup(s, d, m, str(name)))
-        g = GroupNetwork.from_edges(groups, edges)
+        g = Network.from_edges(groups, edges)
         _ = g.core  # the Rust checks too: canonical CSR rows, node ids that fit int32
         return g
     except KeyError as exc:
@@ -228,7 +227,7 @@ def _group_arrays(z: Any, p: Path) -> GroupNetwork:
     )
 
 
-def read_group_graph(path: str | os.PathLike[str]) -> GroupNetwork:
+def read_group_graph(path: str | os.PathLike[str]) -> Network:
     """Read a group graph written by :meth:`modcut.GroupNetwork.save`.
 
     Raises
@@ -252,14 +251,13 @@ def read_group_graph(path: str | os.PathLike[str]) -> GroupNetwork:
         return _group_arrays(z, p)
 
 
-def _group_graph(g: GroupNetwork, provenance: dict[str, Any]) -> Network | GroupNetwork:
-    """A chain as the layered :class:`Network` of its matrices, anything else as is."""
-    if g.is_chain():
-        return network_from_matrices([e.weights for e in g.edges], provenance)
-    return g
+def _group_graph(g: Network, provenance: dict[str, Any]) -> Network:
+    """The saved network with its provenance (a chain is bit for bit the network its
+    matrices give: both canonicalise every matrix the same way)."""
+    return replace(g, provenance=provenance)
 
 
-def _read_npz(p: Path) -> Network | GroupNetwork:
+def _read_npz(p: Path) -> Network:
     z = _open_npz(p)
     with z:
         names = list(z.files)
@@ -326,7 +324,7 @@ def _matrices_only(part: str) -> None:
         )
 
 
-def _not_layered(g: GroupNetwork, source: str) -> ValueError:
+def _not_layered(g: Network, source: str) -> ValueError:
     return ValueError(
         f"{source} is a network with skips, concatenations or parallel branches "
         f"({len(g.groups)} node groups, {len(g.edges)} edge groups), not a chain of layers; "
@@ -335,7 +333,7 @@ def _not_layered(g: GroupNetwork, source: str) -> ValueError:
     )
 
 
-def _from_path(source: str | os.PathLike[str] | bytes, part: str = "all") -> Network | GroupNetwork:
+def _from_path(source: str | os.PathLike[str] | bytes, part: str = "all") -> Network:
     p = Path(os.fsdecode(source) if isinstance(source, bytes) else source)
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {p} ({_EXPECTED})")
@@ -386,15 +384,12 @@ def as_network(network: Any, *, part: str = "all") -> Network:
     """
     if isinstance(network, Network):
         _matrices_only(part)
-        return network
-    if isinstance(network, GroupNetwork):
-        _matrices_only(part)
         if not network.is_chain():
             raise _not_layered(network, repr(network))
-        return network.to_network()
+        return network
     if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
         net = _from_path(network, part)
-        if isinstance(net, GroupNetwork):
+        if not net.is_chain():
             raise _not_layered(net, os.fsdecode(network))
         return net
     if _is_torch_module(network):
@@ -421,7 +416,7 @@ def as_network(network: Any, *, part: str = "all") -> Network:
     return network_from_matrices(network)
 
 
-def as_graph(network: Any, *, part: str = "all") -> Network | GroupNetwork:
+def as_graph(network: Any, *, part: str = "all") -> Network:
     """The dispatch of every public function: ``network`` as a layered
     :class:`Network` when it is a chain, else as a :class:`~modcut.groupnet.GroupNetwork`.
 
@@ -451,9 +446,9 @@ def as_graph(network: Any, *, part: str = "all") -> Network | GroupNetwork:
         As :func:`as_network`; a damaged or foreign group ``.npz`` raises
         :class:`NetworkFileError` naming the file.
     """
-    if isinstance(network, GroupNetwork):
+    if isinstance(network, Network):
         _matrices_only(part)
-        return network.to_network() if network.is_chain() else network
+        return network
     if isinstance(network, (str, bytes)) or hasattr(network, "__fspath__"):
         p = Path(os.fsdecode(network) if isinstance(network, bytes) else network)
         if p.suffix.lower() == ".pt2":  # a torch.export program: its graph, no class needed
@@ -638,7 +633,7 @@ def model_file_graph(
     arch_kwargs: dict[str, Any] | None = None,
     input_shape: Any = None,
     conv_norm: str = "l1",
-) -> GroupNetwork:
+) -> Network:
     """The graph (:func:`modcut.network_graph`) of a model file.
 
     Parameters

@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from modcut import _core
+from modcut import _kernel
 from modcut._io import float_or_nan, read_json, write_json
 from modcut._stats import empirical_test
-from modcut._validate import Network, check_count, check_n_jobs, check_random_state
+from modcut._validate import check_count, check_n_jobs, check_random_state
 from modcut.cluster import AutoRestarts, check_k, n_init_setting, resolve_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
 from modcut.distributed import run_null_chunks
-from modcut.groupnet import GroupNetwork
 from modcut.load import as_graph
+from modcut.network import Network
 from modcut.shuffle import check_method
 
 __all__ = ["ClusterabilityResult", "clusterability", "null_statistics"]
@@ -175,8 +175,8 @@ def clusterability(
     network:
         Weight matrices ``W1 … WL`` of shapes ``(n_{l-1}, n_l)`` (NumPy or SciPy
         sparse), a ``torch.nn.Module`` of Linear layers, a checkpoint path, or a
-        :class:`modcut.GroupNetwork` with skips (in memory or a ``.npz`` written by
-        :meth:`~modcut.GroupNetwork.save`; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or a ``.npz`` written by
+        :meth:`~modcut.Network.save`; :func:`modcut.load.as_graph`).
     k:
         Number of clusters (reference: 12).
     n_shuffles:
@@ -224,30 +224,13 @@ def clusterability(
     ClusterabilityResult
     """
     net = as_graph(network)
-    if isinstance(net, GroupNetwork):  # skips / concatenations: the general path (modcut.general)
-        from modcut.general import group_clusterability
-
-        return group_clusterability(
-            net,
-            k,
-            n_shuffles,
-            shuffle,
-            random_state,
-            n_jobs,
-            n_init=n_init,
-            eigen_solver=eigen_solver,
-            progress=progress,
-            chunk_size=chunk_size,
-            scheduler=scheduler,
-            store=store,
-        )
     method, seed, threads, n_shuffles, chunk_size = check_null_args(
         shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
     )
 
     # The null is a shuffle of the network with isolated neurons removed (method.md §1).
-    reduced_core, kept = _core.reduce_isolated(net.core)
-    n_active = int(kept.shape[0])
+    reduced_core, kept = _kernel.reduce_isolated(net.core)
+    n_active = int(np.asarray(kept).shape[0])
     k = check_k(k, n_active)
     n_init = resolve_n_init(n_init, n_active)
 
@@ -256,11 +239,9 @@ def clusterability(
     observed = _ncut(net, labels)
     t_obs = time.perf_counter() - t0
 
-    from modcut.store import network_fingerprint
-
     cstore = chunk_store(
         store,
-        network_fingerprint(reduced_core.layers()) if store else "",
+        _fingerprint(reduced_core, net.is_chain()) if store else "",
         method,
         k,
         n_init,
@@ -284,7 +265,25 @@ def clusterability(
     settings = null_settings(
         k, n_init, method, n_shuffles, seed, eigen_solver, n_jobs, net.n_nodes - n_active
     )
+    if not net.is_chain():  # the structure of a network with skips or concatenations
+        settings.update(
+            graph="groups",
+            bipartite=net.is_bipartite(),
+            groups=[gr.name for gr in net.groups],
+            edge_groups=[[e.src, e.dst] for e in net.edges],
+        )
     return make_result(observed, labels, null, net.widths, settings, t_obs, t_null, net.provenance)
+
+
+def _fingerprint(reduced_core: Any, chain: bool) -> str:
+    """What the chunk store keys a network by: the SHA-256 of its reduced matrices, plus
+    the group sizes and edge-group ends of a network that is not a chain (a chain's
+    structure follows from its matrices' shapes)."""
+    from modcut.store import network_fingerprint
+
+    sizes, edges = _kernel.structure(reduced_core)
+    fp = network_fingerprint([e[2:] for e in edges])
+    return fp if chain else fp + str(sizes) + str([e[:2] for e in edges])
 
 
 def null_settings(
@@ -391,7 +390,7 @@ def make_result(
 
 
 def null_chunk(
-    reduced_core: _core.CoreNetwork,
+    reduced_core: Any,
     method: str,
     k: int,
     n_init: int,
@@ -405,13 +404,13 @@ def null_chunk(
 
     The one unit of null work (a Dask task, a stored chunk): sample ``i``
     depends on ``(seed, i)`` and the settings alone. ``reduced_core`` is the
-    network without isolated neurons (``_core.reduce_isolated``), a Rust handle
-    that pickles as its layers (so it travels to Dask workers). ``n_init`` may be
+    network without isolated neurons (``reduce_isolated``), a Rust handle
+    that pickles as its matrices (so it travels to Dask workers). ``n_init`` may be
     an :class:`~modcut.cluster.AutoRestarts`.
     """
     if eigen_solver == "lanczos":
         return np.asarray(
-            _core.null_ncuts(
+            _kernel.null_ncuts(
                 reduced_core,
                 method,
                 k,
@@ -427,7 +426,7 @@ def null_chunk(
 
 
 def _arpack_null_chunk(
-    reduced_core: _core.CoreNetwork,
+    reduced_core: Any,
     method: str,
     k: int,
     n_init: int,
@@ -438,7 +437,7 @@ def _arpack_null_chunk(
 ) -> np.ndarray:
     """Null samples with SciPy's ARPACK embedding (same shuffles as the Rust path)."""
     out = np.empty(count, dtype=np.float64)
-    samples = _core.shuffle(reduced_core, method, seed, start, count, threads)
+    samples = _kernel.shuffle(reduced_core, method, seed, start, count, threads)
     for i, core in enumerate(samples):
         shuffled = Network.from_core(core)
         lab = spectral_partition(

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from modcut import _core
-from modcut._validate import Network, check_count, check_n_jobs, check_random_state
-from modcut.groupnet import GroupNetwork
+from modcut import _kernel
+from modcut._validate import check_count, check_n_jobs, check_random_state
 from modcut.load import as_graph
+from modcut.network import Network
 
 __all__ = ["SHUFFLE_METHODS", "check_method", "shuffle"]
 
@@ -53,7 +53,7 @@ def shuffle(
     ----------
     network:
         Weight matrices ``(n_{l-1}, n_l)``, anything :func:`modcut.as_network` takes, or a
-        :class:`modcut.GroupNetwork` (in memory or saved; :func:`modcut.load.as_graph`).
+        :class:`modcut.Network` with skips (in memory or saved; :func:`modcut.load.as_graph`).
     method:
         One of :data:`SHUFFLE_METHODS`.
     n_samples:
@@ -76,13 +76,9 @@ def shuffle(
     threads = check_n_jobs(n_jobs)
     n_samples = check_count("n_samples", n_samples, 1)
     start = check_count("start", start, 0)
-    if isinstance(net, GroupNetwork):  # each edge group shuffled on its own
-        from modcut.general import group_shuffle
-
-        return group_shuffle(net, method, n_samples, seed, threads, start)  # type: ignore[return-value]
-    samples = _core.shuffle(net.core, method, seed, start, n_samples, threads)
+    samples = _kernel.shuffle(net.core, method, seed, start, n_samples, threads)
     prov = {
         "source": f"'{method}' shuffle of {net.provenance.get('source', '?')}",
         "kind": "shuffle",
     }
-    return [Network.from_core(core, prov) for core in samples]
+    return [Network.from_core(core, prov, like=net) for core in samples]

@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 
 from modcut._io import jsonable, read_json, write_json
-from modcut.groupnet import GroupNetwork
 from modcut.load import as_graph, config_dict
 
 __all__ = [
@@ -185,7 +184,7 @@ def analyze(
     out = Path(out_dir) if out_dir is not None else _default_out(network)
     out.mkdir(parents=True, exist_ok=True)
     net = as_graph(network, part=graph)
-    if isinstance(net, GroupNetwork):  # skips / concatenations (in memory or saved)
+    if not net.is_chain():  # skips / concatenations (in memory or saved)
         return _analyze_groups(
             net,
             source or (str(network) if isinstance(network, (str, os.PathLike)) else repr(net)),

@@ -51,9 +51,11 @@ fn degrees<'py>(py: Python<'py>, net: &Bound<'py, CoreNetwork>) -> PyResult<F64A
 /// along edge groups with a non-zero weight (a chain's: the layer parity), or
 /// `None` when the group graph has an odd cycle.
 #[pyfunction]
-fn colouring(py: Python<'_>, net: &Bound<'_, CoreNetwork>) -> PyResult<Option<Vec<u8>>> {
+fn colouring(py: Python<'_>, net: &Bound<'_, CoreNetwork>) -> PyResult<Option<Vec<u32>>> {
     let net = net.get().net();
-    run_detached(py, || Ok(graph::colouring(net)))
+    // u32, not u8: PyO3 would hand a Vec<u8> to Python as bytes
+    let c = run_detached(py, || Ok(graph::colouring(net)))?;
+    Ok(c.map(|c| c.into_iter().map(u32::from).collect()))
 }
 
 /// `reduce_isolated(net) -> (reduced, kept)`: the network without its

@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "network",
         help="checkpoint (.pt from modcut train), .npz of weight matrices or of a graph saved by "
-        "GroupNetwork.save, .safetensors (every transformer MLP block), a .pt2 written by "
+        "Network.save, .safetensors (every transformer MLP block), a .pt2 written by "
         "torch.export.save, or a state dict (.pt, .safetensors) with --arch",
     )
     p.add_argument(
@@ -92,7 +92,7 @@ def parse_shape(text: str | None) -> tuple[Any, ...] | None:
 
 
 def _model_file(args: argparse.Namespace) -> Any:
-    """The GroupNetwork of a .pt2 or of a state dict with --arch; None for other inputs."""
+    """The Network of a .pt2 or of a state dict with --arch; None for other inputs."""
     import json
     from pathlib import Path
 
