@@ -57,6 +57,7 @@ lint:
 	$(PYTHON) -m ruff check python tests benches
 	$(PYTHON) -m ruff format --check python tests benches
 	$(PYTHON) -m mypy
+	PYTHONPATH=python lint-imports  # import-linter: the contracts in pyproject.toml
 
 test-rust:
 	cargo test --release

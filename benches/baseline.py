@@ -20,6 +20,7 @@ floating-point kernels, so a record is only compared on the machine that made it
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ def _quickstart() -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     widths = [100, 80, 60, 10]
     weights = []
-    for a, b in zip(widths[:-1], widths[1:], strict=True):
+    for a, b in itertools.pairwise(widths):
         same = (np.arange(a)[:, None] * 2 // a) == (np.arange(b)[None, :] * 2 // b)
         weights.append(rng.normal(size=(a, b)) * np.where(same, 1.0, 0.02))
     return weights
@@ -46,7 +47,7 @@ def _pruned_mlp() -> list[sp.csr_matrix]:
     rng = np.random.default_rng(1)
     widths = [784, 256, 256, 256, 256, 10]
     out = []
-    for a, b in zip(widths[:-1], widths[1:], strict=True):
+    for a, b in itertools.pairwise(widths):
         w = rng.normal(size=(a, b)) / np.sqrt(a)
         w[rng.random((a, b)) < 0.9] = 0.0
         out.append(sp.csr_matrix(w))

@@ -140,7 +140,7 @@ def test_auto_restarts_travel_to_dask_workers_as_auto():
 @pytest.mark.parametrize(
     "bad, err, match",
     [
-        ("atuo", ValueError, "positive integer or 'auto'"),
+        ("atuo", ValueError, "n_init must be an int at least 1, 'auto' or None"),
         ("AUTO", ValueError, "'auto'"),
         (0, ValueError, "at least 1"),
         (-5, ValueError, "at least 1"),

@@ -94,9 +94,9 @@ def test_k_not_an_int():
 
 
 def test_unknown_shuffle_method():
-    with pytest.raises(ValueError, match="unknown shuffle method"):
+    with pytest.raises(ValueError, match="method must be one of 'layer'"):
         modcut.shuffle(GOOD, "columns")
-    with pytest.raises(ValueError, match="unknown shuffle method"):
+    with pytest.raises(ValueError, match="shuffle must be one of 'layer'"):
         modcut.clusterability(GOOD, k=2, n_shuffles=4, shuffle="global")
 
 

@@ -17,9 +17,16 @@ from typing import Any
 from modcut._core import __version__
 from modcut.cluster import cluster, spectral_embedding
 from modcut.cut import NcutParts, ncut, ncut_parts
+from modcut.errors import (
+    DaskMissingError,
+    DatasetNotFoundError,
+    MissingExtraError,
+    NetworkFileError,
+    SchedulerUnreachableError,
+)
 from modcut.graph import Graph, build_graph
 from modcut.groupnet import GroupNetwork
-from modcut.load import NetworkFileError, as_network
+from modcut.load import as_network
 from modcut.network import EdgeGroup, Network, NodeGroup
 from modcut.null import ClusterabilityResult, clusterability, null_statistics
 from modcut.shuffle import SHUFFLE_METHODS, shuffle
@@ -47,13 +54,17 @@ def mlp_blocks(source: Any) -> list[Any]:
 __all__ = [
     "SHUFFLE_METHODS",
     "ClusterabilityResult",
+    "DaskMissingError",
+    "DatasetNotFoundError",
     "EdgeGroup",
     "Graph",
     "GroupNetwork",
+    "MissingExtraError",
     "NcutParts",
     "Network",
     "NetworkFileError",
     "NodeGroup",
+    "SchedulerUnreachableError",
     "__version__",
     "as_network",
     "build_graph",

@@ -36,29 +36,9 @@ from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
+from modcut.errors import MissingExtraError
+
 __all__ = ["MissingExtraError", "progress_bar", "require", "want_progress"]
-
-
-class MissingExtraError(ImportError):
-    """An optional dependency is not installed; the message names the extra that provides it.
-
-    Attributes
-    ----------
-    module : str
-        The module that could not be imported (``"matplotlib"``).
-    extra : str
-        The modcut extra that installs it (``"report"``).
-    """
-
-    def __init__(self, module: str, extra: str, purpose: str) -> None:
-        top = module.split(".")[0]
-        super().__init__(
-            f"{purpose} needs {top}, which is not installed; install it with "
-            f"pip install 'modcut[{extra}]' (or pip install {top})",
-            name=top,
-        )
-        self.module = module
-        self.extra = extra
 
 
 def require(module: str, *, extra: str, purpose: str) -> ModuleType:

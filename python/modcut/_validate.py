@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from modcut._params import RULES, check, count_rule
 from modcut.network import Network, network_from_matrices
 
 __all__ = [
@@ -22,13 +23,12 @@ __all__ = [
 ]
 
 
-def check_count(name: str, value: Any, minimum: int) -> int:
-    """An integer argument (Python int or NumPy integer, not bool) ``≥ minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
-    return int(value)
+def check_count(name: str, value: Any, minimum: int | None = None) -> int:
+    """A count (Python int or NumPy integer, not bool): the rule ``RULES[name]`` of
+    :mod:`modcut._params`, or an int ``≥ minimum`` when ``minimum`` is given."""
+    if minimum is None:
+        return int(check(name, value))
+    return int(count_rule(minimum).check(name, value))
 
 
 def check_labels(labels: Any, n_nodes: int) -> np.ndarray:
@@ -57,25 +57,13 @@ def check_labels(labels: Any, n_nodes: int) -> np.ndarray:
 
 def check_random_state(random_state: Any) -> int:
     """A seed for the Rust core: an int in [0, 2**64) or a numpy Generator (one draw)."""
-    if random_state is None:
-        raise ValueError(
-            "random_state=None is not allowed: modcut results must be reproducible; pass an int"
-        )
+    RULES["random_state"].check("random_state", random_state)
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(0, 2**63))
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(
-        random_state, (int, np.integer)
-    ):
-        raise TypeError(f"random_state must be an int, got {type(random_state).__name__}")
-    if not 0 <= int(random_state) < 2**64:
-        raise ValueError("random_state must be in [0, 2**64)")
     return int(random_state)
 
 
 def check_n_jobs(n_jobs: int | None) -> int:
     """Threads for the Rust core: -1 or None = all cores, otherwise ≥ 1. Returns 0 for 'all'."""
-    if n_jobs is None or n_jobs == -1:
-        return 0
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-        raise ValueError(f"n_jobs must be a positive int or -1 (all cores), got {n_jobs!r}")
-    return int(n_jobs)
+    check("n_jobs", n_jobs)
+    return 0 if n_jobs is None or n_jobs == -1 else int(n_jobs)

@@ -29,7 +29,10 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh, svds
 
 from modcut import _core, _kernel
-from modcut._validate import check_count, check_random_state
+from modcut._params import EIGEN_SOLVERS as EIGEN_SOLVERS  # re-export
+from modcut._params import check
+from modcut._params import check_k as _check_k
+from modcut._validate import check_random_state
 from modcut.load import as_graph
 from modcut.network import Network
 
@@ -43,18 +46,15 @@ __all__ = [
     "spectral_embedding",
 ]
 
-EIGEN_SOLVERS = ("lanczos", "arpack")
 # Key of NumPy's generator for ARPACK's start vector (``[seed, 3, stream]``); a NumPy
 # stream of its own, unrelated to the Rust core's ChaCha streams, kept for reproducibility.
 _ARPACK_V0_KEY = 3
 
 
 def check_k(k: Any, n_active: int) -> int:
-    """Validate the number of clusters against the non-isolated neurons."""
-    k = check_count("k", k, 2)
-    if k > n_active:
-        raise ValueError(f"k={k} is larger than the number of non-isolated neurons ({n_active})")
-    return int(k)
+    """Validate the number of clusters against the non-isolated neurons
+    (:func:`modcut._params.check_k`)."""
+    return _check_k(k, n_active)
 
 
 def default_n_init(n_active: int) -> int:
@@ -84,15 +84,13 @@ class AutoRestarts(int):
 def resolve_n_init(n_init: Any, n_active: int) -> int:
     """The restarts of a user's ``n_init``: ``None`` → the reference's
     (:func:`default_n_init`), ``"auto"`` → :class:`AutoRestarts` capped there, or
-    a positive integer. Raises ``ValueError`` for other strings and for counts
-    below 1, ``TypeError`` for other types."""
+    a positive integer (the rule ``RULES["n_init"]`` of :mod:`modcut._params`)."""
+    check("n_init", n_init)
     if n_init is None:
         return default_n_init(n_active)
-    if isinstance(n_init, str):
-        if n_init == "auto":
-            return AutoRestarts(default_n_init(n_active))
-        raise ValueError(f"n_init must be a positive integer or 'auto', got {n_init!r}")
-    return check_count("n_init", n_init, 1)
+    if isinstance(n_init, str):  # "auto", the only string the rule takes
+        return AutoRestarts(default_n_init(n_active))
+    return int(n_init)
 
 
 def n_init_setting(n_init: int) -> int | str:
@@ -179,14 +177,13 @@ def spectral_embedding(
     ``eigen_solver="arpack"`` uses SciPy; ``"lanczos"`` the Rust solver.
     """
     seed = check_random_state(random_state)
+    check("eigen_solver", eigen_solver)
     net = as_graph(network)
     k = check_k(k, _n_active(net))
     if eigen_solver == "arpack":
         return _arpack_embedding(net, k, seed, 0)
-    if eigen_solver == "lanczos":
-        ids, x, s = _kernel.observed_embedding(net.core, k, seed)
-        return Embedding(np.asarray(ids), np.asarray(x), np.asarray(s))
-    raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
+    ids, x, s = _kernel.observed_embedding(net.core, k, seed)
+    return Embedding(np.asarray(ids), np.asarray(x), np.asarray(s))
 
 
 def spectral_partition(
@@ -214,8 +211,7 @@ def spectral_partition(
         else:
             raise ValueError("an observed network is clustered with stream 0")
         return np.asarray(labels, dtype=np.int64)
-    if eigen_solver != "arpack":
-        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
+    check("eigen_solver", eigen_solver)
     emb = _arpack_embedding(net, k, seed, stream + (1 << 32 if null else 0))
     km_labels, *_ = _core.kmeans(
         np.ascontiguousarray(emb.x),
@@ -250,11 +246,10 @@ def cluster(
     k:
         Number of clusters, ``2 ≤ k ≤`` number of non-isolated neurons.
     n_init:
-        k-means restarts (best inertia kept); default 25, or 100 for graphs of
-        over 2,000 non-isolated neurons (the reference's). ``"auto"``: restarts
-        in rounds of 5, stopping once the best inertia has improved by at most
-        1e-3 (relative) in 2 consecutive rounds, at most the default
-        (:class:`AutoRestarts`).
+        k-means restarts (best inertia kept): an int ≥ 1, ``None`` (default: the
+        reference's, :func:`default_n_init`) or ``"auto"`` (the stopping rule of
+        :class:`AutoRestarts`, capped at the default); the rule ``RULES["n_init"]``
+        of :mod:`modcut._params`.
     random_state:
         Seed (int); the same seed gives the same labels.
     eigen_solver:
@@ -267,8 +262,7 @@ def cluster(
         ``0 … k-1``; ``-1`` for isolated neurons.
     """
     seed = check_random_state(random_state)
-    if eigen_solver not in EIGEN_SOLVERS:
-        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use one of {EIGEN_SOLVERS}")
+    check("eigen_solver", eigen_solver)
     net = as_graph(network)
     n_active = _n_active(net)
     k = check_k(k, n_active)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from modcut import _kernel
+from modcut._params import check
 from modcut._validate import check_labels
 from modcut.load import as_graph
 
@@ -60,10 +61,7 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
     """
     net = as_graph(network)
     lab = check_labels(labels, net.n_nodes)
-    if isinstance(eps, (bool, np.bool_)) or not (
-        isinstance(eps, (int, float, np.integer, np.floating)) and np.isfinite(eps) and eps >= 0
-    ):
-        raise ValueError(f"eps must be a finite number ≥ 0, got {eps!r}")
+    check("eps", eps)
     value, ids, cut, vol = _kernel.ncut(net.core, lab, float(eps))
     return NcutParts(float(value), np.asarray(ids), np.asarray(cut), np.asarray(vol))
 

@@ -29,7 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from modcut._optional import MissingExtraError, progress_bar, require
+from modcut._optional import progress_bar, require
+from modcut._params import check
+from modcut.errors import DaskMissingError, MissingExtraError, SchedulerUnreachableError
 
 __all__ = [
     "DaskMissingError",
@@ -42,14 +44,6 @@ __all__ = [
 
 #: Seconds to wait for a scheduler before giving up (``MODCUT_DASK_TIMEOUT`` overrides).
 CONNECT_TIMEOUT = 10.0
-
-
-class DaskMissingError(MissingExtraError, RuntimeError):
-    """Dask (``dask.distributed``) is needed but not installed (names ``modcut[dask]``)."""
-
-
-class SchedulerUnreachableError(RuntimeError, ConnectionError):
-    """The Dask scheduler at the given address did not answer in time."""
 
 
 def require_dask() -> Any:
@@ -118,11 +112,10 @@ def connect(
         with client:
             yield client
         return
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    n_workers = int(check("workers", workers))
     with (
         dd.LocalCluster(
-            n_workers=int(workers),
+            n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,

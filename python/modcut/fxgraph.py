@@ -71,7 +71,8 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from modcut.harness.extract import _conv_matrix, _norm, _norm_name
+from modcut.errors import Refused
+from modcut.harness.extract import conv_matrix, conv_norm_name, slice_norm
 from modcut.network import EdgeGroup, Network, NodeGroup
 
 __all__ = ["is_conv1d", "network_graph"]
@@ -347,11 +348,6 @@ class _Param:
     name: str
 
 
-class Refused(ValueError):
-    """A construct that cannot be mapped (raised while the graph runs; its first line is
-    the message)."""
-
-
 _Refused = Refused
 
 
@@ -480,7 +476,7 @@ class _Builder:
             else:
                 wr = w.reshape(out_f, v.slots, v.P)
                 if self._injective(ts):
-                    per = _norm(wr, (2,), self.norm).T.numpy()  # (slots, out)
+                    per = slice_norm(wr, (2,), self.norm).T.numpy()  # (slots, out)
                     mat = np.zeros((size, out_f))
                     for t in ts:
                         ok = t.idx >= 0
@@ -494,7 +490,7 @@ class _Builder:
                         pos = np.flatnonzero(t.idx >= 0)
                         sc = torch.from_numpy(t.scale[pos])[None, :, None]
                         eff.index_add_(1, torch.from_numpy(t.idx[pos]), wr[:, pos] * sc)
-                    mat = _norm(eff, (2,), self.norm).T.numpy().copy()
+                    mat = slice_norm(eff, (2,), self.norm).T.numpy().copy()
             res.append((g, mat))
         return res
 
@@ -508,7 +504,7 @@ class _Builder:
 
     def _conv_edges(self, m: nn.Conv2d, v: _Val) -> list[tuple[int, np.ndarray]]:
         w64 = m.weight.detach().to("cpu", torch.float64)
-        full = _conv_matrix(w64, m, self.norm).numpy().copy()  # (in, out) norms, groups expanded
+        full = conv_matrix(w64, m, self.norm).numpy().copy()  # (in, out) norms, groups expanded
         res = []
         for g, ts in self._by_group(v).items():
             size = self._size(g)
@@ -532,7 +528,7 @@ class _Builder:
                     pos = np.flatnonzero(t.idx >= 0)
                     sc = torch.from_numpy(t.scale[pos])[None, :, None, None]
                     eff.index_add_(1, torch.from_numpy(t.idx[pos]), kf[:, pos] * sc)
-                mat = _norm(eff, (2, 3), self.norm).T.numpy().copy()
+                mat = slice_norm(eff, (2, 3), self.norm).T.numpy().copy()
             res.append((g, mat))
         return res
 
@@ -1078,7 +1074,7 @@ def network_graph(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"network_graph takes a torch.nn.Module, got {type(model).__name__}")
-    norm = _norm_name(conv_norm)
+    norm = conv_norm_name(conv_norm)
     if tracer not in _TRACERS:
         raise ValueError(f"tracer must be one of {_TRACERS}, got {tracer!r}")
     label = type(model).__name__
@@ -1142,7 +1138,7 @@ def program_graph(
     """
     from modcut.exportgraph import from_exported
 
-    norm = _norm_name(conv_norm)
+    norm = conv_norm_name(conv_norm)
     gm = from_exported(ep, label)
     xs = []
     for n in gm.graph.nodes:

@@ -41,6 +41,7 @@ import numpy as np
 from modcut._io import float_or_nan, read_json, to_csv, write_json
 from modcut._layers import split_by_layer
 from modcut._optional import progress_bar, require
+from modcut._params import check, check_each
 from modcut._stats import empirical_test
 
 require("torch", extra="torch", purpose="modcut.lesion (lesion tests of PyTorch models)")
@@ -131,10 +132,7 @@ def submodules(
     -------
     Sub-modules ordered by layer, then cluster label.
     """
-    if min_size < 1:
-        raise ValueError(f"min_size must be ≥ 1, got {min_size}")
-    if not 0.0 <= min_fraction <= 1.0:
-        raise ValueError(f"min_fraction must be in [0, 1], got {min_fraction}")
+    check_each(min_size=min_size, min_fraction=min_fraction)
     per_layer = split_by_layer(labels, widths)
     out: list[SubModule] = []
     for layer in range(1, len(per_layer) - 1):
@@ -758,8 +756,7 @@ def single_lesion_test(
     -------
     SingleLesionResult
     """
-    if n_random < 1:
-        raise ValueError(f"n_random must be ≥ 1, got {n_random}")
+    check("n_random", n_random)
     ev, own = _as_evaluator(model, x, y, n_classes, batch_size)
     try:
         if tuple(int(w) for w in widths) != ev.widths:
@@ -1027,8 +1024,7 @@ def double_lesion_test(
     -------
     DoubleLesionResult
     """
-    if n_random < 0:
-        raise ValueError(f"n_random must be ≥ 0, got {n_random}")
+    check("n_random", n_random, rule="n_random_double")
     ev, own = _as_evaluator(model, x, y, n_classes, batch_size)
     try:
         alive = _alive_by_layer(labels, widths)

@@ -19,7 +19,7 @@ so they all accept the same things:
   ``.npy`` cannot hold several matrices without pickling, which modcut never
   unpickles: save several with ``np.savez``);
 * a modcut checkpoint (``checkpoint.pt`` from ``modcut train``), its run
-  folder, a checkpoint dict or a loaded :class:`~modcut.harness.train.Checkpoint`;
+  folder, a checkpoint dict or a loaded :class:`~modcut.harness.checkpoint.Checkpoint`;
 * a ``torch.nn.Module`` of ``Linear``/``Conv2d`` layers
   (:func:`modcut.harness.extract.extract_weights`).
 
@@ -42,7 +42,6 @@ and what was expected (never a library's internal message).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -54,6 +53,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from modcut._io import jsonable
+from modcut.errors import NetworkFileError
 from modcut.network import Network, network_from_matrices
 
 __all__ = [
@@ -77,10 +78,6 @@ _EXPECTED = (
 _GROUP_MARKER = "__modcut_groups__"  # the key GroupNetwork.save writes first
 
 
-class NetworkFileError(ValueError):
-    """A file (or folder) that modcut cannot read as a network."""
-
-
 def _is_torch_module(obj: Any) -> bool:
     # A torch module can only exist if torch is already imported: never import it here
     # (a multi-second import that users of plain arrays should not pay).
@@ -89,8 +86,8 @@ def _is_torch_module(obj: Any) -> bool:
 
 
 def _is_checkpoint_object(obj: Any) -> bool:
-    train = sys.modules.get("modcut.harness.train")
-    return train is not None and isinstance(obj, train.Checkpoint)
+    ckpt = sys.modules.get("modcut.harness.checkpoint")
+    return ckpt is not None and isinstance(obj, ckpt.Checkpoint)
 
 
 def config_dict(config: Any) -> dict[str, Any]:
@@ -104,19 +101,12 @@ def config_dict(config: Any) -> dict[str, Any]:
             d = asdict(config)
         except TypeError:
             d = dict(vars(config))
-    out: dict[str, Any] = json.loads(json.dumps(d, default=str))
+    out: dict[str, Any] = jsonable(d)
     return out
 
 
 def _plain(d: Any) -> dict[str, Any]:
-    def default(o: Any) -> Any:
-        if isinstance(o, (np.integer, np.floating)):
-            return o.item()
-        if hasattr(o, "tolist"):
-            return o.tolist()
-        return str(o)
-
-    out: dict[str, Any] = json.loads(json.dumps(dict(d or {}), default=default))
+    out: dict[str, Any] = jsonable(dict(d or {}))
     return out
 
 
@@ -135,7 +125,7 @@ def _checkpoint_provenance(ckpt: Any, source: str) -> dict[str, Any]:
 def read_checkpoint(path: str | os.PathLike[str]) -> Any:
     """Load a modcut checkpoint (file, or run folder holding ``checkpoint.pt``).
 
-    Returns a :class:`modcut.harness.train.Checkpoint`. Raises
+    Returns a :class:`modcut.harness.checkpoint.Checkpoint`. Raises
     ``FileNotFoundError`` for a missing file and :class:`NetworkFileError`
     (naming the file) for one that is not a modcut checkpoint.
     """
@@ -144,7 +134,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Any:
         raise FileNotFoundError(f"no such file or folder: {p}")
     if p.is_dir() and not (p / "checkpoint.pt").is_file():
         raise NetworkFileError(f"{p} is a folder without a checkpoint.pt; {_EXPECTED}")
-    from modcut.harness import train
+    from modcut.harness.checkpoint import checkpoint_from_dict
 
     file = p / "checkpoint.pt" if p.is_dir() else p
     try:
@@ -157,7 +147,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Any:
             f"{type(exc).__name__}); {_EXPECTED}"
         ) from None
     try:
-        return train.checkpoint_from_dict(raw, file)
+        return checkpoint_from_dict(raw, file)
     except ValueError as exc:
         raise NetworkFileError(str(exc)) from None
 
@@ -409,7 +399,7 @@ def as_network(network: Any, *, part: str = "all") -> Network:
         src = str(network.path) if getattr(network, "path", None) else "checkpoint"
         return _from_checkpoint(network, src, part)
     if isinstance(network, dict) and "state_dict" in network:
-        from modcut.harness.train import checkpoint_from_dict
+        from modcut.harness.checkpoint import checkpoint_from_dict
 
         return _from_checkpoint(checkpoint_from_dict(network), "checkpoint dict", part)
     _matrices_only(part)

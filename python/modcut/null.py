@@ -20,6 +20,7 @@ import numpy as np
 
 from modcut import _kernel
 from modcut._io import float_or_nan, read_json, write_json
+from modcut._params import check
 from modcut._stats import empirical_test
 from modcut._validate import check_count, check_n_jobs, check_random_state
 from modcut.cluster import AutoRestarts, check_k, n_init_setting, resolve_n_init, spectral_partition
@@ -189,12 +190,10 @@ def clusterability(
     n_jobs:
         Threads; -1 = all cores.
     n_init:
-        k-means restarts; default 25, or 100 when the graph has over 2,000
-        non-isolated neurons (the reference settings). ``"auto"``: restarts in
-        rounds of 5, stopping once the best inertia has improved by at most 1e-3
-        (relative) in 2 consecutive rounds, at most the default, for the observed
-        network and every null sample (:class:`modcut.cluster.AutoRestarts`;
-        same result for any ``n_jobs``, chunking or scheduler); recorded as
+        k-means restarts, as for :func:`modcut.cluster` (``None``, an int or
+        ``"auto"``: :class:`modcut.cluster.AutoRestarts`), for the observed network
+        and every null sample (same result for any ``n_jobs``, chunking or
+        scheduler); ``"auto"`` is recorded as
         ``settings["n_init"] == "auto"`` with the cap in ``settings["n_init_max"]``.
     eigen_solver:
         ``"lanczos"`` (Rust, default: whole null pipeline in Rust) or
@@ -321,14 +320,13 @@ def check_null_args(
     chunk_size: Any = None,
 ) -> tuple[str, int, int, int, int | None]:
     """Validate the null test's settings: ``(method, seed, threads, n_shuffles, chunk_size)``."""
-    method = check_method(shuffle)
+    method = check_method(shuffle, "shuffle")
     seed = check_random_state(random_state)
     threads = check_n_jobs(n_jobs)
-    n_shuffles = check_count("n_shuffles", n_shuffles, 2)
-    if chunk_size is not None:
-        chunk_size = check_count("chunk_size", chunk_size, 1)
-    if eigen_solver not in ("lanczos", "arpack"):
-        raise ValueError(f"unknown eigen_solver {eigen_solver!r}; use 'lanczos' or 'arpack'")
+    n_shuffles = check_count("n_shuffles", n_shuffles)
+    if check("chunk_size", chunk_size) is not None:
+        chunk_size = int(chunk_size)
+    check("eigen_solver", eigen_solver)
     return method, seed, threads, n_shuffles, chunk_size
 
 
@@ -344,7 +342,7 @@ def chunk_store(
     """The :class:`~modcut.store.ChunkStore` of a null test's settings (``None`` without ``store``)."""
     if store is None:
         return None
-    from modcut import __version__
+    from modcut._core import __version__
     from modcut.store import ChunkStore
 
     return ChunkStore(

@@ -54,7 +54,6 @@ __all__ = [
     "within_cluster_share",
     "write_csv",
     "write_html",
-    "write_markdown",
 ]
 
 _agg_selected = False
@@ -730,14 +729,6 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         lines.append("| " + " | ".join(_fmt(r.get(k, "")) for k in keys) + " |")
     return "\n".join(lines) + "\n"
-
-
-def write_markdown(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Rows as a Markdown table file."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(markdown_table(rows))
-    return p
 
 
 def html_table(rows: Sequence[Mapping[str, Any]], *, max_rows: int | None = None) -> str:

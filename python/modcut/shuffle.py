@@ -15,27 +15,18 @@ from __future__ import annotations
 from typing import Any
 
 from modcut import _kernel
+from modcut._params import SHUFFLE_METHODS as SHUFFLE_METHODS  # re-export
+from modcut._params import check
 from modcut._validate import check_count, check_n_jobs, check_random_state
 from modcut.load import as_graph
 from modcut.network import Network
 
 __all__ = ["SHUFFLE_METHODS", "check_method", "shuffle"]
 
-SHUFFLE_METHODS: tuple[str, ...] = (
-    "layer",
-    "layer_nonzero",
-    "layer_nonzero_distribution",
-    "layer_all_distribution",
-)
 
-
-def check_method(method: Any) -> str:
-    """Validate a shuffle method name."""
-    if not isinstance(method, str) or method not in SHUFFLE_METHODS:
-        raise ValueError(
-            f"unknown shuffle method {method!r}; choose one of {', '.join(SHUFFLE_METHODS)}"
-        )
-    return method
+def check_method(method: Any, name: str = "method") -> str:
+    """Validate a shuffle method name (the rule ``RULES["shuffle"]`` of :mod:`modcut._params`)."""
+    return str(check(name, method, rule="shuffle"))
 
 
 def shuffle(
@@ -74,8 +65,8 @@ def shuffle(
     method = check_method(method)
     seed = check_random_state(random_state)
     threads = check_n_jobs(n_jobs)
-    n_samples = check_count("n_samples", n_samples, 1)
-    start = check_count("start", start, 0)
+    n_samples = check_count("n_samples", n_samples)
+    start = check_count("start", start)
     samples = _kernel.shuffle(net.core, method, seed, start, n_samples, threads)
     prov = {
         "source": f"'{method}' shuffle of {net.provenance.get('source', '?')}",

@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "network",
         help="checkpoint (.pt from modcut train), .npz of weight matrices or of a graph saved by "
-        "Network.save, .safetensors (every transformer MLP block), a .pt2 written by "
+        "GroupNetwork.save, .safetensors (every transformer MLP block), a .pt2 written by "
         "torch.export.save, or a state dict (.pt, .safetensors) with --arch",
     )
     p.add_argument(
@@ -68,6 +68,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         p, "data folder of the lesion tests (default: the checkpoint's, else the harness's)"
     )
     options.add_distributed(p)
+    p.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="do not keep finished null chunks in OUT/null_chunks/ (by default a killed "
+        "analysis started again with the same settings computes only the missing ones)",
+    )
+    p.add_argument(
+        "--reuse-null",
+        metavar="PATH",
+        default=None,
+        help="clusterability.json (or analysis folder) of the same network under the other of "
+        "the layer/layer_nonzero nulls: taken over where the network has no zero weight "
+        "(then both are one null), recorded as settings null_shared_with",
+    )
     options.add_output_options(p)
     p.set_defaults(func=run)
     return p
@@ -91,8 +105,9 @@ def parse_shape(text: str | None) -> tuple[Any, ...] | None:
     return shapes[0] if len(shapes) == 1 else tuple(shapes)
 
 
-def _model_file(args: argparse.Namespace) -> Any:
-    """The Network of a .pt2 or of a state dict with --arch; None for other inputs."""
+def _model_file_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``arch``, ``arch_kwargs`` and ``input_shape`` of :func:`modcut.study.analyze`
+    from ``--arch``, ``--arch-kwargs`` and ``--input-shape`` (checked here as flags)."""
     import json
     from pathlib import Path
 
@@ -103,8 +118,7 @@ def _model_file(args: argparse.Namespace) -> Any:
                 raise ValueError(
                     f"--{flag.replace('_', '-')} needs --arch (a state dict) or a .pt2 file"
                 )
-        return None
-    if args.graph != "all" or args.lesion:
+    elif args.graph != "all" or args.lesion:
         raise ValueError("--graph conv and --lesion take modcut checkpoints, not model files")
     kwargs = None
     if args.arch_kwargs is not None:
@@ -112,40 +126,31 @@ def _model_file(args: argparse.Namespace) -> Any:
             kwargs = json.loads(args.arch_kwargs)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--arch-kwargs is not JSON ({exc})") from None
-    from modcut.load import model_file_graph
-
-    return model_file_graph(
-        args.network, arch=args.arch, arch_kwargs=kwargs, input_shape=parse_shape(args.input_shape)
-    )
+    return {"arch": args.arch, "arch_kwargs": kwargs, "input_shape": parse_shape(args.input_shape)}
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``modcut analyze`` for parsed arguments; returns the exit status."""
-    from modcut import distributed
-    from modcut.study import _default_out, analyze, lesion_study
+    from modcut.study import analyze, lesion_study
 
-    network: Any = args.network
-    out = args.out
-    graph = _model_file(args)
-    if graph is not None:
-        network = graph
-        out = out if out is not None else _default_out(args.network)
-    with distributed.connect(args.scheduler, workers=args.workers) as client:
-        paths = analyze(
-            network,
-            out,
-            k=args.k,
-            n_shuffles=args.shuffles,
-            shuffle=args.shuffle,
-            seed=args.seed,
-            n_jobs=args.jobs,
-            graph=args.graph,
-            n_init=args.n_init,
-            progress=options.progress_of(args),
-            log=options.log_of(args),
-            scheduler=client,
-            source=str(args.network) if graph is not None else None,
-        )
+    paths = analyze(
+        args.network,
+        args.out,
+        k=args.k,
+        n_shuffles=args.shuffles,
+        shuffle=args.shuffle,
+        seed=args.seed,
+        n_jobs=args.jobs,
+        graph=args.graph,
+        n_init=args.n_init,
+        progress=options.progress_of(args),
+        log=options.log_of(args),
+        scheduler=args.scheduler,
+        workers=args.workers,
+        resume=not args.no_resume,
+        reuse_null=args.reuse_null,
+        **_model_file_args(args),
+    )
     if args.lesion:
         paths.update(
             lesion_study(

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from modcut.cli import options
-from modcut.cli.train import _flat, add_hidden, add_split_sizes
+from modcut.cli.train import add_hidden, add_split_sizes, flat_widths
 
 __all__ = ["add_parser", "run"]
 
@@ -161,7 +161,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """``--hidden``, ``--n-train`` and ``--n-test`` as ``TrainConfig`` fields (given ones only)."""
     out: dict[str, Any] = {
-        "hidden": _flat(args.hidden),
+        "hidden": flat_widths(args.hidden),
         "n_train": args.n_train,
         "n_test": args.n_test,
     }

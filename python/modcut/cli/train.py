@@ -33,14 +33,14 @@ def _widths(text: str) -> list[int]:
     return out
 
 
-def _flat(values: Sequence[Sequence[int]] | None) -> tuple[int, ...] | None:
+def flat_widths(values: Sequence[Sequence[int]] | None) -> tuple[int, ...] | None:
     if values is None:
         return None
     return tuple(v for group in values for v in group)
 
 
 def add_hidden(p: argparse.ArgumentParser, help: str) -> None:
-    """``--hidden W …`` (widths as :func:`_widths` parses them; :func:`_flat` joins them)."""
+    """``--hidden W …`` (widths as :func:`_widths` parses them; :func:`flat_widths` joins them)."""
     p.add_argument("--hidden", type=_widths, nargs="+", default=None, metavar="W", help=help)
 
 
@@ -243,7 +243,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "cluster_reg_normalize": args.cluster_reg_normalize,
     }
     for key in ("hidden", "channels", "dense"):
-        value = _flat(getattr(args, key))
+        value = flat_widths(getattr(args, key))
         if value is not None:
             kwargs[key] = value
     return TrainConfig(**kwargs)

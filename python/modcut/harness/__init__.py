@@ -1,7 +1,7 @@
 """PyTorch harness: the networks studied, their data, training with pruning, and weight extraction.
 
 Needs PyTorch (``pip install 'modcut[torch]'``): importing this package checks that torch
-is installed and raises :class:`modcut._optional.MissingExtraError` naming the extra if not.
+is installed and raises :class:`modcut.errors.MissingExtraError` naming the extra if not.
 
 Modules (import them directly):
 
@@ -10,8 +10,11 @@ Modules (import them directly):
 * :mod:`modcut.harness.derived` — HALVES, HALVES-SAME, STACKED, LINE, POLY, built from a seed.
 * :mod:`modcut.harness.models` — ``MLP``, ``SmallCNN``, ``build_model``, ``clusterable_init_``.
 * :mod:`modcut.harness.prune` — ``PolynomialDecay`` schedule and ``MagnitudePruner``.
-* :mod:`modcut.harness.train` — ``TrainConfig``, ``train``, ``evaluate``, ``load_checkpoint``,
-  and the ``modcut train`` command.
+* :mod:`modcut.harness.checkpoint` — ``TrainConfig``, ``Checkpoint``, ``load_checkpoint``,
+  ``checkpoint_from_dict``: what a run is and reading what it wrote (the readers use this,
+  never the training loop).
+* :mod:`modcut.harness.train` — ``train``, ``evaluate`` (and every name of ``checkpoint``),
+  driven by the ``modcut train`` command.
 * :mod:`modcut.harness.extract` — ``extract_weights``, ``layer_modules``: model or checkpoint
   to the weight matrices modcut's core takes.
 * :mod:`modcut.harness.cluster_reg` — the clusterability regulariser:

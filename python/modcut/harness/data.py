@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from modcut._optional import require
+from modcut.errors import DatasetNotFoundError
 
 __all__ = [
     "BASE_DATASETS",
@@ -134,10 +135,6 @@ _BASE_INFO = {
         None,
     ),
 }
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """No local copy of a data set was found and it could not be downloaded."""
 
 
 @dataclass

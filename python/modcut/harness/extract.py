@@ -48,16 +48,20 @@ from torch import nn
 
 __all__ = [
     "GRAPH_PARTS",
+    "UNMAPPABLE_HINTS",
+    "conv_matrix",
+    "conv_norm_name",
     "extract_weights",
     "graph_tensors",
     "layer_modules",
     "layer_names",
     "part_offset",
+    "slice_norm",
 ]
 
 _MAPPED = (nn.Linear, nn.Conv2d)
 _BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
-_HINTS: list[tuple[tuple[type[nn.Module], ...], str]] = [
+UNMAPPABLE_HINTS: list[tuple[tuple[type[nn.Module], ...], str]] = [
     ((nn.Conv1d, nn.Conv3d), "only 2-D convolutions (nn.Conv2d) are supported"),
     (
         (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d),
@@ -91,7 +95,7 @@ def _label(name: str, module: nn.Module) -> str:
 
 def _unmappable(name: str, module: nn.Module) -> ValueError:
     hint = "modules with parameters other than Linear, Conv2d and BatchNorm cannot be mapped"
-    for types, text in _HINTS:
+    for types, text in UNMAPPABLE_HINTS:
         if isinstance(module, types):
             hint = text
             break
@@ -118,7 +122,7 @@ def _walk(model: nn.Module) -> list[tuple[str, nn.Module]]:
             found.append((name, module))
             return
         own = [p for p in module._parameters.values() if p is not None]
-        if own or any(isinstance(module, types) for types, _ in _HINTS):
+        if own or any(isinstance(module, types) for types, _ in UNMAPPABLE_HINTS):
             raise _unmappable(name, module)
         for child_name, child in module.named_children():
             visit(f"{name}.{child_name}" if name else child_name, child)
@@ -146,15 +150,16 @@ def layer_names(model: nn.Module) -> list[str]:
     return [n for n, m in _walk(model) if isinstance(m, _MAPPED)]
 
 
-def _norm(t: torch.Tensor, dims: tuple[int, ...], norm: str) -> torch.Tensor:
+def slice_norm(t: torch.Tensor, dims: tuple[int, ...], norm: str) -> torch.Tensor:
+    """L1 (``norm="l1"``) or L2 norm of ``t`` over ``dims`` (differentiable)."""
     if norm == "l1":
         return t.abs().sum(dim=dims)
     return t.pow(2).sum(dim=dims).sqrt()
 
 
-def _conv_matrix(w: torch.Tensor, conv: nn.Conv2d, norm: str) -> torch.Tensor:
+def conv_matrix(w: torch.Tensor, conv: nn.Conv2d, norm: str) -> torch.Tensor:
     """``(in_channels, out_channels)`` kernel-slice norms of ``w = conv.weight`` (differentiable)."""
-    slices = _norm(w, (2, 3), norm)  # (out, in/groups)
+    slices = slice_norm(w, (2, 3), norm)  # (out, in/groups)
     groups = int(conv.groups)
     if groups == 1:
         return slices.T
@@ -165,7 +170,7 @@ def _conv_matrix(w: torch.Tensor, conv: nn.Conv2d, norm: str) -> torch.Tensor:
 def _as_model(obj: Any) -> nn.Module:
     if isinstance(obj, nn.Module):
         return obj
-    from modcut.harness.train import Checkpoint, checkpoint_from_dict, load_checkpoint
+    from modcut.harness.checkpoint import Checkpoint, checkpoint_from_dict, load_checkpoint
 
     if isinstance(obj, Checkpoint):
         return obj.model
@@ -180,7 +185,8 @@ def _as_model(obj: Any) -> nn.Module:
     )
 
 
-def _norm_name(conv_norm: str) -> str:
+def conv_norm_name(conv_norm: str) -> str:
+    """``"l1"`` or ``"l2"`` for a user's ``conv_norm`` (``"1"``, ``"L2"``…); ValueError otherwise."""
     norm = {"l1": "l1", "1": "l1", "l2": "l2", "2": "l2"}.get(str(conv_norm).lower())
     if norm is None:
         raise ValueError(f"conv_norm must be 'l1' or 'l2', got {conv_norm!r}")
@@ -212,7 +218,7 @@ def graph_tensors(
         Linear or first; kernel-slice norms for a Conv2d; per-channel norms for the
         Linear after the last Conv2d.
     """
-    norm = _norm_name(conv_norm)
+    norm = conv_norm_name(conv_norm)
     mats: list[torch.Tensor] = []
     prev: tuple[str, nn.Module] | None = None  # last mapped Linear/Conv2d
     prev_kind = ""
@@ -253,7 +259,7 @@ def graph_tensors(
                     f"{_label(name, m)} takes {m.in_channels} channels but {_label(*prev)} gives "
                     f"{width}: the layers do not form a chain"
                 )
-            mats.append(_conv_matrix(w, m, norm))
+            mats.append(conv_matrix(w, m, norm))
             width, prev_kind = int(m.out_channels), "conv"
         else:
             assert isinstance(m, nn.Linear)
@@ -265,7 +271,7 @@ def graph_tensors(
                         f"{width} channels of {_label(*prev)}: cannot map the flatten to channels"
                     )
                 positions = m.in_features // width
-                per_channel = _norm(w.reshape(m.out_features, width, positions), (2,), norm)
+                per_channel = slice_norm(w.reshape(m.out_features, width, positions), (2,), norm)
                 mats.append(per_channel.T)
             else:
                 if prev is not None and m.in_features != width:
@@ -303,7 +309,7 @@ def extract_weights(
     model_or_checkpoint:
         An ``nn.Module``; a checkpoint path (file, or run directory holding
         ``checkpoint.pt``); a checkpoint dict; or a loaded
-        :class:`~modcut.harness.train.Checkpoint`.
+        :class:`~modcut.harness.checkpoint.Checkpoint`.
     conv_norm:
         ``"l1"`` (default, as the reference) or ``"l2"``: the norm of a kernel slice
         (and of a channel's flattened weights into a dense neuron).
@@ -328,7 +334,7 @@ def extract_weights(
     FileNotFoundError
         A checkpoint path that does not exist.
     """
-    norm = _norm_name(conv_norm)
+    norm = conv_norm_name(conv_norm)
     part_offset(part)  # validates part
     model = _as_model(model_or_checkpoint)
     with torch.no_grad():
