@@ -119,7 +119,7 @@ def _error(args, capsys) -> str:
 
 def test_model_file_errors_name_the_problem(resnet_files, tmp_path, capsys):
     _, d = resnet_files
-    base = ["analyze", "--k", "2", "--shuffles", "1", "--quiet"]
+    base = ["analyze", "--k", "2", "--shuffles", "2", "--quiet"]  # valid: the file is the problem
     pt = str(d / "resnet18.pt")
     # missing --input-shape
     msg = _error(

@@ -207,11 +207,11 @@ def test_eps_one_message_for_chains_and_groups(func, eps):
         assert str(info.value) == message("eps", eps)
 
 
-def test_study_and_blocks_check_before_reading(tmp_path):
-    from modcut import blocks, study
+def test_analyze_checks_before_reading(tmp_path):
+    from modcut import study
 
     missing = tmp_path / "nothing.npz"  # never read: the arguments are refused first
-    for func in (study.analyze, blocks.analyze_blocks):
+    for func in (study.analyze,):
         for kwargs, name, rule in [
             ({"k": 1}, "k", "k"),
             ({"n_shuffles": 1}, "n_shuffles", "n_shuffles"),
