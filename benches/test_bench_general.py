@@ -41,7 +41,7 @@ def mlp_block():
 
 def test_modcut_resnet18_null_sample(benchmark, resnet18_graph):
     g = resnet18_graph
-    sizes, edges, kept = _core.g_reduce_isolated(*g.to_core())
+    reduced, kept = _core.reduce_isolated(g.core)
     n_init = default_n_init(int(kept.shape[0]))
     batch = 2
     starts = itertools.count()
@@ -54,9 +54,7 @@ def test_modcut_resnet18_null_sample(benchmark, resnet18_graph):
         edge_groups=len(g.edges),
     )
     benchmark.pedantic(
-        lambda: _core.g_null_ncuts(
-            sizes, edges, METHOD, K, n_init, 0, next(starts) * batch, batch, 0
-        ),
+        lambda: _core.null_ncuts(reduced, METHOD, K, n_init, 0, next(starts) * batch, batch, 0),
         rounds=2,
         iterations=1,
         warmup_rounds=0,
@@ -103,3 +101,23 @@ def test_reference_mlp_block_null_sample(benchmark, mlp_block):
         iterations=1,
         warmup_rounds=0,
     )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_modcut_resnet18_one_sample_parallel_restarts(benchmark, resnet18_graph, threads):
+    """One null sample of the ResNet-18 graph (fewer samples than threads: the group
+    null now runs each sample's k-means restarts in parallel, as the chain's does);
+    bit-identical for 1 and 2 threads."""
+    g = resnet18_graph
+    reduced, kept = _core.reduce_isolated(g.core)
+    n_init = default_n_init(int(kept.shape[0]))
+    benchmark.group = "one null sample, parallel restarts: resnet18 channel graph"
+    benchmark.extra_info.update(pipeline="modcut", n_init=n_init, threads=threads)
+    out = benchmark.pedantic(
+        lambda: _core.null_ncuts(reduced, METHOD, K, n_init, 0, 0, 1, threads),
+        rounds=2,
+        iterations=1,
+        warmup_rounds=0,
+    )
+    one = _core.null_ncuts(reduced, METHOD, K, n_init, 0, 0, 1, 1)
+    assert np.asarray(out).tobytes() == np.asarray(one).tobytes()

@@ -1,5 +1,5 @@
 """Saved group graphs through the one input path (``load.as_graph``) and the Rust
-handle of group networks (``CoreGroupNetwork``)."""
+handle of group networks (``CoreNetwork``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 import modcut
-from modcut._core import CoreGroupNetwork
+from modcut._core import CoreNetwork
 from modcut.groupnet import GroupNetwork
 from modcut.readers.load import NetworkFileError, as_graph, read_group_graph
 
@@ -219,7 +219,7 @@ def test_the_core_handle_is_built_once_pickles_cheaply_and_checks_its_input(save
     g, _ = saved
     h = g.core
     assert g.core is h  # cached: built once
-    assert isinstance(h, CoreGroupNetwork)
+    assert isinstance(h, CoreNetwork)
     assert h.sizes == list(g.sizes) and h.n_nodes == g.n_nodes
     assert h.nnz == [e.weights.nnz for e in g.edges]
     for (src, dst, r, c, indptr, indices, data), e in zip(h.edges(), g.edges, strict=True):
@@ -244,7 +244,7 @@ def test_the_core_handle_is_built_once_pickles_cheaply_and_checks_its_input(save
     np.testing.assert_array_equal(modcut.cluster(g2, k=3, n_init=4), lab)
     # bad input to the handle: ValueError naming the problem, never a panic
     ok = (0, 1, 2, 2, np.array([0, 1, 2]), np.array([0, 1], dtype=np.int32), np.ones(2))
-    CoreGroupNetwork([2, 2], [ok])
+    CoreNetwork([2, 2], [ok])
     cases = [
         ([2, 2], [(0, 1, 2, 2, np.array([0, -1, 2]), ok[5], ok[6])], "negative indptr"),
         (
@@ -265,7 +265,7 @@ def test_the_core_handle_is_built_once_pickles_cheaply_and_checks_its_input(save
     ]
     for sizes, edges, match in cases:
         with pytest.raises(ValueError, match=match):
-            CoreGroupNetwork(sizes, edges)
+            CoreNetwork(sizes, edges)
 
 
 def test_group_null_on_dask_equals_the_local_run(saved) -> None:

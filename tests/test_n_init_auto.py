@@ -110,7 +110,7 @@ def test_group_networks_take_auto(monkeypatch):
     # the group path hands the rule to Rust (its results match 25 restarts on this
     # small graph, so the wiring is checked on the calls)
     seen: list[tuple[str, object]] = []
-    for name in ("g_observed_labels", "g_null_ncuts"):
+    for name in ("observed_labels", "null_ncuts"):
         real = getattr(_core, name)
 
         def spy(*a, _real=real, _name=name, **kw):
@@ -124,7 +124,7 @@ def test_group_networks_take_auto(monkeypatch):
     two = modcut.clusterability(g, n_jobs=2, chunk_size=2, **kw)
     np.testing.assert_array_equal(one.null_ncuts, two.null_ncuts)
     assert one.settings["n_init"] == "auto" and one.settings["graph"] == "groups"
-    assert ("g_observed_labels", True) in seen and ("g_null_ncuts", True) in seen
+    assert ("observed_labels", True) in seen and ("null_ncuts", True) in seen
     assert all(auto for _, auto in seen)
     labels = modcut.cluster(g, k=3, n_init="auto")
     assert any(np.array_equal(labels, modcut.cluster(g, k=3, n_init=m)) for m in (15, 20, 25))

@@ -123,7 +123,7 @@ def test_rust_core_rejects_malformed_csr_without_crashing():
     indptr = np.array([0, 2, 1], dtype=np.int64)  # decreasing
     layer = (2, 2, indptr, np.array([0, 1], dtype=np.int32), np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match="indptr"):
-        _core.CoreNetwork([layer])
+        _core.CoreNetwork.chain([layer])
     layer = (
         2,
         2,
@@ -132,4 +132,4 @@ def test_rust_core_rejects_malformed_csr_without_crashing():
         np.array([1.0, 2.0]),
     )
     with pytest.raises(ValueError, match="out of range"):
-        _core.CoreNetwork([layer])
+        _core.CoreNetwork.chain([layer])

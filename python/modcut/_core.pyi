@@ -1,11 +1,15 @@
 """Type stubs for :mod:`modcut._core`, the Rust extension.
 
 A network is passed as a :class:`CoreNetwork`, the core's validated copy of it, built
-once (by :func:`modcut.as_network`) from a list of layers, each ``(rows, cols, indptr,
-indices, data)``: a canonical CSR matrix (column indices strictly increasing within
-each row) with ``rows`` inputs and ``cols`` outputs, ``indptr`` int64, ``indices``
-int32, ``data`` float64. Node ids are global and in layer order: the ``n0`` input
-neurons first, then layer 1's, and so on.
+once: ``CoreNetwork(sizes, edges)`` from node-group sizes and edge groups
+``(src, dst, rows, cols, indptr, indices, data)`` (:attr:`modcut.GroupNetwork.core`),
+``CoreNetwork.chain(layers)`` from the layers ``(rows, cols, indptr, indices, data)`` of a
+layered network (:func:`modcut.as_network`). Every matrix is a canonical CSR matrix
+(column indices strictly increasing within each row), ``indptr`` int64, ``indices``
+int32, ``data`` float64. Node ids are global and in group order (for a chain: the
+``n0`` input neurons first, then layer 1's, and so on). A *chain* (groups
+``0 → 1 → … → L``, edge group ``l`` joining groups ``l`` and ``l + 1``) is recognised by
+its structure, whichever constructor built it; every function below takes any network.
 
 Every function raises ``ValueError`` for bad input and ``RuntimeError`` for a
 numerical failure or an internal error; the GIL is released during the work.
@@ -22,29 +26,48 @@ __version__: str
 Layer: TypeAlias = tuple[int, int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]
 """One weight matrix: ``(rows, cols, indptr, indices, data)`` in CSR form."""
 
+Edge: TypeAlias = tuple[
+    int, int, int, int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]
+]
+"""One edge group: ``(src, dst, rows, cols, indptr, indices, data)``, a CSR matrix from
+group ``src`` (rows) to group ``dst`` (columns)."""
+
 Csr: TypeAlias = tuple[int, int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]
 """A sparse matrix ``(nrows, ncols, indptr, indices, data)`` in CSR form."""
 
 class CoreNetwork:
-    """A validated layered network owned by the Rust core (immutable, thread-safe).
+    """A validated network owned by the Rust core (immutable, thread-safe).
 
-    ``CoreNetwork(layers)`` checks the CSR structure, that the layers chain, that
-    weights are finite, that rows are canonical and that node ids fit int32, and
-    raises ``ValueError`` otherwise. It pickles as its layer list.
+    ``CoreNetwork(sizes, edges)`` checks the CSR structure, finite weights, group
+    indices (no self-loops), shapes against the group sizes, canonical rows and that
+    node ids fit int32, and raises ``ValueError`` naming the edge group otherwise.
+    It pickles as ``(sizes, edges)``.
     """
 
-    def __init__(self, layers: list[Layer]) -> None: ...
+    def __init__(self, sizes: list[int], edges: list[Edge]) -> None: ...
+    @staticmethod
+    def chain(layers: list[Layer]) -> CoreNetwork:
+        """The layered network of ``layers`` (layer ``l`` joins groups ``l`` and ``l + 1``);
+        checks as the constructor, and that the layers chain; errors name the layer."""
+    @property
+    def is_chain(self) -> bool:
+        """Whether the groups form the path ``0 → 1 → … → L`` (a layered network)."""
+    @property
+    def sizes(self) -> list[int]:
+        """Neurons per node group (a reduced network may have empty groups)."""
     @property
     def widths(self) -> list[int]:
-        """Neurons per layer ``[n0, n1, …, nL]``."""
+        """Neurons per layer ``[n0, n1, …, nL]`` of a chain (the group sizes)."""
     @property
     def n_nodes(self) -> int:
         """Total number of neurons."""
     @property
     def nnz(self) -> list[int]:
-        """Stored entries of every layer."""
+        """Stored entries of every edge group (a chain's layers)."""
     def layers(self) -> list[Layer]:
-        """The layer list (fresh arrays)."""
+        """A chain's layer list (fresh arrays); ``ValueError`` if not a chain."""
+    def edges(self) -> list[Edge]:
+        """The edge groups ``(src, dst, rows, cols, indptr, indices, data)`` (fresh arrays)."""
 
 # --- graph, cut, shuffle ---
 
@@ -55,35 +78,42 @@ def adjacency(
 
     Returns ``(n, indptr, indices, data, degree)``: an ``n × n`` CSR matrix with
     ``A[u, v] = |w|`` for the weight joining neurons ``u`` and ``v`` (no zeros
-    stored, sorted column indices; isolated neurons have empty rows) and the
+    stored, sorted column indices, parallel edge groups summed; isolated neurons have
+    empty rows) and the
     weighted degree ``Σ |w|`` of every neuron.
     """
 
 def degrees(net: CoreNetwork) -> NDArray[np.float64]:
     """Weighted degree ``Σ |w|`` of every neuron (0 for isolated ones), shape ``(n_nodes,)``."""
 
-def reduce_isolated(net: CoreNetwork) -> tuple[CoreNetwork, NDArray[np.int64]]:
-    """Remove the isolated (degree-0) neurons of every layer.
+def colouring(net: CoreNetwork) -> list[int] | None:
+    """A 2-colouring of the groups (0/1 each) along edge groups with a non-zero weight
+    (a chain's: the layer parity), or ``None`` when the group graph has an odd cycle."""
 
-    Returns ``(layers_out, kept)``: the reduced network (widths shrink; stored
+def reduce_isolated(net: CoreNetwork) -> tuple[CoreNetwork, NDArray[np.int64]]:
+    """Remove the isolated (degree-0) neurons of every group.
+
+    Returns ``(reduced, kept)``: the reduced network (sizes shrink; stored
     zeros between kept neurons are kept) and the ascending global ids, in the
     input network, of the kept neurons (node ``k`` of the result is ``kept[k]``).
 
-    Raises ``ValueError`` if some layer has no connected neuron left.
+    Raises ``ValueError`` if every weight is zero, or if some layer of a chain has no
+    connected neuron left (groups of other networks may become empty).
     """
 
 def normalized_bipartite(
     net: CoreNetwork,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], Csr]:
-    """The odd-to-even block of ``D^-1/2 A D^-1/2`` over non-isolated neurons.
+    """The even-to-odd block of ``D^-1/2 A D^-1/2`` over non-isolated neurons.
 
     Returns ``(even, odd, block)``: ``even`` / ``odd`` are the ascending global ids
-    of the non-isolated neurons of even-indexed / odd-indexed layers (layer 0,
-    the input, is even); ``block`` is the ``len(even) × len(odd)`` CSR matrix with
-    ``block[r, c] = |w| / sqrt(deg[even[r]] * deg[odd[c]])`` for every edge. Its
-    singular triplets are the eigenpairs of the (bipartite) normalized adjacency.
+    of the non-isolated neurons of the groups of colour 0 / 1 (:func:`colouring`; for
+    a chain: even-indexed / odd-indexed layers, layer 0, the input, is even);
+    ``block`` is the ``len(even) × len(odd)`` CSR matrix with
+    ``block[r, c] = A[u, v] / sqrt(deg[u] * deg[v])`` (``u = even[r]``, ``v = odd[c]``).
+    Its singular triplets are the eigenpairs of the (bipartite) normalized adjacency.
 
-    Raises ``ValueError`` if the network has no non-zero weight.
+    Raises ``ValueError`` if the network is not bipartite or has no non-zero weight.
     """
 
 def ncut(
@@ -91,7 +121,7 @@ def ncut(
 ) -> tuple[float, NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """Normalized cut of a partition of the neurons.
 
-    ``labels`` has one int64 entry per neuron (all layers, layer order); ``-1``
+    ``labels`` has one int64 entry per neuron (all groups, group order); ``-1``
     marks an unclustered neuron (edges to it count as leaving a cluster), other
     labels are arbitrary non-negative integers. Returns ``(ncut, cluster_ids,
     cut, volume)`` where, for every non-empty cluster (ascending id), ``cut`` is
@@ -114,7 +144,8 @@ def shuffle(
     positions), ``"layer_nonzero_distribution"`` (keep the non-zero positions,
     draw values from a Gaussian KDE, bandwidth 0.01, of the layer's non-zero
     values) or ``"layer_all_distribution"`` (``"layer"``, then
-    ``"layer_nonzero_distribution"``); each layer is shuffled independently.
+    ``"layer_nonzero_distribution"``); each edge group (a chain's layer) is shuffled
+    independently, in order.
     Sample ``i`` depends only on ``(seed, i)``: the result is the same for any
     ``n_threads`` (0 = all cores) and any split into batches.
 
@@ -162,10 +193,13 @@ def observed_labels(
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Normalized spectral clustering of every neuron of an observed network.
 
-    Returns ``(labels, eigenvalues)``: ``labels`` has one entry per neuron (layer
+    Returns ``(labels, eigenvalues)``: ``labels`` has one entry per neuron (group
     order), in ``0 … k-1``, ``-1`` for isolated neurons; ``eigenvalues`` are the k
-    largest eigenvalues of ``D^-1/2 A D^-1/2`` (descending). Graphs with
-    ``k ≥ min(#even, #odd)`` non-isolated neurons use a dense eigendecomposition.
+    largest eigenvalues of ``D^-1/2 A D^-1/2`` (descending). Bipartite networks
+    (:func:`colouring`) use the SVD shortcut; others, and bipartite non-chains with
+    ``k ≥ min(#even, #odd)`` non-isolated neurons, a block Lanczos on ``(I + N)/2`` per
+    connected component (small ones dense); a chain with ``k ≥ min(#even, #odd)`` a
+    dense eigendecomposition.
 
     ``auto``: the k-means restarts stop by the rule of :func:`kmeans`, at most
     ``n_init`` of them. Raises ``ValueError`` if ``k`` is 0 or exceeds the
@@ -182,8 +216,9 @@ def observed_embedding(
     net: CoreNetwork, k: int, seed: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """The embedding :func:`observed_labels` runs k-means on: ``(node_ids (m,), x (m, k),
-    eigenvalues (k,))``, rows for the non-isolated neurons, even layers first, divided
-    by ``sqrt(degree)``."""
+    eigenvalues (k,))``, rows for the non-isolated neurons, divided by ``sqrt(degree)``:
+    colour 0 first on the bipartite paths (a chain's even layers), ascending ids
+    otherwise."""
 
 def null_ncuts(
     net: CoreNetwork,
@@ -203,93 +238,8 @@ def null_ncuts(
     Sample ``i``: shuffle ``net`` with stream ``(seed, shuffle, i)``, cluster it
     with stream ``(seed, null clustering, i)``, score it (eps 1e-8, relative as in :func:`ncut`). Pass the
     network with isolated neurons already removed (:func:`reduce_isolated`);
-    neurons a shuffle isolates are left out of the clustering. Parallel over
-    samples on ``n_threads`` threads (0 = all cores); identical for any thread
-    count or chunking.
+    neurons a shuffle isolates are left out of the clustering. On ``n_threads``
+    threads (0 = all cores): samples in parallel when ``count >= n_threads``, else one
+    after another with each sample's k-means restarts in parallel; identical for any
+    thread count or chunking.
     """
-
-# --- general (group) networks (rust/src/gnet.rs, py_gnet_core.rs, py_gnet.rs) ---
-# Node ids are global, in group order.
-
-Edge: TypeAlias = tuple[
-    int, int, int, int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]
-]
-
-class CoreGroupNetwork:
-    """A validated group network owned by the Rust core (immutable, thread-safe).
-
-    ``CoreGroupNetwork(sizes, edges)`` takes the node-group sizes and one
-    ``(src, dst, rows, cols, indptr, indices, data)`` canonical CSR matrix per edge
-    group; it checks the CSR structure, finite weights, group indices (no
-    self-loops), shapes against the group sizes, canonical rows and that node ids
-    fit int32, and raises ``ValueError`` otherwise. :attr:`modcut.GroupNetwork.core`
-    builds one, once. It pickles as ``(sizes, edges)``.
-    """
-
-    def __init__(self, sizes: list[int], edges: list[Edge]) -> None: ...
-    @property
-    def sizes(self) -> list[int]:
-        """Neurons per node group (a reduced network may have empty groups)."""
-    @property
-    def n_nodes(self) -> int:
-        """Total number of neurons."""
-    @property
-    def nnz(self) -> list[int]:
-        """Stored entries of every edge group."""
-    def edges(self) -> list[Edge]:
-        """The edge groups ``(src, dst, rows, cols, indptr, indices, data)`` (fresh arrays)."""
-
-def g_adjacency(
-    net: CoreGroupNetwork,
-) -> tuple[int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64], NDArray[np.float64]]:
-    """``(n, indptr, indices, data, degree)``: symmetric |w| adjacency, parallel edges summed."""
-
-def g_degrees(net: CoreGroupNetwork) -> NDArray[np.float64]:
-    """Weighted degree of every neuron."""
-
-def g_colouring(net: CoreGroupNetwork) -> list[int] | None:
-    """A 2-colouring of the groups along non-zero edge groups, or None (odd cycle)."""
-
-def g_reduce_isolated(net: CoreGroupNetwork) -> tuple[CoreGroupNetwork, NDArray[np.int64]]:
-    """``(reduced, kept)`` without isolated neurons (groups may become empty)."""
-
-def g_ncut(
-    net: CoreGroupNetwork, labels: NDArray[np.int64], eps: float = 1e-8
-) -> tuple[float, NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-    """``(ncut, cluster_ids, cut, volume)`` as :func:`ncut`."""
-
-def g_shuffle(
-    net: CoreGroupNetwork, method: str, seed: int, start: int, count: int, n_threads: int
-) -> list[CoreGroupNetwork]:
-    """Null networks: each edge group shuffled on its own, sample i from stream (seed, i)."""
-
-def g_observed_labels(
-    net: CoreGroupNetwork, k: int, n_init: int, seed: int, *, auto: bool = False
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """``(labels, eigenvalues)`` of an observed group network: bipartite group graphs use the
-    SVD shortcut, others a block Lanczos on (I + N)/2; then k-means."""
-
-def g_null_labels(
-    net: CoreGroupNetwork, k: int, n_init: int, seed: int, sample: int, *, auto: bool = False
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """As :func:`g_observed_labels`, with the random stream of null sample ``sample``."""
-
-def g_observed_embedding(
-    net: CoreGroupNetwork, k: int, seed: int
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-    """``(node_ids, x (m, k), eigenvalues (k,))`` of the non-isolated neurons."""
-
-def g_null_ncuts(
-    net: CoreGroupNetwork,
-    method: str,
-    k: int,
-    n_init: int,
-    seed: int,
-    start: int,
-    count: int,
-    n_threads: int,
-    *,
-    auto: bool = False,
-) -> NDArray[np.float64]:
-    """n-cuts of null samples ``start … start + count - 1`` (isolated neurons removed first;
-    ``auto`` as in :func:`observed_labels`)."""

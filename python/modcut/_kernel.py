@@ -1,8 +1,8 @@
 """The calls into the Rust core, one per operation, for any network handle.
 
-Transitional: the Rust core still has two handles (``CoreNetwork`` for chains,
-``CoreGroupNetwork`` for the rest); this module is the only place that tells
-them apart, so that no other module forks on the kind of network.
+The Rust core has one handle, ``CoreNetwork``, for chains and every other network
+(``CoreNetwork.chain(layers)`` / ``CoreNetwork(sizes, edges)``), and one function per
+operation; this module only builds the handles and passes the calls through.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from modcut import _core
 
 
 def chain_handle(layers: Sequence[sp.csr_array]) -> Any:
-    return _core.CoreNetwork(
+    return _core.CoreNetwork.chain(
         [
             (
                 int(m.shape[0]),
@@ -32,54 +32,43 @@ def chain_handle(layers: Sequence[sp.csr_array]) -> Any:
 
 
 def group_handle(sizes: list[int], edges: list[Any]) -> Any:
-    return _core.CoreGroupNetwork(sizes, edges)
-
-
-def _chain(core: Any) -> bool:
-    return isinstance(core, _core.CoreNetwork)
+    return _core.CoreNetwork(sizes, edges)
 
 
 def adjacency(core: Any) -> Any:
-    return _core.adjacency(core) if _chain(core) else _core.g_adjacency(core)
+    return _core.adjacency(core)
 
 
 def degrees(core: Any) -> Any:
-    return _core.degrees(core) if _chain(core) else _core.g_degrees(core)
+    return _core.degrees(core)
 
 
 def colouring(core: Any) -> list[int] | None:
-    if _chain(core):
-        return [i % 2 for i in range(len(core.widths))]
-    c = _core.g_colouring(core)
-    return None if c is None else [int(x) for x in c]  # a Vec<u8> arrives as bytes
+    return _core.colouring(core)
 
 
 def reduce_isolated(core: Any) -> tuple[Any, Any]:
-    return _core.reduce_isolated(core) if _chain(core) else _core.g_reduce_isolated(core)
+    return _core.reduce_isolated(core)
 
 
 def ncut(core: Any, labels: Any, eps: float) -> Any:
-    return _core.ncut(core, labels, eps) if _chain(core) else _core.g_ncut(core, labels, eps)
+    return _core.ncut(core, labels, eps)
 
 
 def shuffle(core: Any, method: str, seed: int, start: int, count: int, threads: int) -> Any:
-    f = _core.shuffle if _chain(core) else _core.g_shuffle
-    return f(core, method, seed, start, count, threads)
+    return _core.shuffle(core, method, seed, start, count, threads)
 
 
 def observed_labels(core: Any, k: int, n_init: int, seed: int, *, auto: bool) -> Any:
-    f = _core.observed_labels if _chain(core) else _core.g_observed_labels
-    return f(core, k, n_init, seed, auto=auto)
+    return _core.observed_labels(core, k, n_init, seed, auto=auto)
 
 
 def null_labels(core: Any, k: int, n_init: int, seed: int, sample: int, *, auto: bool) -> Any:
-    f = _core.null_labels if _chain(core) else _core.g_null_labels
-    return f(core, k, n_init, seed, sample, auto=auto)
+    return _core.null_labels(core, k, n_init, seed, sample, auto=auto)
 
 
 def observed_embedding(core: Any, k: int, seed: int) -> Any:
-    f = _core.observed_embedding if _chain(core) else _core.g_observed_embedding
-    return f(core, k, seed)
+    return _core.observed_embedding(core, k, seed)
 
 
 def null_ncuts(
@@ -94,14 +83,9 @@ def null_ncuts(
     *,
     auto: bool,
 ) -> Any:
-    f = _core.null_ncuts if _chain(core) else _core.g_null_ncuts
-    return f(core, method, k, n_init, seed, start, count, threads, auto=auto)
+    return _core.null_ncuts(core, method, k, n_init, seed, start, count, threads, auto=auto)
 
 
 def structure(core: Any) -> tuple[list[int], list[Any]]:
     """``(sizes, edges)`` of a handle, edges as ``(src, dst, rows, cols, indptr, indices, data)``."""
-    if _chain(core):
-        return [int(w) for w in core.widths], [
-            (i, i + 1, *layer) for i, layer in enumerate(core.layers())
-        ]
     return [int(s) for s in core.sizes], list(core.edges())

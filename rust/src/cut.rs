@@ -13,11 +13,11 @@
 //! the reference's ε; for a tiny-weight network it shrinks with the weights, so
 //! the n-cut does not depend on the scale of the weights ([`effective_eps`]).
 //!
-//! Both functions read the layers directly (no adjacency is built) in one pass
+//! Both functions read the edge groups directly (no adjacency is built) in one pass
 //! over the stored weights, and give bit-identical ncut values.
 
 use crate::error::{Error, Result};
-use crate::net::LayeredNet;
+use crate::net::Network;
 
 /// The normalized cut of a partition with its per-cluster terms.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,12 +46,12 @@ struct Slots {
 ///
 /// Small labels (at most about twice the node count) are used as slots
 /// directly; larger ones are compacted by sort + dedup + binary search.
-fn slots(net: &LayeredNet, labels: &[i64], eps: f64) -> Result<Slots> {
+fn slots(net: &Network, labels: &[i64], eps: f64) -> Result<Slots> {
     let n = net.n_nodes();
     if labels.len() != n {
         return Err(Error::Labels(format!(
             "got {} labels but the network has {n} neurons (one label per neuron of every \
-             layer, inputs and outputs included)",
+             group, inputs and outputs included)",
             labels.len()
         )));
     }
@@ -111,15 +111,26 @@ pub fn effective_eps(eps: f64, total_volume: f64) -> f64 {
 /// Per-slot `(cut, volume)` and the total volume in one pass over the stored weights.
 ///
 /// Branch-free inner loop: unlabelled nodes sit in a dummy slot `n_slots`
-/// whose sums are dropped, and each row's own contributions are summed in
-/// registers and added to its slot once. Stored zeros add `+0.0`.
-fn accumulate(net: &LayeredNet, s: &Slots) -> (Vec<f64>, Vec<f64>, f64) {
+/// whose sums are dropped. Edge groups in order, entries in storage order; a
+/// chain sums each row's own contributions in registers and adds them to its
+/// slot once, other networks add them one by one (the summation orders of
+/// [`crate::graph`]). Stored zeros add `+0.0`.
+fn accumulate(net: &Network, s: &Slots) -> (Vec<f64>, Vec<f64>, f64) {
+    if net.is_chain() {
+        accumulate_in::<true>(net, s)
+    } else {
+        accumulate_in::<false>(net, s)
+    }
+}
+
+fn accumulate_in<const ROW_SUM: bool>(net: &Network, s: &Slots) -> (Vec<f64>, Vec<f64>, f64) {
     let off = net.offsets();
     let mut cut = vec![0.0; s.n_slots + 1];
     let mut vol = vec![0.0; s.n_slots + 1];
-    for (l, layer) in net.layers.iter().enumerate() {
-        let src = &s.of_node[off[l]..off[l + 1]];
-        let dst = &s.of_node[off[l + 1]..off[l + 2]];
+    for eg in &net.edges {
+        let layer = &eg.layer;
+        let src = &s.of_node[off[eg.src]..off[eg.src + 1]];
+        let dst = &s.of_node[off[eg.dst]..off[eg.dst + 1]];
         for (i, &cu) in src.iter().enumerate() {
             let (a0, a1) = (layer.indptr[i], layer.indptr[i + 1]);
             let (mut row_cut, mut row_vol) = (0.0, 0.0);
@@ -127,13 +138,20 @@ fn accumulate(net: &LayeredNet, s: &Slots) -> (Vec<f64>, Vec<f64>, f64) {
                 let a = w.abs();
                 let cv = dst[j as usize];
                 let leaving = if cv != cu { a } else { 0.0 };
-                row_vol += a;
-                row_cut += leaving;
+                if ROW_SUM {
+                    row_vol += a;
+                    row_cut += leaving;
+                } else {
+                    vol[cu as usize] += a;
+                    cut[cu as usize] += leaving;
+                }
                 vol[cv as usize] += a;
                 cut[cv as usize] += leaving;
             }
-            vol[cu as usize] += row_vol;
-            cut[cu as usize] += row_cut;
+            if ROW_SUM {
+                vol[cu as usize] += row_vol;
+                cut[cu as usize] += row_cut;
+            }
         }
     }
     // every edge adds |w| to two volumes (the dummy slot's included)
@@ -144,7 +162,7 @@ fn accumulate(net: &LayeredNet, s: &Slots) -> (Vec<f64>, Vec<f64>, f64) {
 }
 
 /// `Σ cut/(vol + ε)` over slots with positive volume, in slot order.
-pub(crate) fn total(cut: &[f64], vol: &[f64], total_volume: f64, eps: f64) -> f64 {
+fn total(cut: &[f64], vol: &[f64], total_volume: f64, eps: f64) -> f64 {
     let eps = effective_eps(eps, total_volume);
     cut.iter()
         .zip(vol)
@@ -164,7 +182,7 @@ pub(crate) fn total(cut: &[f64], vol: &[f64], total_volume: f64, eps: f64) -> f6
 /// [`Error::Value`] if `eps` is negative or not finite.
 ///
 /// `eps` is the reference ε before scaling (see [`effective_eps`]).
-pub fn ncut(net: &LayeredNet, labels: &[i64], eps: f64) -> Result<NcutParts> {
+pub fn ncut(net: &Network, labels: &[i64], eps: f64) -> Result<NcutParts> {
     let s = slots(net, labels, eps)?;
     let (cut, vol, tv) = accumulate(net, &s);
     let ncut = total(&cut, &vol, tv, eps);
@@ -198,7 +216,7 @@ pub fn ncut(net: &LayeredNet, labels: &[i64], eps: f64) -> Result<NcutParts> {
 ///
 /// # Errors
 /// As [`ncut`].
-pub fn ncut_value(net: &LayeredNet, labels: &[i64], eps: f64) -> Result<f64> {
+pub fn ncut_value(net: &Network, labels: &[i64], eps: f64) -> Result<f64> {
     let s = slots(net, labels, eps)?;
     let (cut, vol, tv) = accumulate(net, &s);
     Ok(total(&cut, &vol, tv, eps))
@@ -226,8 +244,7 @@ mod tests {
                 0.0, 0.0, -a, a,
             ]
         };
-        let net =
-            LayeredNet::new(vec![dense(4, 4, &block(1.0)), dense(4, 4, &block(0.3))]).unwrap();
+        let net = Network::chain(vec![dense(4, 4, &block(1.0)), dense(4, 4, &block(0.3))]).unwrap();
         let labels = [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1];
         let p = ncut(&net, &labels, 1e-8).unwrap();
         assert_eq!(p.ncut, 0.0);
@@ -245,7 +262,7 @@ mod tests {
     #[test]
     fn two_by_two_by_hand() {
         // W = [[1, 2], [3, 4]]: nodes 0, 1 (inputs), 2, 3 (outputs).
-        let net = LayeredNet::new(vec![dense(2, 2, &[1.0, 2.0, 3.0, 4.0])]).unwrap();
+        let net = Network::chain(vec![dense(2, 2, &[1.0, 2.0, 3.0, 4.0])]).unwrap();
         // clusters {0, 2} and {1, 3}: cut both = 2 + 3 = 5;
         // vol {0,2} = (1+2) + (1+3) = 7, vol {1,3} = (3+4) + (2+4) = 13
         let p = ncut(&net, &[0, 1, 0, 1], 0.0).unwrap();
@@ -274,7 +291,7 @@ mod tests {
     #[test]
     fn zero_volume_cluster_contributes_nothing() {
         // input 1 is isolated and alone in cluster 3
-        let net = LayeredNet::new(vec![dense(2, 2, &[1.0, 1.0, 0.0, 0.0])]).unwrap();
+        let net = Network::chain(vec![dense(2, 2, &[1.0, 1.0, 0.0, 0.0])]).unwrap();
         let p = ncut(&net, &[0, 3, 0, 1], 0.0).unwrap();
         assert_eq!(p.cluster_ids, vec![0, 1, 3]);
         assert_eq!(p.volume[2], 0.0);
@@ -287,7 +304,7 @@ mod tests {
 
     #[test]
     fn bad_input() {
-        let net = LayeredNet::new(vec![dense(2, 2, &[1.0, 2.0, 3.0, 4.0])]).unwrap();
+        let net = Network::chain(vec![dense(2, 2, &[1.0, 2.0, 3.0, 4.0])]).unwrap();
         assert!(matches!(
             ncut(&net, &[0, 0, 0], 1e-8),
             Err(Error::Labels(_))
@@ -316,7 +333,7 @@ mod tests {
         let labels = [0, 1, 0, 1, 0, 1, 0];
         let at = |scale: f64| {
             let v: Vec<f64> = w.iter().map(|x| x * scale).collect();
-            let net = LayeredNet::new(vec![
+            let net = Network::chain(vec![
                 dense(2, 3, &v),
                 dense(3, 2, &[1.0, 0.0, 0.0, 1.0, 0.5, 0.5]).iter_scaled(scale),
             ])
@@ -341,8 +358,44 @@ mod tests {
         }
     }
 
+    #[test]
+    fn chains_and_general_networks_share_one_ncut() {
+        use crate::net::EdgeGroup;
+        let g = crate::testkit::planted_residual(10, 2, 6);
+        let chain =
+            Network::chain(vec![g.edges[0].layer.clone(), g.edges[1].layer.clone()]).unwrap();
+        // the same chain from edge groups is a chain: same numbers, bit for bit
+        let same = Network::new(chain.sizes.clone(), chain.edges.clone()).unwrap();
+        assert!(same.is_chain() && same == chain);
+        // its edge groups in the other order: a general network (entry-by-entry sums)
+        let edges: Vec<EdgeGroup> = chain.edges.iter().rev().cloned().collect();
+        let general = Network::new(chain.sizes.clone(), edges).unwrap();
+        assert!(!general.is_chain());
+        let labels: Vec<i64> = (0..30).map(|u| ((u * 7) % 3) as i64 - 1).collect();
+        let a = ncut(&chain, &labels, 1e-8).unwrap();
+        let b = ncut(&general, &labels, 1e-8).unwrap();
+        assert!((a.ncut - b.ncut).abs() < 1e-12);
+        assert_eq!(a.cluster_ids, b.cluster_ids);
+        for (x, y) in a.volume.iter().zip(&b.volume) {
+            assert!((x - y).abs() < 1e-12);
+        }
+        // the residual network (a skip) against brute force
+        let p = ncut(&g, &labels, 1e-8).unwrap();
+        let (ids, cut, vol, total) = brute(&g, &labels, 1e-8);
+        assert_eq!(p.cluster_ids, ids);
+        assert!((p.ncut - total).abs() <= 1e-12 * (1.0 + total));
+        for c in 0..ids.len() {
+            assert!((p.cut[c] - cut[c]).abs() <= 1e-12 * (1.0 + cut[c]));
+            assert!((p.volume[c] - vol[c]).abs() <= 1e-12 * (1.0 + vol[c]));
+        }
+        assert_eq!(
+            ncut_value(&g, &labels, 1e-8).unwrap().to_bits(),
+            p.ncut.to_bits()
+        );
+    }
+
     /// Brute force from the full adjacency.
-    fn brute(net: &LayeredNet, labels: &[i64], eps: f64) -> (Vec<i64>, Vec<f64>, Vec<f64>, f64) {
+    fn brute(net: &Network, labels: &[i64], eps: f64) -> (Vec<i64>, Vec<f64>, Vec<f64>, f64) {
         let g = adjacency(net);
         let mut ids: Vec<i64> = labels.iter().copied().filter(|&c| c >= 0).collect();
         ids.sort();
@@ -390,7 +443,7 @@ mod tests {
                     dense(w[0], w[1], &v)
                 })
                 .collect();
-            let net = LayeredNet::new(layers).unwrap();
+            let net = Network::chain(layers).unwrap();
             let scale = if big { 1_000_000_007 } else { 1 };
             let labels: Vec<i64> = (0..net.n_nodes())
                 .map(|_| {

@@ -1,5 +1,5 @@
 //! Errors of the Rust core. Each variant maps to one Python exception type in
-//! `py.rs`: `Shape`/`Value`/`Labels` → `ValueError`, `Numerical` → `RuntimeError`.
+//! `py_util.rs` (`to_pyerr`): `Shape`/`Value`/`Labels` → `ValueError`, `Numerical` → `RuntimeError`.
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -1,33 +1,40 @@
 //! Network → graph (method.md §1).
 //!
-//! A [`LayeredNet`] with widths `n0, …, nL` is an undirected, weighted,
-//! bipartite graph on `n0 + … + nL` nodes. Node ids are global and in layer
-//! order: layer 0's neurons (the inputs) come first, then layer 1's, and so on
-//! (see [`LayeredNet::offsets`]). Neuron `i` of layer `l` and neuron `j` of
-//! layer `l + 1` are joined by an edge of weight `|W_l[i, j]|`; stored zeros
-//! are not edges.
+//! A [`Network`] is an undirected, weighted graph on all its neurons. Node ids
+//! are global and in group order (see [`Network::offsets`]); for a chain,
+//! layer 0's neurons (the inputs) come first, then layer 1's, and so on.
+//! Neuron `i` of group `a` and neuron `j` of group `b` are joined by an edge of
+//! weight `|W[i, j]|` for every edge group `a → b` (parallel edge groups add
+//! up); stored zeros are not edges.
 //!
-//! Every function here reads the layers directly; only [`adjacency`] builds
-//! the full CSR adjacency. The hot path of a null sample is
-//! [`normalized_bipartite`], which goes from the layers to the normalized
-//! odd-to-even block in two passes over the stored weights.
+//! Every function here reads the edge groups directly; only [`adjacency`]
+//! builds the full CSR adjacency. The hot path of a null sample is
+//! [`normalized_bipartite`], which goes from the edge groups to the normalized
+//! even-to-odd block in two passes over the stored weights.
+//!
+//! **Summation order.** Degrees (and the cuts and volumes of [`crate::cut`])
+//! are sums of `|w|` in edge-group order, entries in storage order. A chain
+//! adds each row's weights to its source neuron as one sum (no loop-carried
+//! dependency through memory: the fast path); any other network adds them one
+//! by one. Both orders are those of the two former cores, so chains and group
+//! networks keep their numbers bit for bit; every function of a network uses
+//! the same order, so they agree bit for bit.
 //!
 //! All functions expect canonical layers (column indices strictly increasing
-//! within each row, as `modcut._validate` and the shuffles produce them; see
-//! [`check_canonical`]). On other input they do not panic, but the output is
-//! then unspecified (e.g. rows of the adjacency may be unsorted).
+//! within each row, as [`Network::new`] and [`Network::chain`] check and the
+//! shuffles produce).
 
 use crate::error::{Error, Result};
-use crate::net::{CsrLayer, LayeredNet};
+use crate::net::{CsrLayer, EdgeGroup, Network};
 
 /// Symmetric adjacency over all nodes of a network, in CSR form.
 ///
-/// `A[u, v] = |w|` for the weight `w` joining `u` and `v`; only non-zero
+/// `A[u, v] = Σ |w|` over the weights joining `u` and `v`; only non-zero
 /// weights are stored, column indices are sorted within each row, and isolated
 /// nodes have empty rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Graph {
-    /// Number of nodes (all neurons of all layers).
+    /// Number of nodes (all neurons of all groups).
     pub n: usize,
     /// Row pointers, length `n + 1`.
     pub indptr: Vec<usize>,
@@ -55,81 +62,58 @@ pub struct SparseBlock {
     pub data: Vec<f64>,
 }
 
-/// The normalized adjacency `D^-1/2 A D^-1/2` of a (bipartite) layered
-/// network, reduced to its odd-to-even block over non-isolated nodes.
+/// The normalized adjacency `D^-1/2 A D^-1/2` of a bipartite network, reduced
+/// to its even-to-odd block over non-isolated nodes.
 ///
-/// Because the graph is bipartite (even neuron layers vs odd ones), the full
-/// normalized adjacency is `[[0, B], [Bᵀ, 0]]` after ordering nodes as
-/// `even ++ odd`; its eigenpairs are `±σ` with eigenvectors built from the
-/// singular vectors of `B` (method.md §2).
+/// The sides are the [`colouring`] of the groups (for a chain: even and odd
+/// neuron layers). After ordering nodes as `even ++ odd` the full normalized
+/// adjacency is `[[0, B], [Bᵀ, 0]]`; its eigenpairs are `±σ` with eigenvectors
+/// built from the singular vectors of `B` (method.md §2).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bipartite {
-    /// Ascending global ids of the non-isolated nodes of even-indexed neuron
-    /// layers (layer 0, the input, is even); row `r` of `block` is `even[r]`.
+    /// Ascending global ids of the non-isolated nodes of colour 0 (for a
+    /// chain: even-indexed neuron layers, layer 0 included); row `r` of
+    /// `block` is `even[r]`.
     pub even: Vec<usize>,
-    /// Ascending global ids of the non-isolated nodes of odd-indexed neuron
-    /// layers; column `c` of `block` is `odd[c]`.
+    /// Ascending global ids of the non-isolated nodes of colour 1; column `c`
+    /// of `block` is `odd[c]`.
     pub odd: Vec<usize>,
-    /// `block[r, c] = |w| / sqrt(degree[even[r]] * degree[odd[c]])` for every
-    /// edge (computed as `|w| · d_r^-1/2 · d_c^-1/2`); no zeros stored.
+    /// `block[r, c] = A[u, v] / sqrt(degree[u] * degree[v])` for `u = even[r]`,
+    /// `v = odd[c]` (computed as `A[u, v] · d_u^-1/2 · d_v^-1/2`); no zeros stored.
     pub block: SparseBlock,
     /// Weighted degree of every node of the network (length `n_nodes`, isolated
     /// nodes included with 0); bit-identical to [`degrees`].
     pub degree: Vec<f64>,
 }
 
-/// Check that every layer is canonical CSR: column indices strictly
-/// increasing within each row (sorted, no duplicates).
-///
-/// [`CsrLayer::new`] does not check this; the functions of this crate assume it.
-pub fn check_canonical(net: &LayeredNet) -> Result<()> {
-    for (l, layer) in net.layers.iter().enumerate() {
-        for r in 0..layer.rows {
-            let row = &layer.indices[layer.indptr[r]..layer.indptr[r + 1]];
-            if row.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(Error::Value(format!(
-                    "layer {l}: column indices of row {r} are not strictly increasing \
-                     (unsorted or duplicate entries); pass canonical CSR matrices \
-                     (scipy: m.sum_duplicates(); m.sort_indices())"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Weighted degree of every node: `Σ |w|` over the node's incident edges.
-///
-/// Reads the layers once without building the adjacency. Summation order (the
-/// order of the stored entries, layer by layer) is the same in every function
-/// of this module that reports degrees, so they agree bit for bit.
-pub fn degrees(net: &LayeredNet) -> Vec<f64> {
-    let off = net.offsets();
-    let mut deg = vec![0.0; net.n_nodes()];
-    for (l, layer) in net.layers.iter().enumerate() {
-        let (src, dst) = split_layers(&mut deg, &off, l);
-        scan_layer::<false, false>(layer, src, dst, &mut [], &mut []);
-    }
-    deg
-}
-
-/// The entries of a per-node vector for neuron layers `l` and `l + 1`.
+/// The entries of a per-node vector for groups `a` and `b` (`a != b`).
 #[inline]
-fn split_layers<'a, T>(v: &'a mut [T], off: &[usize], l: usize) -> (&'a mut [T], &'a mut [T]) {
-    let (lo, hi) = v.split_at_mut(off[l + 1]);
-    (&mut lo[off[l]..], &mut hi[..off[l + 2] - off[l + 1]])
+fn two_groups<'a, T>(
+    v: &'a mut [T],
+    off: &[usize],
+    a: usize,
+    b: usize,
+) -> (&'a mut [T], &'a mut [T]) {
+    debug_assert_ne!(a, b);
+    if a < b {
+        let (lo, hi) = v.split_at_mut(off[b]);
+        (&mut lo[off[a]..off[a + 1]], &mut hi[..off[b + 1] - off[b]])
+    } else {
+        let (lo, hi) = v.split_at_mut(off[a]);
+        (&mut hi[..off[a + 1] - off[a]], &mut lo[off[b]..off[b + 1]])
+    }
 }
 
-/// One pass over a layer's stored weights accumulating degrees: each row's
-/// `Σ |w|` is added to `src_deg[row]` as one sum (no loop-carried dependency
-/// through memory), each `|w|` to `dst_deg[col]`. With `COUNT_SRC` /
-/// `COUNT_DST` it also counts non-zero entries per row / per column.
+/// One pass over an edge group's stored weights accumulating degrees: each
+/// `|w|` is added to `dst_deg[col]`, and to `src_deg[row]` one by one or, with
+/// `ROW_SUM`, as one sum per row. With `COUNT_SRC` / `COUNT_DST` it also
+/// counts non-zero entries per row / per column.
 ///
 /// Stored zeros add `+0.0`, which changes no sum, so the result does not
-/// depend on them. Every function reporting degrees goes through here, layer
-/// by layer in order, so they agree bit for bit.
+/// depend on them. Every function reporting degrees goes through here, edge
+/// group by edge group in order, so they agree bit for bit.
 #[inline]
-fn scan_layer<const COUNT_SRC: bool, const COUNT_DST: bool>(
+fn scan_layer<const ROW_SUM: bool, const COUNT_SRC: bool, const COUNT_DST: bool>(
     layer: &CsrLayer,
     src_deg: &mut [f64],
     dst_deg: &mut [f64],
@@ -142,7 +126,11 @@ fn scan_layer<const COUNT_SRC: bool, const COUNT_DST: bool>(
         let mut nonzero = 0usize;
         for (&j, &w) in layer.indices[s..e].iter().zip(&layer.data[s..e]) {
             let a = w.abs();
-            sum += a;
+            if ROW_SUM {
+                sum += a;
+            } else {
+                src_deg[i] += a;
+            }
             dst_deg[j as usize] += a;
             if COUNT_SRC {
                 nonzero += usize::from(w != 0.0);
@@ -151,11 +139,56 @@ fn scan_layer<const COUNT_SRC: bool, const COUNT_DST: bool>(
                 dst_cnt[j as usize] += usize::from(w != 0.0);
             }
         }
-        src_deg[i] += sum;
+        if ROW_SUM {
+            src_deg[i] += sum;
+        }
         if COUNT_SRC {
             src_cnt[i] += nonzero;
         }
     }
+}
+
+/// [`scan_layer`] over every edge group of `net` in order, in the network's
+/// summation order; `count_src(e)` / `count_dst(e)` choose, per edge group,
+/// whether the non-zero entries of its source / destination nodes are counted.
+fn scan_net(
+    net: &Network,
+    deg: &mut [f64],
+    count: &mut [usize],
+    count_src: impl Fn(&EdgeGroup) -> bool,
+    count_dst: impl Fn(&EdgeGroup) -> bool,
+) {
+    let off = net.offsets();
+    let row_sums = net.is_chain();
+    for eg in &net.edges {
+        let (sd, dd) = two_groups(deg, &off, eg.src, eg.dst);
+        let (cs, cd) = if count.is_empty() {
+            (&mut [][..], &mut [][..])
+        } else {
+            two_groups(count, &off, eg.src, eg.dst)
+        };
+        let l = &eg.layer;
+        match (row_sums, count_src(eg), count_dst(eg)) {
+            (true, false, false) => scan_layer::<true, false, false>(l, sd, dd, cs, cd),
+            (true, true, false) => scan_layer::<true, true, false>(l, sd, dd, cs, cd),
+            (true, false, true) => scan_layer::<true, false, true>(l, sd, dd, cs, cd),
+            (true, true, true) => scan_layer::<true, true, true>(l, sd, dd, cs, cd),
+            (false, false, false) => scan_layer::<false, false, false>(l, sd, dd, cs, cd),
+            (false, true, false) => scan_layer::<false, true, false>(l, sd, dd, cs, cd),
+            (false, false, true) => scan_layer::<false, false, true>(l, sd, dd, cs, cd),
+            (false, true, true) => scan_layer::<false, true, true>(l, sd, dd, cs, cd),
+        }
+    }
+}
+
+/// Weighted degree of every node: `Σ |w|` over the node's incident edges.
+///
+/// Reads the edge groups once without building the adjacency, in the
+/// network's summation order (module docs).
+pub fn degrees(net: &Network) -> Vec<f64> {
+    let mut deg = vec![0.0; net.n_nodes()];
+    scan_net(net, &mut deg, &mut [], |_| false, |_| false);
+    deg
 }
 
 /// Call `f(row, col, |w|)` for every stored entry with `w != 0`, in storage order.
@@ -171,34 +204,75 @@ fn for_each_edge(layer: &CsrLayer, mut f: impl FnMut(usize, usize, f64)) {
     }
 }
 
+/// Row pointers from per-row counts.
+fn indptr_of(count: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut indptr = vec![0usize];
+    for c in count {
+        indptr.push(indptr.last().unwrap() + c);
+    }
+    indptr
+}
+
+/// Sort the entries of every row by column (stably: parallel edges keep
+/// edge-group order) and add up entries with the same column, left to right.
+/// Rows already strictly increasing are left as they are.
+fn sort_and_merge(indptr: &mut [usize], indices: &mut Vec<u32>, data: &mut Vec<f64>) {
+    let rows = indptr.len() - 1;
+    let sorted = (0..rows).all(|r| {
+        indices[indptr[r]..indptr[r + 1]]
+            .windows(2)
+            .all(|w| w[0] < w[1])
+    });
+    if sorted {
+        return;
+    }
+    let mut ent: Vec<(u32, f64)> = Vec::with_capacity(indices.len());
+    let (mut out_i, mut out_d) = (
+        Vec::with_capacity(indices.len()),
+        Vec::with_capacity(data.len()),
+    );
+    let mut start = 0;
+    for r in 0..rows {
+        ent.clear();
+        ent.extend((start..indptr[r + 1]).map(|p| (indices[p], data[p])));
+        ent.sort_by_key(|e| e.0);
+        let row_start = out_i.len();
+        for &(v, a) in &ent {
+            if out_i.len() > row_start && *out_i.last().unwrap() == v {
+                *out_d.last_mut().unwrap() += a;
+            } else {
+                out_i.push(v);
+                out_d.push(a);
+            }
+        }
+        start = indptr[r + 1];
+        indptr[r + 1] = out_i.len();
+    }
+    *indices = out_i;
+    *data = out_d;
+}
+
 /// The full symmetric adjacency of `net` (see [`Graph`]).
 ///
 /// Two passes over the stored weights: count each node's edges, then fill the
-/// rows. A node's neighbours in the previous layer have smaller ids than those
-/// in the next layer, and the previous layer is visited first, so rows come
-/// out sorted without a sort. Node ids must fit in `u32`.
-pub fn adjacency(net: &LayeredNet) -> Graph {
+/// rows in edge-group order; rows are then sorted and parallel edges added up
+/// (a chain's rows come out sorted: a node's neighbours in the previous layer
+/// precede those in the next). Node ids must fit in `u32`.
+pub fn adjacency(net: &Network) -> Graph {
     let off = net.offsets();
     let n = net.n_nodes();
     let mut deg = vec![0.0; n];
     let mut count = vec![0usize; n];
-    for (l, layer) in net.layers.iter().enumerate() {
-        let (src, dst) = split_layers(&mut deg, &off, l);
-        let (src_cnt, dst_cnt) = split_layers(&mut count, &off, l);
-        scan_layer::<true, true>(layer, src, dst, src_cnt, dst_cnt);
-    }
-    let mut indptr = Vec::with_capacity(n + 1);
-    indptr.push(0usize);
-    for &c in &count {
-        indptr.push(indptr.last().unwrap() + c);
-    }
+    scan_net(net, &mut deg, &mut count, |_| true, |_| true);
+    let mut indptr = indptr_of(count.iter().copied());
     let nnz = indptr[n];
     let mut indices = vec![0u32; nnz];
     let mut data = vec![0.0; nnz];
     let mut cursor = indptr[..n].to_vec();
-    for (l, layer) in net.layers.iter().enumerate() {
-        for_each_edge(layer, |i, j, a| {
-            let (u, v) = (off[l] + i, off[l + 1] + j);
+    for eg in &net.edges {
+        let (a0, b0) = (off[eg.src], off[eg.dst]);
+        for_each_edge(&eg.layer, |i, j, a| {
+            let (u, v) = (a0 + i, b0 + j);
             let p = cursor[u];
             indices[p] = v as u32;
             data[p] = a;
@@ -209,6 +283,7 @@ pub fn adjacency(net: &LayeredNet) -> Graph {
             cursor[v] += 1;
         });
     }
+    sort_and_merge(&mut indptr, &mut indices, &mut data);
     Graph {
         n,
         indptr,
@@ -218,23 +293,69 @@ pub fn adjacency(net: &LayeredNet) -> Graph {
     }
 }
 
-/// Remove isolated (degree-0) neurons from every layer.
+/// A 2-colouring of the groups along edge groups with a non-zero weight, or
+/// `None` when the group graph has an odd cycle. A chain's colouring is the
+/// parity of its layers (whatever weights are zero); otherwise every connected
+/// part of the group graph starts with colour 0 at its lowest group.
+pub fn colouring(net: &Network) -> Option<Vec<u8>> {
+    let ng = net.sizes.len();
+    if net.is_chain() {
+        return Some((0..ng).map(|g| (g % 2) as u8).collect());
+    }
+    let mut adj = vec![Vec::new(); ng];
+    for eg in &net.edges {
+        if eg.layer.data.iter().any(|&w| w != 0.0) {
+            adj[eg.src].push(eg.dst);
+            adj[eg.dst].push(eg.src);
+        }
+    }
+    let mut colour = vec![u8::MAX; ng];
+    for start in 0..ng {
+        if colour[start] != u8::MAX {
+            continue;
+        }
+        colour[start] = 0;
+        let mut stack = vec![start];
+        while let Some(a) = stack.pop() {
+            for &b in &adj[a] {
+                if colour[b] == u8::MAX {
+                    colour[b] = 1 - colour[a];
+                    stack.push(b);
+                } else if colour[b] == colour[a] {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(colour)
+}
+
+/// Remove isolated (degree-0) neurons from every group.
 ///
 /// Returns the reduced network (rows and columns of isolated neurons deleted,
-/// so widths shrink; stored zeros between surviving neurons are kept) and the
+/// so sizes shrink; stored zeros between surviving neurons are kept) and the
 /// ascending global ids, in `net`, of the kept nodes: node `k` of the reduced
-/// network is node `kept[k]` of `net`.
+/// network is node `kept[k]` of `net`. Groups of a general network may become
+/// empty; a chain's may not.
 ///
 /// # Errors
-/// [`Error::Value`] if some neuron layer has no neuron with a non-zero weight
-/// (the reduced network would have a layer of width 0).
-pub fn reduce_isolated(net: &LayeredNet) -> Result<(LayeredNet, Vec<usize>)> {
+/// [`Error::Value`] if every weight is zero, or if some neuron layer of a chain
+/// has no neuron with a non-zero weight (the reduced chain would have a layer
+/// of width 0).
+pub fn reduce_isolated(net: &Network) -> Result<(Network, Vec<usize>)> {
     let deg = degrees(net);
-    let widths = net.widths();
+    let widths = &net.sizes;
     let off = net.offsets();
-    // new_index[u] = index of node u within its layer in the reduced net, or u32::MAX.
+    let chain = net.is_chain();
+    if !chain && deg.iter().all(|&d| d == 0.0) {
+        return Err(Error::Value(
+            "all weights are zero: the network has no edges".into(),
+        ));
+    }
+    // new_index[u] = index of node u within its group in the reduced net, or u32::MAX.
     let mut new_index = vec![u32::MAX; deg.len()];
     let mut kept = Vec::with_capacity(deg.len());
+    let mut sizes = Vec::with_capacity(widths.len());
     for (l, &w) in widths.iter().enumerate() {
         let mut next = 0u32;
         for u in off[l]..off[l] + w {
@@ -244,7 +365,7 @@ pub fn reduce_isolated(net: &LayeredNet) -> Result<(LayeredNet, Vec<usize>)> {
                 kept.push(u);
             }
         }
-        if next == 0 {
+        if chain && next == 0 {
             let what = match l {
                 0 => "input layer".to_string(),
                 l if l + 1 == widths.len() => "output layer".to_string(),
@@ -256,26 +377,28 @@ pub fn reduce_isolated(net: &LayeredNet) -> Result<(LayeredNet, Vec<usize>)> {
                  (network widths {widths:?})"
             )));
         }
+        sizes.push(next as usize);
     }
-    let layers = net
-        .layers
+    let edges = net
+        .edges
         .iter()
-        .enumerate()
-        .map(|(l, layer)| {
-            restrict(
-                layer,
-                &new_index[off[l]..off[l + 1]],
-                &new_index[off[l + 1]..off[l + 2]],
-            )
+        .map(|eg| EdgeGroup {
+            src: eg.src,
+            dst: eg.dst,
+            layer: restrict(
+                &eg.layer,
+                &new_index[off[eg.src]..off[eg.src + 1]],
+                &new_index[off[eg.dst]..off[eg.dst + 1]],
+            ),
         })
         .collect();
-    Ok((LayeredNet { layers }, kept))
+    Ok((Network { sizes, edges }, kept))
 }
 
 /// The rows and columns of `layer` whose map entry is not `u32::MAX`, renumbered
 /// by the maps (`row_map[i]` / `col_map[j]`: new index or `u32::MAX` = dropped);
 /// stored zeros between kept entries stay stored.
-pub(crate) fn restrict(layer: &CsrLayer, row_map: &[u32], col_map: &[u32]) -> CsrLayer {
+fn restrict(layer: &CsrLayer, row_map: &[u32], col_map: &[u32]) -> CsrLayer {
     let rows = row_map.iter().filter(|&&x| x != u32::MAX).count();
     let cols = col_map.iter().filter(|&&x| x != u32::MAX).count();
     let mut indptr = Vec::with_capacity(rows + 1);
@@ -304,40 +427,49 @@ pub(crate) fn restrict(layer: &CsrLayer, row_map: &[u32], col_map: &[u32]) -> Cs
     }
 }
 
-/// The odd-to-even block of the normalized adjacency over non-isolated nodes
-/// (see [`Bipartite`]), built straight from the layers.
-///
-/// Pass 1 accumulates degrees and counts each even node's edges; pass 2 fills
-/// the rows of the block. Like [`adjacency`], rows come out sorted because an
-/// even node's neighbours in the previous layer precede those in the next.
+/// The even-to-odd block of the normalized adjacency over non-isolated nodes
+/// (see [`Bipartite`]), built straight from the edge groups.
 ///
 /// # Errors
-/// [`Error::Value`] if the network has no non-zero weight.
-pub fn normalized_bipartite(net: &LayeredNet) -> Result<Bipartite> {
+/// [`Error::Value`] if the group graph is not 2-colourable or the network has
+/// no non-zero weight.
+pub fn normalized_bipartite(net: &Network) -> Result<Bipartite> {
+    let colour = colouring(net).ok_or_else(|| {
+        Error::Value("the network is not bipartite: its group graph has an odd cycle".into())
+    })?;
+    bipartite_with(net, &colour)
+}
+
+/// [`normalized_bipartite`] for the 2-colouring `colour` of the groups.
+///
+/// Pass 1 accumulates degrees and counts each even node's edges; pass 2 fills
+/// the rows of the block in edge-group order. A chain's rows come out sorted
+/// (an even node's neighbours in the previous layer precede those in the
+/// next) and are scaled as they are filled; other networks' rows are sorted,
+/// their parallel edges added up, then scaled.
+pub(crate) fn bipartite_with(net: &Network, colour: &[u8]) -> Result<Bipartite> {
     let off = net.offsets();
     let n = net.n_nodes();
-    let n_layers = net.layers.len() + 1;
+    let chain = net.is_chain();
     let mut deg = vec![0.0; n];
     // Edge count of every even node (entries for odd nodes stay 0).
     let mut count = vec![0usize; n];
-    for (l, layer) in net.layers.iter().enumerate() {
-        let (src, dst) = split_layers(&mut deg, &off, l);
-        let (src_cnt, dst_cnt) = split_layers(&mut count, &off, l);
-        if l % 2 == 0 {
-            scan_layer::<true, false>(layer, src, dst, src_cnt, dst_cnt);
-        } else {
-            scan_layer::<false, true>(layer, src, dst, src_cnt, dst_cnt);
-        }
-    }
+    scan_net(
+        net,
+        &mut deg,
+        &mut count,
+        |eg| colour[eg.src] == 0,
+        |eg| colour[eg.dst] == 0,
+    );
 
     // Kept nodes, their position in `even`/`odd`, and d^-1/2.
     let mut even = Vec::new();
     let mut odd = Vec::new();
     let mut pos = vec![u32::MAX; n];
     let mut inv_sqrt = vec![0.0; n];
-    for l in 0..n_layers {
-        let list = if l % 2 == 0 { &mut even } else { &mut odd };
-        for u in off[l]..off[l + 1] {
+    for (g, &c) in colour.iter().enumerate() {
+        let list = if c == 0 { &mut even } else { &mut odd };
+        for u in off[g]..off[g + 1] {
             if deg[u] > 0.0 {
                 pos[u] = list.len() as u32;
                 list.push(u);
@@ -352,37 +484,38 @@ pub fn normalized_bipartite(net: &LayeredNet) -> Result<Bipartite> {
     }
 
     let nrows = even.len();
-    let mut indptr = Vec::with_capacity(nrows + 1);
-    indptr.push(0usize);
-    for &u in &even {
-        indptr.push(indptr.last().unwrap() + count[u]);
-    }
+    let mut indptr = indptr_of(even.iter().map(|&u| count[u]));
     let nnz = indptr[nrows];
     let mut indices = vec![0u32; nnz];
     let mut data = vec![0.0; nnz];
     let mut cursor = indptr[..nrows].to_vec();
-    for (l, layer) in net.layers.iter().enumerate() {
-        let (a0, b0) = (off[l], off[l + 1]);
-        if l % 2 == 0 {
-            // rows of this layer are even nodes, columns odd nodes
-            for_each_edge(layer, |i, j, a| {
-                let (u, v) = (a0 + i, b0 + j);
-                let r = pos[u] as usize;
-                let p = cursor[r];
-                indices[p] = pos[v];
-                data[p] = a * inv_sqrt[u] * inv_sqrt[v];
-                cursor[r] += 1;
-            });
-        } else {
-            // rows of this layer are odd nodes, columns even nodes
-            for_each_edge(layer, |i, j, a| {
-                let (v, u) = (a0 + i, b0 + j);
-                let r = pos[u] as usize;
-                let p = cursor[r];
-                indices[p] = pos[v];
-                data[p] = a * inv_sqrt[u] * inv_sqrt[v];
-                cursor[r] += 1;
-            });
+    for eg in &net.edges {
+        let (a0, b0) = (off[eg.src], off[eg.dst]);
+        let src_even = colour[eg.src] == 0;
+        for_each_edge(&eg.layer, |i, j, a| {
+            let (u, v) = if src_even {
+                (a0 + i, b0 + j)
+            } else {
+                (b0 + j, a0 + i)
+            };
+            let r = pos[u] as usize;
+            let p = cursor[r];
+            indices[p] = pos[v];
+            // a chain's entry is final; others are scaled after merging
+            data[p] = if chain {
+                a * inv_sqrt[u] * inv_sqrt[v]
+            } else {
+                a
+            };
+            cursor[r] += 1;
+        });
+    }
+    if !chain {
+        sort_and_merge(&mut indptr, &mut indices, &mut data);
+        for (r, &u) in even.iter().enumerate() {
+            for p in indptr[r]..indptr[r + 1] {
+                data[p] = data[p] * inv_sqrt[u] * inv_sqrt[odd[indices[p] as usize]];
+            }
         }
     }
     let block = SparseBlock {
@@ -428,11 +561,11 @@ mod tests {
     }
 
     /// Dense symmetric adjacency, built naively.
-    fn dense_adjacency(net: &LayeredNet) -> Vec<Vec<f64>> {
+    fn dense_adjacency(net: &Network) -> Vec<Vec<f64>> {
         let n = net.n_nodes();
         let off = net.offsets();
         let mut a = vec![vec![0.0; n]; n];
-        for (l, layer) in net.layers.iter().enumerate() {
+        for (l, layer) in net.layers().enumerate() {
             for (i, j, w) in layer.iter() {
                 let (u, v) = (off[l] + i, off[l + 1] + j);
                 a[u][v] += w.abs();
@@ -454,8 +587,8 @@ mod tests {
 
     /// A 3-2-2 network with a stored zero, a negative weight and an isolated
     /// input neuron (node 2).
-    fn small() -> LayeredNet {
-        LayeredNet::new(vec![
+    fn small() -> Network {
+        Network::chain(vec![
             dense(3, 2, &[1.0, -2.0, 0.0, 3.0, 0.0, 0.0]),
             sparse(2, 2, &[0.5, 0.0, 0.0, -4.0]),
         ])
@@ -482,7 +615,7 @@ mod tests {
     #[test]
     fn reduce_isolated_mapping() {
         // 3-3-2: input 1 and hidden 2 are isolated (hidden 2 only has stored zeros).
-        let net = LayeredNet::new(vec![
+        let net = Network::chain(vec![
             dense(3, 3, &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]),
             dense(3, 2, &[0.0, 5.0, 6.0, 0.0, 0.0, 0.0]),
         ])
@@ -491,10 +624,10 @@ mod tests {
         assert_eq!(kept, vec![0, 2, 3, 4, 6, 7]);
         assert_eq!(red.widths(), vec![2, 2, 2]);
         // layer 0: rows {0, 2}, cols {0, 1}: the stored zeros among them are kept
-        assert_eq!(red.layers[0].indptr, vec![0, 2, 4]);
-        assert_eq!(red.layers[0].indices, vec![0, 1, 0, 1]);
-        assert_eq!(red.layers[0].data, vec![1.0, 0.0, 0.0, 2.0]);
-        assert_eq!(red.layers[1].data, vec![0.0, 5.0, 6.0, 0.0]);
+        assert_eq!(red.edges[0].layer.indptr, vec![0, 2, 4]);
+        assert_eq!(red.edges[0].layer.indices, vec![0, 1, 0, 1]);
+        assert_eq!(red.edges[0].layer.data, vec![1.0, 0.0, 0.0, 2.0]);
+        assert_eq!(red.edges[1].layer.data, vec![0.0, 5.0, 6.0, 0.0]);
         // the reduced graph is the induced subgraph on the kept nodes
         let a = dense_adjacency(&net);
         let b = dense_adjacency(&red);
@@ -508,14 +641,14 @@ mod tests {
 
     #[test]
     fn reduce_isolated_empty_layer_is_an_error() {
-        let net = LayeredNet::new(vec![
+        let net = Network::chain(vec![
             dense(2, 2, &[0.0, 0.0, 0.0, 0.0]),
             dense(2, 1, &[0.0, 0.0]),
         ])
         .unwrap();
         let err = reduce_isolated(&net).unwrap_err().to_string();
         assert!(err.contains("layer 0"), "{err}");
-        let net = LayeredNet::new(vec![
+        let net = Network::chain(vec![
             dense(2, 2, &[1.0, 0.0, 0.0, 1.0]),
             dense(2, 2, &[0.0, 0.0, 0.0, 0.0]),
         ])
@@ -549,23 +682,92 @@ mod tests {
 
     #[test]
     fn bipartite_without_edges_is_an_error() {
-        let net = LayeredNet::new(vec![dense(2, 2, &[0.0; 4])]).unwrap();
+        let net = Network::chain(vec![dense(2, 2, &[0.0; 4])]).unwrap();
         assert!(matches!(normalized_bipartite(&net), Err(Error::Value(_))));
     }
 
     #[test]
-    fn check_canonical_rejects_unsorted_and_duplicates() {
-        assert!(check_canonical(&small()).is_ok());
+    fn colouring_finds_odd_cycles() {
+        let g = crate::testkit::planted_residual(8, 2, 1);
+        assert!(colouring(&g).is_none());
+        assert!(matches!(normalized_bipartite(&g), Err(Error::Value(_))));
+        let e = |src, dst, r, c| EdgeGroup {
+            src,
+            dst,
+            layer: dense(r, c, &vec![1.0; r * c]),
+        };
+        let chain = Network::new(vec![2, 3, 2], vec![e(0, 1, 2, 3), e(1, 2, 3, 2)]).unwrap();
+        assert!(chain.is_chain());
+        assert_eq!(colouring(&chain), Some(vec![0, 1, 0]));
+        // a chain's colouring is the layer parity even across an all-zero layer
+        let mut z = chain.clone();
+        z.edges[0].layer.data.fill(0.0);
+        assert_eq!(colouring(&z), Some(vec![0, 1, 0]));
+        // the same edge groups in another order: not a chain, same colouring
+        let other = Network::new(vec![2, 3, 2], vec![e(1, 2, 3, 2), e(0, 1, 2, 3)]).unwrap();
+        assert!(!other.is_chain());
+        assert_eq!(colouring(&other), Some(vec![0, 1, 0]));
+    }
+
+    #[test]
+    fn adjacency_sums_parallel_edges_and_matches_degrees() {
+        let e = |w: f64| EdgeGroup {
+            src: 0,
+            dst: 1,
+            layer: dense(2, 2, &[w, 0.0, 0.0, w]),
+        };
+        let g = Network::new(vec![2, 2], vec![e(1.0), e(-2.0)]).unwrap();
+        let a = adjacency(&g);
+        assert_eq!(a.indptr, vec![0, 1, 2, 3, 4]);
+        assert_eq!(a.data, vec![3.0; 4]);
+        assert_eq!(a.degree, vec![3.0; 4]);
+        assert_eq!(degrees(&g), a.degree);
+        let b = normalized_bipartite(&g).unwrap();
+        assert_eq!(b.block.indptr, vec![0, 1, 2]);
+        assert_eq!(
+            b.block.data,
+            vec![3.0 * (1.0 / 3f64.sqrt()) * (1.0 / 3f64.sqrt()); 2]
+        );
+    }
+
+    #[test]
+    fn reduce_isolated_of_a_general_network_may_empty_a_group() {
+        let e = |src, dst, v: &[f64]| EdgeGroup {
+            src,
+            dst,
+            layer: dense(2, 2, v),
+        };
+        let g = Network::new(
+            vec![2, 2, 2],
+            vec![e(0, 2, &[1.0, 0.0, 0.0, 2.0]), e(1, 2, &[0.0; 4])],
+        )
+        .unwrap();
+        let (red, kept) = reduce_isolated(&g).unwrap();
+        assert_eq!(red.sizes, vec![2, 0, 2]);
+        assert_eq!(kept, vec![0, 1, 4, 5]);
+        let zero = Network::new(vec![2, 2, 2], vec![e(0, 2, &[0.0; 4])]).unwrap();
+        assert!(reduce_isolated(&zero).is_err());
+    }
+
+    #[test]
+    fn constructors_reject_unsorted_and_duplicates() {
         for idx in [vec![1u32, 0], vec![1, 1]] {
             let layer = CsrLayer::new(1, 2, vec![0, 2], idx, vec![1.0, 2.0]).unwrap();
-            let net = LayeredNet::new(vec![layer]).unwrap();
-            assert!(matches!(check_canonical(&net), Err(Error::Value(_))));
+            let err = Network::chain(vec![layer.clone()]).unwrap_err();
+            assert!(matches!(err, Error::Value(_)) && err.to_string().contains("layer 0"));
+            let eg = EdgeGroup {
+                src: 0,
+                dst: 1,
+                layer,
+            };
+            let err = Network::new(vec![1, 2], vec![eg]).unwrap_err();
+            assert!(err.to_string().contains("edge group 0: row 0"), "{err}");
         }
     }
 
     /// A random network: `widths` in 1..=6 per layer, entries zero with
     /// probability ~1/2, stored densely or sparsely.
-    fn arb_net() -> impl Strategy<Value = LayeredNet> {
+    fn arb_net() -> impl Strategy<Value = Network> {
         prop::collection::vec(1usize..6, 2..6)
             .prop_flat_map(|widths| {
                 let mats: Vec<_> = widths
@@ -587,7 +789,7 @@ mod tests {
                     .collect();
                 mats
             })
-            .prop_map(|layers| LayeredNet::new(layers).unwrap())
+            .prop_map(|layers| Network::chain(layers).unwrap())
     }
 
     proptest! {
@@ -672,7 +874,7 @@ mod tests {
                             prop_assert_eq!(a[u][v], b[x][y]);
                         }
                     }
-                    prop_assert!(check_canonical(&red).is_ok());
+                    prop_assert!(Network::new(red.sizes.clone(), red.edges.clone()).is_ok());
                 }
             }
         }

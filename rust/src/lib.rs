@@ -1,14 +1,16 @@
 //! modcut's Rust core.
 //!
-//! Data flows one way: a [`net::LayeredNet`] (the weight matrices) becomes a
-//! graph ([`graph`]), is partitioned ([`spectral`], [`kmeans`]), scored
-//! ([`cut`]), and compared against shuffled copies of itself ([`shuffle`],
-//! [`null`]); [`gnet`] does the same for general networks (skips,
-//! concatenations). The `py_*` modules are the only places that know about Python.
+//! Data flows one way: a [`net::Network`] (node groups and the weight
+//! matrices between them; a layered network is the chain `0 → 1 → … → L`)
+//! becomes a graph ([`graph`]), is embedded ([`embed`], [`spectral`]) and
+//! partitioned ([`kmeans`], [`null`]), scored ([`cut`]), and compared against
+//! shuffled copies of itself ([`shuffle`], [`null`]). Every stage is written
+//! once for every network. The `py_*` modules are the only places that know
+//! about Python.
 
 pub mod cut;
+pub mod embed;
 pub mod error;
-pub mod gnet;
 pub mod graph;
 pub mod kmeans;
 pub mod net;
@@ -19,8 +21,6 @@ pub mod spectral;
 #[doc(hidden)]
 pub mod testkit;
 
-mod py_gnet;
-mod py_gnet_core;
 mod py_graph;
 mod py_net;
 mod py_null;
@@ -39,7 +39,5 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_graph::register(m)?;
     py_spectral::register(m)?;
     py_null::register(m)?;
-    py_gnet_core::register(m)?;
-    py_gnet::register(m)?;
     Ok(())
 }

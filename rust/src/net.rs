@@ -1,10 +1,23 @@
-//! The layered network: the one input type every other module consumes.
+//! The network: the one input type every other module consumes.
 //!
-//! A network with widths `n0, n1, …, nL` is stored as `L` sparse layers in CSR
-//! form. Layer `l` (0-based here) has `rows = n_l` (inputs) and `cols = n_{l+1}`
-//! (outputs); entry `(i, j)` is the weight from input neuron `i` to output
-//! neuron `j`. Only the absolute value of a weight matters to the graph, but
-//! shuffles keep the signed values so that a shuffled network is a network.
+//! A [`Network`] has node groups of sizes `sizes` (the network's input and the
+//! outputs of every weight layer) and edge groups, each a weight matrix in CSR
+//! form from one group (rows) to another (columns); entry `(i, j)` is the weight
+//! from neuron `i` of the source group to neuron `j` of the destination group.
+//! Node ids are global, in group order. Skips, concatenations and parallel
+//! branches are edge groups between any two groups; parallel edge groups
+//! between the same two groups add up in the graph, and each edge group is
+//! shuffled on its own. Only the absolute value of a weight matters to the
+//! graph, but shuffles keep the signed values so that a shuffled network is a
+//! network.
+//!
+//! A layered feed-forward network with widths `n0, n1, …, nL` is the *chain*:
+//! groups `0 … L`, edge group `l` from group `l` to group `l + 1`
+//! ([`Network::chain`], [`Network::is_chain`]). Chains are recognised by their
+//! structure alone, whichever constructor built them; they take the fast path
+//! of every function (each row's weights added to its node's sums at once,
+//! see [`crate::graph::degrees`]), which keeps their numbers bit-identical to
+//! the former layered-only core.
 
 use crate::error::{Error, Result};
 
@@ -98,15 +111,66 @@ impl CsrLayer {
     }
 }
 
-/// A layered feed-forward network: consecutive layers must chain
-/// (`layers[l].cols == layers[l + 1].rows`).
+/// A weight matrix from node group `src` (rows) to node group `dst` (columns).
 #[derive(Clone, Debug, PartialEq)]
-pub struct LayeredNet {
-    pub layers: Vec<CsrLayer>,
+pub struct EdgeGroup {
+    pub src: usize,
+    pub dst: usize,
+    pub layer: CsrLayer,
 }
 
-impl LayeredNet {
-    pub fn new(layers: Vec<CsrLayer>) -> Result<Self> {
+/// Node groups and the edge groups between them (see the module docs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    /// Neurons per group (a reduced network may have empty groups).
+    pub sizes: Vec<usize>,
+    pub edges: Vec<EdgeGroup>,
+}
+
+impl Network {
+    /// Validate: at least one edge group, group indices in range, no
+    /// self-loops, shapes match the groups, canonical CSR rows (strictly
+    /// increasing column indices). Errors name the edge group.
+    pub fn new(sizes: Vec<usize>, edges: Vec<EdgeGroup>) -> Result<Self> {
+        if edges.is_empty() {
+            return Err(Error::Shape(
+                "a network needs at least one weight matrix".into(),
+            ));
+        }
+        for (e, eg) in edges.iter().enumerate() {
+            if eg.src >= sizes.len() || eg.dst >= sizes.len() {
+                return Err(Error::Shape(format!(
+                    "edge group {e} joins groups {} and {} but there are {} groups",
+                    eg.src,
+                    eg.dst,
+                    sizes.len()
+                )));
+            }
+            if eg.src == eg.dst {
+                return Err(Error::Shape(format!(
+                    "edge group {e} joins group {} to itself",
+                    eg.src
+                )));
+            }
+            if eg.layer.rows != sizes[eg.src] || eg.layer.cols != sizes[eg.dst] {
+                return Err(Error::Shape(format!(
+                    "edge group {e} is {} × {} but joins groups of sizes {} and {}",
+                    eg.layer.rows, eg.layer.cols, sizes[eg.src], sizes[eg.dst]
+                )));
+            }
+            if let Some(r) = first_unsorted_row(&eg.layer) {
+                return Err(Error::Shape(format!(
+                    "edge group {e}: row {r} has unsorted or duplicate column indices"
+                )));
+            }
+        }
+        Ok(Self { sizes, edges })
+    }
+
+    /// The chain of a layered network: consecutive layers must chain
+    /// (`layers[l].cols == layers[l + 1].rows`) and be canonical. Errors name
+    /// the layer.
+    pub fn chain(layers: Vec<CsrLayer>) -> Result<Self> {
         if layers.is_empty() {
             return Err(Error::Shape(
                 "a network needs at least one weight matrix".into(),
@@ -122,26 +186,75 @@ impl LayeredNet {
                 )));
             }
         }
-        Ok(Self { layers })
+        for (l, layer) in layers.iter().enumerate() {
+            if let Some(r) = first_unsorted_row(layer) {
+                return Err(Error::Value(format!(
+                    "layer {l}: column indices of row {r} are not strictly increasing \
+                     (unsorted or duplicate entries); pass canonical CSR matrices \
+                     (scipy: m.sum_duplicates(); m.sort_indices())"
+                )));
+            }
+        }
+        Ok(Self::chain_unchecked(layers))
     }
 
-    /// Neuron counts per layer of neurons: `[n0, n1, …, nL]`.
+    /// The chain of already valid layers (no checks).
+    pub(crate) fn chain_unchecked(layers: Vec<CsrLayer>) -> Self {
+        let mut sizes = vec![layers[0].rows];
+        sizes.extend(layers.iter().map(|l| l.cols));
+        let edges = layers
+            .into_iter()
+            .enumerate()
+            .map(|(l, layer)| EdgeGroup {
+                src: l,
+                dst: l + 1,
+                layer,
+            })
+            .collect();
+        Self { sizes, edges }
+    }
+
+    /// Whether the groups form the path `0 → 1 → … → L` with edge group `l`
+    /// joining groups `l` and `l + 1` (a layered network).
+    pub fn is_chain(&self) -> bool {
+        self.edges.len() + 1 == self.sizes.len()
+            && self
+                .edges
+                .iter()
+                .enumerate()
+                .all(|(l, e)| e.src == l && e.dst == l + 1)
+    }
+
+    /// Neurons per group; for a chain the layer widths `[n0, n1, …, nL]`.
     pub fn widths(&self) -> Vec<usize> {
-        let mut w = vec![self.layers[0].rows];
-        w.extend(self.layers.iter().map(|l| l.cols));
-        w
+        self.sizes.clone()
     }
 
-    /// Global node id of the first neuron of every neuron layer, plus the total.
+    /// Global id of the first neuron of every group, plus the total.
     pub fn offsets(&self) -> Vec<usize> {
-        let mut off = vec![0];
-        for w in self.widths() {
-            off.push(off.last().unwrap() + w);
+        let mut off = Vec::with_capacity(self.sizes.len() + 1);
+        off.push(0);
+        for &s in &self.sizes {
+            off.push(off.last().unwrap() + s);
         }
         off
     }
 
     pub fn n_nodes(&self) -> usize {
-        *self.offsets().last().unwrap()
+        self.sizes.iter().sum()
     }
+
+    /// The weight matrices in edge-group order (a chain's layers).
+    pub fn layers(&self) -> impl Iterator<Item = &CsrLayer> + '_ {
+        self.edges.iter().map(|e| &e.layer)
+    }
+}
+
+/// The first row of `layer` whose column indices are not strictly increasing.
+fn first_unsorted_row(l: &CsrLayer) -> Option<usize> {
+    (0..l.rows).find(|&r| {
+        l.indices[l.indptr[r]..l.indptr[r + 1]]
+            .windows(2)
+            .any(|w| w[0] >= w[1])
+    })
 }

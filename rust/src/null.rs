@@ -1,39 +1,28 @@
 //! The partition of one network and the null pipeline over many shuffles.
 //!
 //! [`spectral_labels`] is the whole clustering of method.md §2 for one network:
-//! normalized bipartite block → top-k singular triplets → embedding → k-means.
-//! [`null_ncuts`] runs shuffle → [`spectral_labels`] → n-cut for a range of null
-//! sample indices in parallel; sample `i` draws from the streams
-//! `(seed, SHUFFLE, i)` and `(seed, NULL_CLUSTER, i)` only, so the results do not
-//! depend on the thread count, the order of execution or the chunking.
+//! embedding ([`crate::embed`]) → k-means. [`null_ncuts`] runs shuffle →
+//! [`spectral_labels`] → n-cut for a range of null sample indices in parallel;
+//! sample `i` draws from the streams `(seed, SHUFFLE, i)` and
+//! `(seed, NULL_CLUSTER, i)` only, so the results do not depend on the thread
+//! count, the order of execution or the chunking.
 
 use rand::Rng;
 use rayon::prelude::*;
 
 use crate::cut;
+use crate::embed::{embedding, Embedding};
 use crate::error::{Error, Result};
-use crate::graph::{self, Bipartite};
 use crate::kmeans::{self, Restarts};
-use crate::net::LayeredNet;
+use crate::net::Network;
 use crate::rng::{rng_for, NULL_CLUSTER, SHUFFLE};
 use crate::shuffle::{self, ShuffleMethod};
-use crate::spectral;
 
 /// k-means settings of the reference (scikit-learn's defaults).
 pub const KMEANS_MAX_ITER: usize = 300;
 pub const KMEANS_TOL: f64 = 1e-4;
 /// The reference's epsilon added to every cluster volume.
 pub const NCUT_EPS: f64 = 1e-8;
-
-/// Spectral embedding of the non-isolated nodes of a network.
-pub struct Embedding {
-    /// Global node ids of the embedded rows.
-    pub node_ids: Vec<usize>,
-    /// Row-major `node_ids.len() × k` embedding (rows divided by sqrt(degree)).
-    pub x: Vec<f64>,
-    /// The k largest eigenvalues of D^-1/2 A D^-1/2, descending.
-    pub eigenvalues: Vec<f64>,
-}
 
 /// A partition of every node of a network.
 pub struct Partition {
@@ -43,94 +32,24 @@ pub struct Partition {
     pub eigenvalues: Vec<f64>,
 }
 
-fn side_degrees(bp: &Bipartite) -> (Vec<f64>, Vec<f64>) {
-    (
-        bp.even.iter().map(|&i| bp.degree[i]).collect(),
-        bp.odd.iter().map(|&i| bp.degree[i]).collect(),
-    )
-}
-
-/// Dense eigendecomposition of the whole normalized adjacency of the active
-/// nodes: for graphs too small for the truncated SVD (`k ≥ min(#even, #odd)`).
-fn dense_embedding(bp: &Bipartite, k: usize) -> Result<Embedding> {
-    let m = bp.even.len();
-    let n = m + bp.odd.len();
-    let mut a = faer::Mat::<f64>::zeros(n, n);
-    let b = &bp.block;
-    for r in 0..b.nrows {
-        for p in b.indptr[r]..b.indptr[r + 1] {
-            let c = m + b.indices[p] as usize;
-            a[(r, c)] = b.data[p];
-            a[(c, r)] = b.data[p];
-        }
-    }
-    let eig = a
-        .self_adjoint_eigen(faer::Side::Lower)
-        .map_err(|e| Error::Numerical(format!("dense eigendecomposition failed: {e:?}")))?;
-    let s = eig.S().column_vector();
-    let u = eig.U();
-    // eigenvalues come ascending; take the k largest, descending
-    let cols: Vec<usize> = (0..n).rev().take(k).collect();
-    let ids: Vec<usize> = bp.even.iter().chain(bp.odd.iter()).copied().collect();
-    let mut x = vec![0.0; n * k];
-    for (row, &node) in ids.iter().enumerate() {
-        let scale = 1.0 / bp.degree[node].sqrt();
-        for (j, &c) in cols.iter().enumerate() {
-            x[row * k + j] = u[(row, c)] * scale;
-        }
-    }
-    Ok(Embedding {
-        node_ids: ids,
-        x,
-        eigenvalues: cols.iter().map(|&c| s[c]).collect(),
-    })
-}
-
-/// The spectral embedding of `net` (method.md §2), rows in the order
-/// even-layer nodes then odd-layer nodes (ascending global ids within each).
-pub fn embedding<R: Rng>(net: &LayeredNet, k: usize, rng: &mut R) -> Result<Embedding> {
-    let bp = graph::normalized_bipartite(net)?;
-    embedding_of(&bp, k, rng)
-}
-
-fn embedding_of<R: Rng>(bp: &Bipartite, k: usize, rng: &mut R) -> Result<Embedding> {
-    let n_active = bp.even.len() + bp.odd.len();
-    if k == 0 || k > n_active {
-        return Err(Error::Value(format!(
-            "k={k} must be between 1 and the number of non-isolated neurons ({n_active})"
-        )));
-    }
-    if k >= bp.block.nrows.min(bp.block.ncols) {
-        return dense_embedding(bp, k);
-    }
-    let (d_even, d_odd) = side_degrees(bp);
-    let (x, s) = spectral::embed(&bp.block, &d_even, &d_odd, k, rng)?;
-    Ok(Embedding {
-        node_ids: bp.even.iter().chain(bp.odd.iter()).copied().collect(),
-        x,
-        eigenvalues: s,
-    })
-}
-
 /// Cluster every node of `net` into `k` clusters (isolated nodes get -1).
 /// With `parallel_restarts` the k-means restarts run on the current rayon pool
 /// (same result, see [`kmeans::kmeans_in_parallel`]).
 pub fn spectral_labels<R: Rng>(
-    net: &LayeredNet,
+    net: &Network,
     k: usize,
     n_init: impl Into<Restarts>,
     rng: &mut R,
     parallel_restarts: bool,
 ) -> Result<Partition> {
-    let bp = graph::normalized_bipartite(net)?;
-    let emb = embedding_of(&bp, k, rng)?;
+    let emb = embedding(net, k, rng)?;
     partition_of(emb, net.n_nodes(), k, n_init, rng, parallel_restarts)
 }
 
 /// k-means on an embedding (the reference's settings), labels for all `n_nodes`
 /// nodes (-1 for the nodes the embedding leaves out); with `parallel_restarts`
 /// the restarts run on the current rayon pool (same result).
-pub(crate) fn partition_of<R: Rng + ?Sized>(
+fn partition_of<R: Rng + ?Sized>(
     emb: Embedding,
     n_nodes: usize,
     k: usize,
@@ -159,7 +78,7 @@ pub(crate) fn partition_of<R: Rng + ?Sized>(
 /// The n-cut of null sample `index`: shuffle, cluster, score (k-means
 /// restarts in parallel with `parallel_restarts`; same result either way).
 pub fn null_sample(
-    net: &LayeredNet,
+    net: &Network,
     method: ShuffleMethod,
     k: usize,
     n_init: impl Into<Restarts>,
@@ -188,7 +107,7 @@ pub fn null_sample(
 /// at least as many as threads, else one sample after another with the
 /// k-means restarts of each in parallel (same numbers either way).
 pub fn null_ncuts(
-    net: &LayeredNet,
+    net: &Network,
     method: ShuffleMethod,
     k: usize,
     n_init: impl Into<Restarts>,
@@ -217,7 +136,7 @@ mod tests {
 
     /// `k` disjoint sub-networks of widths `widths` (neuron i of a layer of
     /// width n is in module i·k/n), with random positive weights.
-    fn planted(widths: &[usize], k: usize, seed: u64) -> LayeredNet {
+    fn planted(widths: &[usize], k: usize, seed: u64) -> Network {
         let mut rng = rng_for(seed, 99, 0);
         let layers = widths
             .windows(2)
@@ -236,10 +155,10 @@ mod tests {
                 CsrLayer::from_dense(a, b, &vals).unwrap()
             })
             .collect();
-        LayeredNet::new(layers).unwrap()
+        Network::chain(layers).unwrap()
     }
 
-    fn module_of(net: &LayeredNet, k: usize) -> Vec<usize> {
+    fn module_of(net: &Network, k: usize) -> Vec<usize> {
         net.widths()
             .iter()
             .flat_map(|&n| (0..n).map(move |i| i * k / n))
@@ -296,5 +215,24 @@ mod tests {
         assert!(one.iter().all(|&v| v > 0.0 && v <= 4.0));
         // a shuffled planted network is far less modular than the planted one
         assert!(one.iter().all(|&v| v > 0.5));
+    }
+
+    #[test]
+    fn group_null_ncuts_do_not_depend_on_threads_or_chunks() {
+        let g = crate::testkit::planted_residual(40, 4, 4);
+        let run = |threads: usize, start: u64, count: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| null_ncuts(&g, ShuffleMethod::Layer, 4, 5, 11, start, count))
+                .unwrap()
+        };
+        let one = run(1, 0, 8);
+        assert_eq!(one, run(3, 0, 8));
+        assert_eq!(&one[5..], &run(2, 5, 3)[..]);
+        // fewer samples than threads: restarts in parallel inside each sample
+        assert_eq!(&one[2..4], &run(8, 2, 2)[..]);
+        assert!(one.iter().all(|&v| v > 0.5 && v <= 4.0));
     }
 }

@@ -1,4 +1,5 @@
-//! Python bindings of [`crate::graph`], [`crate::cut`] and [`crate::shuffle`].
+//! Python bindings of [`crate::graph`], [`crate::cut`] and [`crate::shuffle`]
+//! (chains and general networks alike).
 //!
 //! Every function takes the network as a [`CoreNetwork`] handle (validated
 //! once, when it was built), releases the GIL for the work, and raises
@@ -46,7 +47,18 @@ fn degrees<'py>(py: Python<'py>, net: &Bound<'py, CoreNetwork>) -> PyResult<F64A
     Ok(d.into_pyarray(py))
 }
 
-/// `reduce_isolated(net) -> (layers_out, kept)`: the network without its
+/// `colouring(net) -> [0/1 per group] | None`: a 2-colouring of the groups
+/// along edge groups with a non-zero weight (a chain's: the layer parity), or
+/// `None` when the group graph has an odd cycle.
+#[pyfunction]
+fn colouring(py: Python<'_>, net: &Bound<'_, CoreNetwork>) -> PyResult<Option<Vec<u32>>> {
+    let net = net.get().net();
+    // u32, not u8: PyO3 would hand a Vec<u8> to Python as bytes
+    let c = run_detached(py, || Ok(graph::colouring(net)))?;
+    Ok(c.map(|c| c.into_iter().map(u32::from).collect()))
+}
+
+/// `reduce_isolated(net) -> (reduced, kept)`: the network without its
 /// degree-0 neurons, and the ascending global ids of the kept neurons.
 #[pyfunction]
 fn reduce_isolated<'py>(
@@ -59,7 +71,8 @@ fn reduce_isolated<'py>(
 }
 
 /// `normalized_bipartite(net) -> (even, odd, (nrows, ncols, indptr, indices, data))`:
-/// the odd-to-even block of D^-1/2 A D^-1/2 over non-isolated neurons.
+/// the even-to-odd block of D^-1/2 A D^-1/2 over non-isolated neurons (sides:
+/// the [`colouring`]; `ValueError` if there is none).
 #[pyfunction]
 fn normalized_bipartite<'py>(
     py: Python<'py>,
@@ -89,8 +102,8 @@ fn ncut<'py>(
     Ok(ncut_to_py(py, p))
 }
 
-/// `shuffle(net, method, seed, start, count, n_threads) -> [layers_0, …]`:
-/// null samples `start … start + count - 1`, in parallel on `n_threads`
+/// `shuffle(net, method, seed, start, count, n_threads) -> [net_0, …]`:
+/// null samples (each edge group shuffled on its own) `start … start + count - 1`, in parallel on `n_threads`
 /// threads (0 = all cores); identical for any thread count.
 #[pyfunction]
 fn shuffle<'py>(
@@ -115,6 +128,7 @@ fn shuffle<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(adjacency, m)?)?;
     m.add_function(wrap_pyfunction!(degrees, m)?)?;
+    m.add_function(wrap_pyfunction!(colouring, m)?)?;
     m.add_function(wrap_pyfunction!(reduce_isolated, m)?)?;
     m.add_function(wrap_pyfunction!(normalized_bipartite, m)?)?;
     m.add_function(wrap_pyfunction!(ncut, m)?)?;

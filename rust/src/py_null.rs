@@ -1,4 +1,5 @@
-//! Python bindings of the clustering and null pipeline (`null.rs`).
+//! Python bindings of the clustering and null pipeline (`embed.rs`, `null.rs`),
+//! for chains and general networks alike.
 //!
 //! The random stream of every entry point is fixed by its name: the observed
 //! network's clustering draws from `(seed, CLUSTER, 0)` and null sample `i`'s
@@ -7,6 +8,7 @@
 
 use pyo3::prelude::*;
 
+use crate::embed;
 use crate::kmeans::Restarts;
 use crate::null;
 use crate::py_net::CoreNetwork;
@@ -76,7 +78,7 @@ fn observed_embedding<'py>(
 ) -> PyResult<PyEmbedding<'py>> {
     let net = net.get().net();
     let emb = run_detached(py, || {
-        null::embedding(net, k, &mut rng_for(seed, CLUSTER, 0))
+        embed::embedding(net, k, &mut rng_for(seed, CLUSTER, 0))
     })?;
     embedding_to_py(py, emb, k)
 }

@@ -1,5 +1,5 @@
-//! Shared glue for the Python bindings: turning Python layer lists into a
-//! [`LayeredNet`], mapping [`Error`] to Python exceptions, and running heavy
+//! Shared glue for the Python bindings: turning Python layer and edge-group
+//! lists into a [`Network`], mapping [`Error`] to Python exceptions, and running heavy
 //! work with the GIL released and panics caught.
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
@@ -7,11 +7,12 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::cut::NcutParts;
+use crate::embed::Embedding;
 use crate::error::Error;
 use crate::graph::Graph;
 use crate::kmeans::Restarts;
-use crate::net::{CsrLayer, LayeredNet};
-use crate::null::{Embedding, Partition};
+use crate::net::{CsrLayer, EdgeGroup, Network};
+use crate::null::Partition;
 use crate::shuffle::ShuffleMethod;
 
 /// How Python hands one layer to Rust: `(rows, cols, indptr, indices, data)`,
@@ -31,6 +32,28 @@ pub type PyLayerOut<'py> = (
     Bound<'py, PyArray1<i64>>,
     Bound<'py, PyArray1<i32>>,
     Bound<'py, PyArray1<f64>>,
+);
+
+/// One edge group from Python: `(src, dst, rows, cols, indptr, indices, data)`.
+pub type PyEdge<'py> = (
+    usize,
+    usize,
+    usize,
+    usize,
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, i32>,
+    PyReadonlyArray1<'py, f64>,
+);
+
+/// One edge group to Python: `(src, dst, rows, cols, indptr, indices, data)`.
+pub type PyEdgeOut<'py> = (
+    usize,
+    usize,
+    usize,
+    usize,
+    I64Array<'py>,
+    I32Array<'py>,
+    F64Array<'py>,
 );
 
 /// 1-D NumPy arrays handed back to Python.
@@ -198,8 +221,8 @@ pub fn restarts(n_init: usize, auto: bool) -> PyResult<Restarts> {
 }
 
 /// Convert and check a layer list: valid CSR layers that chain, with canonical
-/// (sorted, duplicate-free) rows.
-pub fn net_from_py(layers: Vec<PyLayer<'_>>) -> PyResult<LayeredNet> {
+/// (sorted, duplicate-free) rows, and node ids that fit the `int32` index arrays.
+pub fn chain_from_py(layers: Vec<PyLayer<'_>>) -> PyResult<Network> {
     let mut out = Vec::with_capacity(layers.len());
     for (l, (rows, cols, indptr, indices, data)) in layers.into_iter().enumerate() {
         out.push(csr_from_py(
@@ -211,13 +234,40 @@ pub fn net_from_py(layers: Vec<PyLayer<'_>>) -> PyResult<LayeredNet> {
             data,
         )?);
     }
-    let net = LayeredNet::new(out).map_err(to_pyerr)?;
-    crate::graph::check_canonical(&net).map_err(to_pyerr)?;
+    let net = Network::chain(out).map_err(to_pyerr)?;
+    check_node_ids(net.n_nodes())?;
     Ok(net)
 }
 
-pub fn net_to_py<'py>(py: Python<'py>, net: &LayeredNet) -> Vec<PyLayerOut<'py>> {
-    net.layers.iter().map(|l| layer_to_py(py, l)).collect()
+/// Convert and check `(sizes, edges)`: every check of [`csr_from_py`] per edge
+/// group, then [`Network::new`] and the `int32` node-id limit.
+pub fn network_from_py(sizes: Vec<usize>, edges: Vec<PyEdge<'_>>) -> PyResult<Network> {
+    let mut out = Vec::with_capacity(edges.len());
+    for (e, (src, dst, rows, cols, indptr, indices, data)) in edges.into_iter().enumerate() {
+        let layer = csr_from_py(
+            &format!("edge group {e}"),
+            rows,
+            cols,
+            indptr,
+            indices,
+            data,
+        )?;
+        out.push(EdgeGroup { src, dst, layer });
+    }
+    let net = Network::new(sizes, out).map_err(to_pyerr)?;
+    check_node_ids(net.n_nodes())?;
+    Ok(net)
+}
+
+/// The edge groups of `net` as NumPy arrays (fresh copies).
+pub fn edges_to_py<'py>(py: Python<'py>, net: &Network) -> Vec<PyEdgeOut<'py>> {
+    net.edges
+        .iter()
+        .map(|eg| {
+            let (rows, cols, indptr, indices, data) = layer_to_py(py, &eg.layer);
+            (eg.src, eg.dst, rows, cols, indptr, indices, data)
+        })
+        .collect()
 }
 
 /// Run `f` without the GIL, turning a Rust panic into a `RuntimeError` (PyO3

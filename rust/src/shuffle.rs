@@ -1,13 +1,13 @@
 //! Shuffled ("null") networks (method.md §4).
 //!
 //! A null network keeps the architecture and each layer's weights and
-//! destroys their arrangement. Every layer is shuffled independently, in
-//! order, from one random stream; [`shuffle_many`] gives sample `i` the stream
+//! destroys their arrangement. Every edge group (a chain's layer) is shuffled
+//! independently, in order, from one random stream; [`shuffle_many`] gives sample `i` the stream
 //! `rng_for(seed, SHUFFLE, i)`, so a sample depends on `(seed, i)` alone and
 //! never on the thread count.
 //!
-//! Layers are expected in canonical CSR form (see
-//! [`crate::graph::check_canonical`]); every output layer is canonical.
+//! Layers are expected in canonical CSR form (as [`Network`] checks); every
+//! output layer is canonical.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,7 +18,7 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::net::{CsrLayer, LayeredNet};
+use crate::net::{CsrLayer, EdgeGroup, Network};
 use crate::rng::{rng_for, SHUFFLE};
 
 /// Bandwidth of the Gaussian kernel density estimate used by the
@@ -222,17 +222,18 @@ pub fn shuffle_layer<R: Rng + ?Sized>(
     }
 }
 
-/// Shuffle every layer of `net` independently (in layer order, one stream).
-pub fn shuffle_net<R: Rng + ?Sized>(
-    net: &LayeredNet,
-    method: ShuffleMethod,
-    rng: &mut R,
-) -> LayeredNet {
-    LayeredNet {
-        layers: net
-            .layers
+/// Shuffle every edge group of `net` independently (in order, one stream).
+pub fn shuffle_net<R: Rng + ?Sized>(net: &Network, method: ShuffleMethod, rng: &mut R) -> Network {
+    Network {
+        sizes: net.sizes.clone(),
+        edges: net
+            .edges
             .iter()
-            .map(|l| shuffle_layer(l, method, rng))
+            .map(|eg| EdgeGroup {
+                src: eg.src,
+                dst: eg.dst,
+                layer: shuffle_layer(&eg.layer, method, rng),
+            })
             .collect(),
     }
 }
@@ -244,12 +245,12 @@ pub fn shuffle_net<R: Rng + ?Sized>(
 /// pool the caller installed; the result, in index order, is the same for any
 /// thread count and any split into `start`/`count` batches.
 pub fn shuffle_many(
-    net: &LayeredNet,
+    net: &Network,
     method: ShuffleMethod,
     seed: u64,
     start: u64,
     count: usize,
-) -> Vec<LayeredNet> {
+) -> Vec<Network> {
     (0..count)
         .into_par_iter()
         .map(|i| {
@@ -262,7 +263,6 @@ pub fn shuffle_many(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::check_canonical;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -295,9 +295,9 @@ mod tests {
         .unwrap()
     }
 
-    fn net() -> LayeredNet {
+    fn net() -> Network {
         let l2 = CsrLayer::from_dense(5, 3, &[1.0; 15]).unwrap();
-        LayeredNet::new(vec![dense_layer(), l2]).unwrap()
+        Network::chain(vec![dense_layer(), l2]).unwrap()
     }
 
     /// The layer is a valid canonical CSR layer.
@@ -310,7 +310,7 @@ mod tests {
             l.data.clone(),
         )
         .unwrap();
-        check_canonical(&LayeredNet::new(vec![l.clone()]).unwrap()).unwrap();
+        Network::chain(vec![l.clone()]).unwrap();
     }
 
     #[test]
@@ -517,7 +517,7 @@ mod tests {
             assert_ne!(one[0], run(m, 43, 1, 0, 1)[0]);
             for s in &one {
                 assert_eq!(s.widths(), net.widths());
-                s.layers.iter().for_each(assert_valid);
+                s.layers().for_each(assert_valid);
             }
         }
         assert!(shuffle_many(&net, ShuffleMethod::Layer, 1, u64::MAX, 2).len() == 2);

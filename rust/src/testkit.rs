@@ -236,3 +236,29 @@ pub fn gaussian(n: usize, d: usize, seed: u64) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..n * d).map(|_| rng.sample(StandardNormal)).collect()
 }
+
+/// A residual network 0 → 1 → 2 plus the skip 0 → 2 (not bipartite), groups
+/// of `n` neurons made of `k` planted modules (random positive weights inside
+/// a module, none between modules).
+pub fn planted_residual(n: usize, k: usize, seed: u64) -> crate::net::Network {
+    use crate::net::{CsrLayer, EdgeGroup, Network};
+    let mut rng = crate::rng::rng_for(seed, 99, 0);
+    let mut edge = |src: usize, dst: usize| {
+        let vals: Vec<f64> = (0..n * n)
+            .map(|p| {
+                if (p / n) * k / n == (p % n) * k / n {
+                    rng.random_range(0.5..1.5)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        EdgeGroup {
+            src,
+            dst,
+            layer: CsrLayer::from_dense(n, n, &vals).unwrap(),
+        }
+    };
+    let edges = vec![edge(0, 1), edge(1, 2), edge(0, 2)];
+    Network::new(vec![n; 3], edges).unwrap()
+}
