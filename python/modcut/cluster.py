@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh, svds
 
-from modcut import _core, _kernel
+from modcut import _core
 from modcut._params import EIGEN_SOLVERS as EIGEN_SOLVERS  # re-export
 from modcut._params import check
 from modcut._params import check_k as _check_k
@@ -100,7 +100,7 @@ def n_init_setting(n_init: int) -> int | str:
 
 def _n_active(net: Network) -> int:
     """Number of non-isolated neurons."""
-    return int(np.count_nonzero(np.asarray(_kernel.degrees(net.core))))
+    return int(np.count_nonzero(np.asarray(_core.degrees(net.core))))
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def _arpack_embedding(net: Network, k: int, seed: int, stream: int) -> Embedding
     even, odd, (nr, nc, indptr, indices, data) = _core.normalized_bipartite(net.core)
     even = np.asarray(even)
     odd = np.asarray(odd)
-    deg = np.asarray(_kernel.degrees(net.core))
+    deg = np.asarray(_core.degrees(net.core))
     if k >= min(nr, nc):
         return _dense_embedding(net, k)
     block = sp.csr_array((data, indices, indptr), shape=(nr, nc))
@@ -142,7 +142,7 @@ def _arpack_embedding(net: Network, k: int, seed: int, stream: int) -> Embedding
 
 
 def _arpack_general(net: Network, k: int, seed: int, stream: int) -> Embedding:
-    n, indptr, indices, data, degree = _kernel.adjacency(net.core)
+    n, indptr, indices, data, degree = _core.adjacency(net.core)
     a = sp.csr_array((data, indices, indptr), shape=(n, n))
     deg = np.asarray(degree)
     active = np.flatnonzero(deg > 0)
@@ -182,7 +182,7 @@ def spectral_embedding(
     k = check_k(k, _n_active(net))
     if eigen_solver == "arpack":
         return _arpack_embedding(net, k, seed, 0)
-    ids, x, s = _kernel.observed_embedding(net.core, k, seed)
+    ids, x, s = _core.observed_embedding(net.core, k, seed)
     return Embedding(np.asarray(ids), np.asarray(x), np.asarray(s))
 
 
@@ -205,9 +205,9 @@ def spectral_partition(
     auto = isinstance(n_init, AutoRestarts)
     if eigen_solver == "lanczos":
         if null:
-            labels, _ = _kernel.null_labels(net.core, k, n_init, seed, stream, auto=auto)
+            labels, _ = _core.null_labels(net.core, k, n_init, seed, stream, auto=auto)
         elif stream == 0:
-            labels, _ = _kernel.observed_labels(net.core, k, n_init, seed, auto=auto)
+            labels, _ = _core.observed_labels(net.core, k, n_init, seed, auto=auto)
         else:
             raise ValueError("an observed network is clustered with stream 0")
         return np.asarray(labels, dtype=np.int64)

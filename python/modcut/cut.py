@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modcut import _kernel
+from modcut import _core
 from modcut._params import check
 from modcut._validate import check_labels
 from modcut.readers.load import as_graph
@@ -62,7 +62,7 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
     net = as_graph(network)
     lab = check_labels(labels, net.n_nodes)
     check("eps", eps)
-    value, ids, cut, vol = _kernel.ncut(net.core, lab, float(eps))
+    value, ids, cut, vol = _core.ncut(net.core, lab, float(eps))
     return NcutParts(float(value), np.asarray(ids), np.asarray(cut), np.asarray(vol))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from modcut import _kernel
+from modcut import _core
 from modcut.readers.load import as_graph
 
 __all__ = ["Graph", "build_graph"]
@@ -84,7 +84,7 @@ def build_graph(network: Any) -> Graph:
     """Build the graph of ``network`` (any input :func:`modcut.as_network` takes, or a
     :class:`modcut.Network` with skips, in memory or saved: :func:`modcut.readers.load.as_graph`)."""
     net = as_graph(network)
-    n, indptr, indices, data, degree = _kernel.adjacency(net.core)
+    n, indptr, indices, data, degree = _core.adjacency(net.core)
     adj = sp.csr_array((data, indices, indptr), shape=(n, n))
     return Graph(
         adjacency=adj,

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from modcut import _kernel
+from modcut import _core
 from modcut._layers import layer_offsets
 
 __all__ = ["EdgeGroup", "Network", "NodeGroup", "layer_to_csr", "network_from_matrices"]
@@ -144,9 +144,7 @@ class Network:
     def core(self) -> Any:
         """The Rust core's validated copy (built once; it checks the CSR structure,
         finite weights, shapes, canonical rows and node ids that fit int32)."""
-        if self.is_chain():
-            return _kernel.chain_handle(self.layers)
-        return _kernel.group_handle(list(self.sizes), self.core_edges())
+        return _core.CoreNetwork(list(self.sizes), self.core_edges())
 
     def __getstate__(self) -> dict[str, Any]:
         # the cached handle is left out: it would pickle a second copy of every matrix
@@ -164,7 +162,7 @@ class Network:
         not re-checked. Group and edge-group names and kinds come from ``like`` (a
         network of the same structure), else chain names ``layer0 … layerL``. The
         handle becomes the result's :attr:`core`."""
-        sizes, core_edges = _kernel.structure(core)
+        sizes, core_edges = [int(s) for s in core.sizes], core.edges()
         edges = [
             (int(src), int(dst), sp.csr_array((data, indices, indptr), shape=(r, c)))
             for src, dst, r, c, indptr, indices, data in core_edges
@@ -340,7 +338,7 @@ class Network:
     def colouring(self) -> np.ndarray | None:
         """A 2-colouring of the groups (0/1 per group) along edge groups with a non-zero
         weight, or ``None`` when the group graph has an odd cycle (not bipartite)."""
-        c = _kernel.colouring(self.core)
+        c = _core.colouring(self.core)
         return None if c is None else np.asarray(c, dtype=np.int64)
 
     def is_bipartite(self) -> bool:
@@ -350,12 +348,12 @@ class Network:
     def adjacency(self) -> sp.csr_array:
         """Symmetric ``|w|`` adjacency over all neurons (group order), shape ``(n, n)``;
         parallel edge groups add up; no zeros stored."""
-        n, indptr, indices, data, _ = _kernel.adjacency(self.core)
+        n, indptr, indices, data, _ = _core.adjacency(self.core)
         return sp.csr_array((data, indices, indptr), shape=(n, n))
 
     def degree(self) -> np.ndarray:
         """Weighted degree ``Σ |w|`` of every neuron, shape ``(n_nodes,)``."""
-        return np.asarray(_kernel.degrees(self.core))
+        return np.asarray(_core.degrees(self.core))
 
     def core_edges(self) -> list[tuple[int, int, int, int, Any, Any, Any]]:
         """Each edge group as ``(src, dst, rows, cols, indptr, indices, data)``, the form

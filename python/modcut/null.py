@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from modcut import _kernel
+from modcut import _core
 from modcut._io import float_or_nan, read_json, write_json
 from modcut._params import check
 from modcut._stats import empirical_test
@@ -228,7 +228,7 @@ def clusterability(
     )
 
     # The null is a shuffle of the network with isolated neurons removed (method.md §1).
-    reduced_core, kept = _kernel.reduce_isolated(net.core)
+    reduced_core, kept = _core.reduce_isolated(net.core)
     n_active = int(np.asarray(kept).shape[0])
     k = check_k(k, n_active)
     n_init = resolve_n_init(n_init, n_active)
@@ -280,7 +280,7 @@ def _fingerprint(reduced_core: Any, chain: bool) -> str:
     structure follows from its matrices' shapes)."""
     from modcut.store import network_fingerprint
 
-    sizes, edges = _kernel.structure(reduced_core)
+    sizes, edges = [int(s) for s in reduced_core.sizes], reduced_core.edges()
     fp = network_fingerprint([e[2:] for e in edges])
     return fp if chain else fp + str(sizes) + str([e[:2] for e in edges])
 
@@ -408,7 +408,7 @@ def null_chunk(
     """
     if eigen_solver == "lanczos":
         return np.asarray(
-            _kernel.null_ncuts(
+            _core.null_ncuts(
                 reduced_core,
                 method,
                 k,
@@ -435,7 +435,7 @@ def _arpack_null_chunk(
 ) -> np.ndarray:
     """Null samples with SciPy's ARPACK embedding (same shuffles as the Rust path)."""
     out = np.empty(count, dtype=np.float64)
-    samples = _kernel.shuffle(reduced_core, method, seed, start, count, threads)
+    samples = _core.shuffle(reduced_core, method, seed, start, count, threads)
     for i, core in enumerate(samples):
         shuffled = Network.from_core(core)
         lab = spectral_partition(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modcut import _kernel
+from modcut import _core
 from modcut._params import SHUFFLE_METHODS as SHUFFLE_METHODS  # re-export
 from modcut._params import check
 from modcut._validate import check_count, check_n_jobs, check_random_state
@@ -67,7 +67,7 @@ def shuffle(
     threads = check_n_jobs(n_jobs)
     n_samples = check_count("n_samples", n_samples)
     start = check_count("start", start)
-    samples = _kernel.shuffle(net.core, method, seed, start, n_samples, threads)
+    samples = _core.shuffle(net.core, method, seed, start, n_samples, threads)
     prov = {
         "source": f"'{method}' shuffle of {net.provenance.get('source', '?')}",
         "kind": "shuffle",
