@@ -57,7 +57,7 @@ lint:
 	$(PYTHON) -m ruff check python tests benches
 	$(PYTHON) -m ruff format --check python tests benches
 	$(PYTHON) -m mypy
-	PYTHONPATH=python lint-imports  # import-linter: the contracts in pyproject.toml
+	PYTHONPATH=python $(PYTHON) -c "from importlinter.cli import lint_imports_command; lint_imports_command()"  # import-linter (lint-imports): the contracts in pyproject.toml
 
 test-rust:
 	cargo test --release

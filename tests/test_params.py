@@ -275,8 +275,9 @@ def test_old_helpers_are_users_of_the_table():
 
 
 def test_exceptions_live_in_one_module():
-    from modcut import _optional, distributed, errors, fxgraph, load
+    from modcut import _optional, distributed, errors
     from modcut.harness import data
+    from modcut.readers import fxgraph, load
 
     assert load.NetworkFileError is errors.NetworkFileError is modcut.NetworkFileError
     assert _optional.MissingExtraError is errors.MissingExtraError is modcut.MissingExtraError
