@@ -21,9 +21,9 @@ from modcut.harness.cluster_reg import (
     live_sides,
     normalize_incoming_,
 )
-from modcut.harness.extract import extract_weights
 from modcut.harness.models import MLP, SmallCNN
 from modcut.harness.train import TrainConfig, load_checkpoint, train
+from modcut.readers.extract import extract_weights
 
 
 def random_net(
@@ -182,7 +182,7 @@ def test_cnn_gradient_matches_finite_differences() -> None:
         with torch.no_grad():
             for m, w in zip(cnn.weight_layers(), ws, strict=True):
                 m.weight.copy_(w)
-        mats = modcut.harness.extract.graph_tensors(cnn)
+        mats = modcut.readers.extract.graph_tensors(cnn)
         return clusterability_penalty(mats, 2)
 
     # analytic: through the module; numeric: central differences on copies

@@ -1,4 +1,4 @@
-"""modcut.harness.extract: Linear and Conv2d models to weight matrices, and every error path."""
+"""modcut.readers.extract: Linear and Conv2d models to weight matrices, and every error path."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 import modcut
-from modcut.harness.extract import extract_weights, layer_modules, layer_names
 from modcut.harness.models import MLP, SmallCNN
 from modcut.harness.train import TrainConfig, load_checkpoint, train
+from modcut.readers.extract import extract_weights, layer_modules, layer_names
 
 
 def test_mlp_gives_transposed_linear_weights() -> None:

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from modcut.harness.data import load_splits
-from modcut.harness.extract import extract_weights
 from modcut.harness.train import TrainConfig, load_checkpoint, train
+from modcut.readers.extract import extract_weights
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 

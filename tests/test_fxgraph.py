@@ -13,8 +13,8 @@ from torch import nn
 
 import modcut
 import reference as ref
-from modcut.harness.extract import extract_weights
 from modcut.harness.models import MLP, SmallCNN
+from modcut.readers.extract import extract_weights
 
 
 def _wt(lin: nn.Linear) -> np.ndarray:

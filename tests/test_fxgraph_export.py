@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import modcut
-from modcut.harness.extract import extract_weights
 from modcut.harness.models import MLP, SmallCNN
+from modcut.readers.extract import extract_weights
 from test_fxgraph import (
     _LSTM,
     Concat,

@@ -22,7 +22,8 @@ from modcut.cli import main
 from modcut.readers.load import NetworkFileError
 
 torch = pytest.importorskip("torch")
-from modcut.harness import extract, train  # noqa: E402
+from modcut.harness import train  # noqa: E402
+from modcut.readers import extract  # noqa: E402
 
 K = 3
 

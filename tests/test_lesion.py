@@ -230,7 +230,7 @@ def test_lesioned_channel_has_no_effect_path_in_cnn(layer):
     model = small_cnn()
     x = torch.rand(16, 1, 8, 8)
     j = 1
-    from modcut.harness.extract import layer_modules
+    from modcut.readers.extract import layer_modules
 
     src = layer_modules(model)[layer - 1]
     with lesion(model, layer, [j]):

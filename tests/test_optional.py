@@ -129,7 +129,7 @@ def test_torch_modules_without_torch_name_the_torch_extra():
         sys.modules["torch"] = None
         sys.modules["torchvision"] = None
         from modcut._optional import MissingExtraError
-        for name in ("modcut.harness", "modcut.harness.train", "modcut.harness.extract",
+        for name in ("modcut.harness", "modcut.harness.train", "modcut.readers.extract",
                      "modcut.study.lesion"):
             try:
                 importlib.import_module(name)

@@ -14,9 +14,9 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 from modcut import study  # noqa: E402
 from modcut.cli import build_parser  # noqa: E402
 from modcut.harness import train  # noqa: E402
-from modcut.harness.extract import extract_weights, part_offset  # noqa: E402
 from modcut.harness.models import MLP, SmallCNN  # noqa: E402
 from modcut.planted import adjusted_rand_index, planted_agreement  # noqa: E402
+from modcut.readers.extract import extract_weights, part_offset  # noqa: E402
 
 
 def test_cnn_conv_only_graph_is_the_conv_channels():

@@ -81,7 +81,7 @@ def planted_agreement(
         (neuron-layer indices of the whole network's graph, module per neuron).
     offset:
         Neuron layer of the whole graph that the analysed graph's layer 0 is (1
-        for the CNN's conv-only graph, see :func:`modcut.harness.extract.part_offset`).
+        for the CNN's conv-only graph, see :func:`modcut.readers.extract.part_offset`).
     n_layers:
         Neuron layers of the whole graph (default: ``offset + len(widths)``); its
         first and last are the network's inputs and outputs, never counted.

@@ -1,4 +1,4 @@
-"""PyTorch harness: the networks studied, their data, training with pruning, and weight extraction.
+"""PyTorch harness: the networks studied, their data, and training with pruning and the regulariser.
 
 Needs PyTorch (``pip install 'modcut[torch]'``): importing this package checks that torch
 is installed and raises :class:`modcut.errors.MissingExtraError` naming the extra if not.
@@ -10,16 +10,20 @@ Modules (import them directly):
 * :mod:`modcut.harness.derived` — HALVES, HALVES-SAME, STACKED, LINE, POLY, built from a seed.
 * :mod:`modcut.harness.models` — ``MLP``, ``SmallCNN``, ``build_model``, ``clusterable_init_``.
 * :mod:`modcut.harness.prune` — ``PolynomialDecay`` schedule and ``MagnitudePruner``.
-* :mod:`modcut.harness.checkpoint` — ``TrainConfig``, ``Checkpoint``, ``load_checkpoint``,
+* :mod:`modcut.readers.checkpoint` — ``TrainConfig``, ``Checkpoint``, ``load_checkpoint``,
   ``checkpoint_from_dict``: what a run is and reading what it wrote (the readers use this,
   never the training loop).
 * :mod:`modcut.harness.train` — ``train``, ``evaluate`` (and every name of ``checkpoint``),
   driven by the ``modcut train`` command.
-* :mod:`modcut.harness.extract` — ``extract_weights``, ``layer_modules``: model or checkpoint
+* :mod:`modcut.readers.extract` — ``extract_weights``, ``layer_modules``: model or checkpoint
   to the weight matrices modcut's core takes.
 * :mod:`modcut.harness.cluster_reg` — the clusterability regulariser:
   ``clusterability_penalty`` (also importable as ``modcut.harness.clusterability_penalty``),
   ``normalize_incoming_``.
+
+Reading what training wrote and what a model holds is the readers' work:
+:mod:`modcut.readers.checkpoint` (``TrainConfig``, ``Checkpoint``, ``load_checkpoint``) and
+:mod:`modcut.readers.extract` (``extract_weights``, ``layer_modules``).
 """
 
 from __future__ import annotations

@@ -37,11 +37,11 @@ instead of ``d^-1/2``, which leaves the non-zero singular values (and triplets) 
 ``B`` exactly those of the reduced matrix. ``k + 1`` must not exceed the number of
 non-isolated neurons on either side (``ValueError`` otherwise).
 
-Models: :func:`modcut.harness.extract.graph_tensors` gives the graph's matrices
+Models: :func:`modcut.readers.extract.graph_tensors` gives the graph's matrices
 differentiably — ``weight.T`` for Linear layers, the L1 norms of kernel slices for
 Conv2d (a node per channel) and, after the flatten, the L1 norm of each channel's
 block of the first Linear's weights — so MLPs and the small CNN's channel graph are
-handled alike, with the same numbers as :func:`~modcut.harness.extract.extract_weights`.
+handled alike, with the same numbers as :func:`~modcut.readers.extract.extract_weights`.
 
 Solver
 ------
@@ -114,7 +114,7 @@ def graph_blocks(
     ----------
     model_or_weights:
         An ``nn.Module`` of Linear/Conv2d layers (its
-        :func:`~modcut.harness.extract.graph_tensors`), or a sequence of 2-D weight
+        :func:`~modcut.readers.extract.graph_tensors`), or a sequence of 2-D weight
         matrices ``(inputs, outputs)`` (torch tensors keep their autograd graph;
         NumPy arrays are converted).
     dtype:
@@ -128,7 +128,7 @@ def graph_blocks(
         No matrices, a matrix that is not 2-D, or shapes that do not chain.
     """
     if isinstance(model_or_weights, nn.Module):
-        from modcut.harness.extract import graph_tensors
+        from modcut.readers.extract import graph_tensors
 
         mats = graph_tensors(model_or_weights, dtype=dtype)
     else:
@@ -512,7 +512,7 @@ def normalize_incoming_(model: nn.Module, scope: str = "hidden") -> list[torch.T
     ValueError
         A module that is not positively homogeneous (BatchNorm, tanh, …).
     """
-    from modcut.harness.extract import layer_modules
+    from modcut.readers.extract import layer_modules
 
     for name, m in model.named_modules():
         if next(m.children(), None) is None and not isinstance(m, _HOMOGENEOUS):

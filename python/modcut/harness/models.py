@@ -8,7 +8,7 @@
   dropout after each conv block, flatten, dense 128 ReLU (+ dropout), output.
 
 Both expose :meth:`weight_layers` (the ``Linear``/``Conv2d`` modules in forward
-order — the order :func:`modcut.harness.extract.layer_modules` finds) and
+order — the order :func:`modcut.readers.extract.layer_modules` finds) and
 :meth:`architecture` (a plain dict from which :func:`model_from_architecture`
 rebuilds the same module; it is stored in checkpoints).
 
@@ -402,7 +402,7 @@ def clusterable_init_(
 
     The assignment is stored on the model as ``model.planted_modules``, a dict
     ``{"k", "assignment", "layers", "modules"}``: ``layers`` are neuron-layer
-    indices of the full graph of :func:`modcut.harness.extract.extract_weights`
+    indices of the full graph of :func:`modcut.readers.extract.extract_weights`
     (0 = inputs; for the CNN 0 = input channels, 1 … = conv channels) and
     ``modules[i]`` the module of every neuron of ``layers[i]`` (lists of ints).
     Returns ``model``.

@@ -58,7 +58,13 @@ from torch import nn
 
 from modcut._io import jsonable
 from modcut._optional import progress_bar, want_progress
-from modcut.harness.checkpoint import (
+from modcut.harness.data import (
+    ImageData,
+    load_splits,
+)
+from modcut.harness.models import build_model
+from modcut.harness.prune import MagnitudePruner, PolynomialDecay, prunable_weights, weight_sparsity
+from modcut.readers.checkpoint import (
     CHECKPOINT_NAME,
     FORMAT_VERSION,
     Checkpoint,
@@ -67,12 +73,6 @@ from modcut.harness.checkpoint import (
     load_checkpoint,
     model_defaults,
 )
-from modcut.harness.data import (
-    ImageData,
-    load_splits,
-)
-from modcut.harness.models import build_model
-from modcut.harness.prune import MagnitudePruner, PolynomialDecay, prunable_weights, weight_sparsity
 
 __all__ = [
     "CHECKPOINT_NAME",

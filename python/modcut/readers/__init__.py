@@ -7,8 +7,13 @@
 * :mod:`modcut.readers.fxgraph` and :mod:`modcut.readers.exportgraph` — any PyTorch
   model's graph of neurons from its forward pass (torch.fx, torch.export);
 * :mod:`modcut.readers.blocks` — transformer feed-forward blocks of ``.safetensors``
-  files, state dicts and modules.
+  files, state dicts and modules;
+* :mod:`modcut.readers.extract` — a PyTorch model's (or checkpoint's) weight matrices
+  (``extract_weights``, ``layer_modules``, convolution norms);
+* :mod:`modcut.readers.checkpoint` — what a training run is and reading what it wrote
+  (``TrainConfig``, ``Checkpoint``, ``load_checkpoint``; the model is rebuilt from
+  :mod:`modcut.harness.models`).
 
-Torch is imported only by the modules that need it (``fxgraph``, ``exportgraph``, and
-``load``/``blocks`` when they read a torch object).
+Torch is imported only by the modules that need it (``fxgraph``, ``exportgraph``,
+``extract``, ``checkpoint``, and ``load``/``blocks`` when they read a torch object).
 """

@@ -232,7 +232,7 @@ def _leaf_class(type_name: str) -> type | None:
 
 def leaf_hint(cls: type) -> str:
     """Why a module of class ``cls`` cannot be mapped (the fx path's hints)."""
-    from modcut.harness.extract import UNMAPPABLE_HINTS
+    from modcut.readers.extract import UNMAPPABLE_HINTS
 
     for types, text in UNMAPPABLE_HINTS:
         if issubclass(cls, types):

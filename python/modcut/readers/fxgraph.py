@@ -24,7 +24,7 @@ through parameter-free operations to ``L``'s outputs:
 
 * ``Linear``/``Conv1D``: the signed weight (the graph uses ``|w|``); after a
   flatten of channels, the norm (L1 default, L2) of a channel's weights over its
-  positions, as :func:`modcut.harness.extract.extract_weights` does;
+  positions, as :func:`modcut.readers.extract.extract_weights` does;
 * ``Conv2d``: the norm of the kernel slice of each (input, output) channel pair;
 * an **add** (or subtract) merges its inputs: each group feeding it connects to
   ``L`` with ``L``'s own weights; the product of two activations (a gate) merges
@@ -72,8 +72,8 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from modcut.errors import Refused
-from modcut.harness.extract import conv_matrix, conv_norm_name, slice_norm
 from modcut.network import EdgeGroup, Network, NodeGroup
+from modcut.readers.extract import conv_matrix, conv_norm_name, slice_norm
 
 __all__ = ["is_conv1d", "network_graph"]
 
@@ -1063,7 +1063,7 @@ def network_graph(
         after the forward's argument, for several inputs), then one group per weight
         layer in forward order, named after the module; one edge group per (source
         group, layer). ``summary()`` lists them. A plain chain gives exactly
-        :func:`modcut.harness.extract.extract_weights`' matrices.
+        :func:`modcut.readers.extract.extract_weights`' matrices.
 
     Raises
     ------
@@ -1227,14 +1227,14 @@ def _dtype(model: nn.Module) -> torch.dtype:
 
 def check_chain(model: nn.Module) -> None:
     """Raise ``ValueError`` unless ``model``'s forward pass is a plain chain of its weight
-    layers in registration order (what :func:`modcut.harness.extract.extract_weights`
+    layers in registration order (what :func:`modcut.readers.extract.extract_weights`
     reads). Needs no input shape: only which weight layer reads which. A model that
     ``torch.fx`` cannot trace is read with ``torch.export`` on a zero example of
     ``(in_features,)`` of its first Linear/Conv1D (shape-dependent control flow then
     follows that shape); one neither can read is refused unless it is an
     ``nn.Sequential`` (whose forward pass is its registration order by construction):
     reading it as a chain would be a guess."""
-    from modcut.harness.extract import layer_names
+    from modcut.readers.extract import layer_names
 
     try:
         gm = trace(model)

@@ -19,9 +19,9 @@ so they all accept the same things:
   ``.npy`` cannot hold several matrices without pickling, which modcut never
   unpickles: save several with ``np.savez``);
 * a modcut checkpoint (``checkpoint.pt`` from ``modcut train``), its run
-  folder, a checkpoint dict or a loaded :class:`~modcut.harness.checkpoint.Checkpoint`;
+  folder, a checkpoint dict or a loaded :class:`~modcut.readers.checkpoint.Checkpoint`;
 * a ``torch.nn.Module`` of ``Linear``/``Conv2d`` layers
-  (:func:`modcut.harness.extract.extract_weights`).
+  (:func:`modcut.readers.extract.extract_weights`).
 
 The data flows one way: this module sits above both the core (it builds the
 network with :func:`modcut._validate.network_from_matrices`) and the harness
@@ -86,7 +86,7 @@ def _is_torch_module(obj: Any) -> bool:
 
 
 def _is_checkpoint_object(obj: Any) -> bool:
-    ckpt = sys.modules.get("modcut.harness.checkpoint")
+    ckpt = sys.modules.get("modcut.readers.checkpoint")
     return ckpt is not None and isinstance(obj, ckpt.Checkpoint)
 
 
@@ -125,7 +125,7 @@ def _checkpoint_provenance(ckpt: Any, source: str) -> dict[str, Any]:
 def read_checkpoint(path: str | os.PathLike[str]) -> Any:
     """Load a modcut checkpoint (file, or run folder holding ``checkpoint.pt``).
 
-    Returns a :class:`modcut.harness.checkpoint.Checkpoint`. Raises
+    Returns a :class:`modcut.readers.checkpoint.Checkpoint`. Raises
     ``FileNotFoundError`` for a missing file and :class:`NetworkFileError`
     (naming the file) for one that is not a modcut checkpoint.
     """
@@ -134,7 +134,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Any:
         raise FileNotFoundError(f"no such file or folder: {p}")
     if p.is_dir() and not (p / "checkpoint.pt").is_file():
         raise NetworkFileError(f"{p} is a folder without a checkpoint.pt; {_EXPECTED}")
-    from modcut.harness.checkpoint import checkpoint_from_dict
+    from modcut.readers.checkpoint import checkpoint_from_dict
 
     file = p / "checkpoint.pt" if p.is_dir() else p
     try:
@@ -298,7 +298,7 @@ def _checked(mats: list[Any], p: Path, provenance: dict[str, Any]) -> Network:
 
 def _model_provenance(model: Any, part: str, planted: Any) -> dict[str, Any]:
     """The graph part analyzed, the whole graph's neuron layers and planted modules (if any)."""
-    from modcut.harness.extract import layer_modules
+    from modcut.readers.extract import layer_modules
 
     out: dict[str, Any] = {"graph": part, "n_layers": len(layer_modules(model)) + 1}
     if planted:
@@ -338,7 +338,7 @@ def _from_path(source: str | os.PathLike[str] | bytes, part: str = "all") -> Net
 
 
 def _from_checkpoint(ckpt: Any, source: str, part: str = "all") -> Network:
-    from modcut.harness.extract import extract_weights
+    from modcut.readers.extract import extract_weights
 
     return network_from_matrices(
         extract_weights(ckpt.model, part=part),
@@ -354,7 +354,7 @@ def as_network(network: Any, *, part: str = "all") -> Network:
 
     ``part`` (models and checkpoints only): ``"all"`` (the whole graph) or
     ``"conv"`` (a CNN's conv-to-conv channel graph,
-    :func:`modcut.harness.extract.extract_weights`); the provenance then records
+    :func:`modcut.readers.extract.extract_weights`); the provenance then records
     ``graph``, ``n_layers`` (neuron layers of the whole graph) and, for a
     clusterable initialisation, the ``planted`` modules.
 
@@ -383,7 +383,7 @@ def as_network(network: Any, *, part: str = "all") -> Network:
             raise _not_layered(net, os.fsdecode(network))
         return net
     if _is_torch_module(network):
-        from modcut.harness.extract import extract_weights
+        from modcut.readers.extract import extract_weights
         from modcut.readers.fxgraph import check_chain
 
         check_chain(network)  # a model with skips is not read as a chain: ValueError
@@ -399,7 +399,7 @@ def as_network(network: Any, *, part: str = "all") -> Network:
         src = str(network.path) if getattr(network, "path", None) else "checkpoint"
         return _from_checkpoint(network, src, part)
     if isinstance(network, dict) and "state_dict" in network:
-        from modcut.harness.checkpoint import checkpoint_from_dict
+        from modcut.readers.checkpoint import checkpoint_from_dict
 
         return _from_checkpoint(checkpoint_from_dict(network), "checkpoint dict", part)
     _matrices_only(part)

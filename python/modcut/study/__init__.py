@@ -426,8 +426,8 @@ def _analyze_one(
     meta["modcut_version"] = modcut.__version__
     planted = prov.get("planted") if layered else None
     if planted:
-        from modcut.harness.extract import part_offset
         from modcut.planted import planted_agreement
+        from modcut.readers.extract import part_offset
 
         meta["planted"] = {
             **planted_agreement(
@@ -1208,7 +1208,7 @@ def reproduce(
         check("shuffle", method)
     if graph == "auto":
         graph = "conv" if model == "cnn" else "all"
-    from modcut.harness.extract import part_offset
+    from modcut.readers.extract import part_offset
 
     part_offset(graph)  # validates
     if graph == "conv" and model != "cnn":

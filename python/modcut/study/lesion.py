@@ -17,7 +17,7 @@ Conventions
 Neuron layers are numbered as in :class:`modcut.Network`: layer 0 is the input,
 layer ``L`` the output, layers ``1 … L-1`` are hidden. Neuron layer ``l`` is
 the output of the ``(l-1)``-th module of
-:func:`modcut.harness.extract.layer_modules` and the input of the ``l``-th.
+:func:`modcut.readers.extract.layer_modules` and the input of the ``l``-th.
 For convolutional layers a neuron is a channel; where a flatten connects a
 conv layer to a Linear layer, channel ``c`` owns the Linear inputs
 ``c·r … (c+1)·r - 1`` (``r`` = positions per channel, channels-first flatten).
@@ -150,7 +150,7 @@ def submodules(
 
 
 def _layer_modules(model: nn.Module) -> list[nn.Module]:
-    from modcut.harness.extract import layer_modules
+    from modcut.readers.extract import layer_modules
 
     return list(layer_modules(model))
 

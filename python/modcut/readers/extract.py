@@ -43,8 +43,17 @@ import os
 from typing import Any, cast
 
 import numpy as np
-import torch
-from torch import nn
+
+from modcut._optional import require
+
+require(
+    "torch",
+    extra="torch",
+    purpose="modcut.readers.extract (the weights of PyTorch models and checkpoints)",
+)
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 __all__ = [
     "GRAPH_PARTS",
@@ -170,7 +179,7 @@ def conv_matrix(w: torch.Tensor, conv: nn.Conv2d, norm: str) -> torch.Tensor:
 def _as_model(obj: Any) -> nn.Module:
     if isinstance(obj, nn.Module):
         return obj
-    from modcut.harness.checkpoint import Checkpoint, checkpoint_from_dict, load_checkpoint
+    from modcut.readers.checkpoint import Checkpoint, checkpoint_from_dict, load_checkpoint
 
     if isinstance(obj, Checkpoint):
         return obj.model
@@ -309,7 +318,7 @@ def extract_weights(
     model_or_checkpoint:
         An ``nn.Module``; a checkpoint path (file, or run directory holding
         ``checkpoint.pt``); a checkpoint dict; or a loaded
-        :class:`~modcut.harness.checkpoint.Checkpoint`.
+        :class:`~modcut.readers.checkpoint.Checkpoint`.
     conv_norm:
         ``"l1"`` (default, as the reference) or ``"l2"``: the norm of a kernel slice
         (and of a channel's flattened weights into a dense neuron).

@@ -2,7 +2,7 @@
 reading what it wrote (:class:`Checkpoint`, :func:`load_checkpoint`,
 :func:`checkpoint_from_dict`).
 
-The readers (:mod:`modcut.readers.load`, :mod:`modcut.harness.extract`) read checkpoints
+The readers (:mod:`modcut.readers.load`, :mod:`modcut.readers.extract`) read checkpoints
 through this module, never through the training loop (:mod:`modcut.harness.train`,
 which re-exports every name here). The checkpoint format is described in
 :mod:`modcut.harness.train`.
@@ -17,11 +17,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
+from modcut._optional import require
 
-from modcut.harness.data import canonical_name
-from modcut.harness.models import model_from_architecture
+require("torch", extra="torch", purpose="modcut.readers.checkpoint (reading modcut checkpoints)")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from modcut.harness.data import canonical_name  # noqa: E402
+from modcut.harness.models import model_from_architecture  # noqa: E402
 
 __all__ = [
     "CHECKPOINT_NAME",
