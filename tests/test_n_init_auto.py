@@ -213,6 +213,7 @@ def test_reproduce_reuses_an_analysis_only_for_the_restarts_asked(tmp_path):
     """With no --n-init, only an analysis made with the reference's default is reused (not
     one made with another fixed count, nor with "auto")."""
     from modcut import study
+    from modcut.study import reproduction
 
     ckpt = tmp_path / "weights.npz"
     np.savez(ckpt, *network())
@@ -224,7 +225,7 @@ def test_reproduce_reuses_an_analysis_only_for_the_restarts_asked(tmp_path):
         runs[name] = tmp_path / name
 
     def done(name, n_init):
-        return study._analysis_done(runs[name], ckpt, K, 3, "layer_nonzero", 0, "all", n_init)
+        return reproduction.analysis_done(runs[name], ckpt, K, 3, "layer_nonzero", 0, "all", n_init)
 
     assert not done("five", None) and done("five", 5)
     assert done("default", None) and done("default", 25) and not done("default", 5)
