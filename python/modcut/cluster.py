@@ -33,8 +33,7 @@ from modcut._params import EIGEN_SOLVERS as EIGEN_SOLVERS  # re-export
 from modcut._params import check
 from modcut._params import check_k as _check_k
 from modcut._validate import check_random_state
-from modcut.network import Network
-from modcut.readers.load import as_graph
+from modcut.network import Network, as_graph
 
 __all__ = [
     "AutoRestarts",

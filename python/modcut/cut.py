@@ -17,7 +17,7 @@ import numpy as np
 from modcut import _core
 from modcut._params import check
 from modcut._validate import check_labels
-from modcut.readers.load import as_graph
+from modcut.network import as_graph
 
 __all__ = ["NcutParts", "ncut", "ncut_parts"]
 

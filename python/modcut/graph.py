@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from modcut import _core
-from modcut.readers.load import as_graph
+from modcut.network import as_graph
 
 __all__ = ["Graph", "build_graph"]
 

@@ -21,7 +21,7 @@ arrays and SciPy sparse matrices only (never files, torch or the harness;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -32,7 +32,46 @@ import scipy.sparse as sp
 from modcut import _core
 from modcut._layers import layer_offsets
 
-__all__ = ["EdgeGroup", "Network", "NodeGroup", "layer_to_csr", "network_from_matrices"]
+__all__ = [
+    "EdgeGroup",
+    "Network",
+    "NodeGroup",
+    "as_graph",
+    "layer_to_csr",
+    "network_from_matrices",
+    "register_readers",
+]
+
+# The readers that turn every other input (files, checkpoints, torch modules, saved graphs,
+# model files) into a Network. The core depends on this interface only; modcut.readers.load
+# implements it and registers itself when it is imported, which importing modcut always does
+# (the dependency points from the readers to the core, never back).
+_READ: Callable[..., Network] | None = None
+_READ_SAVED: Callable[[Any], Network] | None = None
+
+
+def register_readers(read: Callable[..., Network], read_saved: Callable[[Any], Network]) -> None:
+    """Install the input readers: ``read(obj, *, part)`` for anything a user has (what
+    :func:`as_graph` calls) and ``read_saved(path)`` for a file written by
+    :meth:`Network.save`. :mod:`modcut.readers.load` registers its own on import."""
+    global _READ, _READ_SAVED
+    _READ, _READ_SAVED = read, read_saved
+
+
+def _readers() -> tuple[Callable[..., Network], Callable[[Any], Network]]:
+    if _READ is None or _READ_SAVED is None:
+        raise RuntimeError(
+            "no input reader is registered: import the modcut package (it registers "
+            "modcut.readers.load), not modcut.network alone"
+        )
+    return _READ, _READ_SAVED
+
+
+def as_graph(network: Any, *, part: str = "all") -> Network:
+    """The dispatch of every public function: ``network`` (anything
+    :func:`modcut.readers.load.as_graph` takes) as a :class:`Network`, through the
+    registered reader."""
+    return _readers()[0](network, part=part)
 
 
 @dataclass(frozen=True)
@@ -261,8 +300,6 @@ class Network:
     def from_network(cls, network: Any, names: Sequence[str] | None = None) -> Network:
         """A network (anything :func:`modcut.as_network` takes) with its node groups
         renamed ``names`` (default: as they are)."""
-        from modcut.readers.load import as_graph  # the one input path (files, modules, matrices)
-
         net = as_graph(network)
         if names is None:
             return net
@@ -394,9 +431,7 @@ class Network:
     def load(cls, path: Any) -> Network:
         """Read a file written by :meth:`save` (:func:`modcut.readers.load.read_group_graph`:
         :class:`modcut.NetworkFileError`, a ``ValueError``, for other or damaged files)."""
-        from modcut.readers.load import read_group_graph
-
-        return read_group_graph(path)
+        return _readers()[1](path)
 
     def summary(self) -> str:
         """A readable table of the node groups and the edge groups."""

@@ -26,8 +26,7 @@ from modcut._validate import check_count, check_n_jobs, check_random_state
 from modcut.cluster import AutoRestarts, check_k, n_init_setting, resolve_n_init, spectral_partition
 from modcut.cut import ncut as _ncut
 from modcut.distributed import run_null_chunks
-from modcut.network import Network
-from modcut.readers.load import as_graph
+from modcut.network import Network, as_graph
 from modcut.shuffle import check_method
 
 __all__ = ["ClusterabilityResult", "clusterability", "null_statistics"]

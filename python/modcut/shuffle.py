@@ -18,8 +18,7 @@ from modcut import _core
 from modcut._params import SHUFFLE_METHODS as SHUFFLE_METHODS  # re-export
 from modcut._params import check
 from modcut._validate import check_count, check_n_jobs, check_random_state
-from modcut.network import Network
-from modcut.readers.load import as_graph
+from modcut.network import Network, as_graph
 
 __all__ = ["SHUFFLE_METHODS", "check_method", "shuffle"]
 

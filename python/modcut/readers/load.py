@@ -55,7 +55,7 @@ import scipy.sparse as sp
 
 from modcut._io import jsonable
 from modcut.errors import NetworkFileError
-from modcut.network import Network, network_from_matrices
+from modcut.network import Network, network_from_matrices, register_readers
 
 __all__ = [
     "NetworkFileError",
@@ -683,3 +683,7 @@ def model_file_graph(
                 f"{exc} (on the command line: --input-shape, e.g. 3,224,224)"
             ) from None
         raise
+
+
+# The core's public functions read their inputs through these (modcut.network.as_graph).
+register_readers(as_graph, read_group_graph)
