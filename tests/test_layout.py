@@ -39,3 +39,20 @@ def test_no_private_name_crosses_a_module_boundary():
 def test_the_known_exceptions_are_still_there():
     # remove an entry of KNOWN once its import is gone, so the list stays the truth
     assert KNOWN - private_imports() == set()
+
+
+def test_the_core_reads_inputs_through_the_registered_readers(monkeypatch):
+    import numpy as np
+    import pytest
+
+    from modcut import network
+    from modcut.readers import load
+
+    # importing modcut registers the readers' dispatch; the core never imports them
+    assert network._READ is load.as_graph and network._READ_SAVED is load.read_group_graph
+    w = [np.ones((3, 2)), np.ones((2, 2))]
+    assert network.as_graph(w).widths == (3, 2, 2)
+    assert modcut.ncut(w, np.zeros(7, dtype=np.int64)) == 0.0  # one cluster: nothing is cut
+    monkeypatch.setattr(network, "_READ", None)
+    with pytest.raises(RuntimeError, match="no input reader is registered"):
+        modcut.ncut(w, np.zeros(7, dtype=np.int64))
