@@ -32,8 +32,8 @@ from modcut._layers import split_by_layer
 from modcut._optional import require
 
 if TYPE_CHECKING:
+    from modcut.lesion_results import DoubleLesionResult, SingleLesionResult
     from modcut.null import ClusterabilityResult
-    from modcut.study.lesion import DoubleLesionResult, SingleLesionResult
 
 __all__ = [
     "FIGURES",
@@ -957,8 +957,8 @@ def build_report(out_dir: str | os.PathLike[str], *, title: str | None = None) -
     when present, ``lesion_single.json`` / ``lesion_double.json`` (from
     :func:`lesion_study`); figures that exist are embedded.
     """
+    from modcut.lesion_results import DoubleLesionResult, SingleLesionResult
     from modcut.null import ClusterabilityResult
-    from modcut.study.lesion import DoubleLesionResult, SingleLesionResult
 
     out = Path(out_dir)
     meta = read_json(out / "meta.json") if (out / "meta.json").exists() else {}
