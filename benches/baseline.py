@@ -66,7 +66,7 @@ def _nonbipartite() -> Any:
         w += 0.2 * rng.uniform(0.0, 1.0, w.shape) * ~same
         w *= rng.choice([-1.0, 1.0], w.shape)
         edges.append((s, d, w))
-    return modcut.GroupNetwork.from_edges([(f"g{i}", s) for i, s in enumerate(sizes)], edges)
+    return modcut.Network.from_edges([(f"g{i}", s) for i, s in enumerate(sizes)], edges)
 
 
 def _torch_graphs() -> dict[str, Any]:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import modcut
-from modcut.groupnet import GroupNetwork, NodeGroup
+from modcut.groupnet import Network, NodeGroup
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("distributed")
@@ -96,7 +96,7 @@ def _make(kind: str, d: Path) -> Path:
         path = Path(train.train(cfg, d / "run", progress=False))
     elif kind == "graph":
         path = d / "graph.npz"
-        GroupNetwork.from_edges(
+        Network.from_edges(
             [
                 NodeGroup("in", 10, "input"),
                 NodeGroup("h", 12, "Linear"),
@@ -272,7 +272,7 @@ def _dense_graph(path: Path, *, zero: bool = False) -> Path:
         m[m == 0.0] = 1.0  # no zero weight
     if zero:
         mats[2][0, 0] = 0.0
-    GroupNetwork.from_edges(
+    Network.from_edges(
         [NodeGroup("in", 10, "input"), NodeGroup("h", 12, "Linear"), NodeGroup("o", 6, "Linear")],
         [(0, 1, mats[0]), (1, 2, mats[1]), (0, 2, mats[2])],
     ).save(path)

@@ -85,7 +85,7 @@ def test_llama_gate_and_up_are_parallel_edge_groups(tmp_path):
     save_file(t, str(path))
     (b,) = mlp_blocks(path)
     g = b.network
-    assert isinstance(g, modcut.GroupNetwork) and g.sizes == (8, 20, 8)
+    assert isinstance(g, modcut.Network) and g.sizes == (8, 20, 8)
     assert [(e.src, e.dst) for e in g.edges] == [(0, 1), (0, 1), (1, 2)]
     assert g.is_bipartite() and not g.is_chain()
     p = "model.layers.0.mlp"

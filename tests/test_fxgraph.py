@@ -21,7 +21,7 @@ def _wt(lin: nn.Linear) -> np.ndarray:
     return lin.weight.detach().double().numpy().T
 
 
-def _edges(g: modcut.GroupNetwork) -> dict[tuple[str, str], np.ndarray]:
+def _edges(g: modcut.Network) -> dict[tuple[str, str], np.ndarray]:
     out: dict[tuple[str, str], np.ndarray] = {}
     for e in g.edges:
         key = (g.groups[e.src].name, g.groups[e.dst].name)
@@ -30,7 +30,7 @@ def _edges(g: modcut.GroupNetwork) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
-def _check(g: modcut.GroupNetwork, sizes: dict[str, int], want: dict[tuple[str, str], Any]):
+def _check(g: modcut.Network, sizes: dict[str, int], want: dict[tuple[str, str], Any]):
     assert {gr.name: gr.size for gr in g.groups} == sizes
     got = _edges(g)
     assert set(got) == set(want)
@@ -262,7 +262,7 @@ def test_resnet18_channel_graph_matches_the_architecture(tmp_path):
     assert res.ncut == modcut.ncut(g, res.labels)
     path = tmp_path / "resnet18_graph.npz"
     g.save(path)
-    g2 = modcut.GroupNetwork.load(path)
+    g2 = modcut.Network.load(path)
     assert g2.sizes == g.sizes and [gr.name for gr in g2.groups] == names
     from modcut.study import analyze
 

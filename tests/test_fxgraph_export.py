@@ -24,7 +24,7 @@ from test_fxgraph import (
 )
 
 
-def assert_same_graph(a: modcut.GroupNetwork, b: modcut.GroupNetwork) -> None:
+def assert_same_graph(a: modcut.Network, b: modcut.Network) -> None:
     """Same node groups (names, sizes, kinds) and bit-identical edge groups."""
     assert [(g.name, g.size, g.kind) for g in a.groups] == [
         (g.name, g.size, g.kind) for g in b.groups

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 import modcut
 from modcut._core import CoreNetwork
-from modcut.groupnet import GroupNetwork
+from modcut.network import Network
 from modcut.readers.load import NetworkFileError, as_graph, read_group_graph
 
 torch = pytest.importorskip("torch")
@@ -42,7 +42,7 @@ class ResBlockNet(nn.Module):
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroupNetwork, Path]:
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Network, Path]:
     torch.manual_seed(0)
     model = ResBlockNet().eval()
     with torch.no_grad():
@@ -59,7 +59,7 @@ def test_as_graph_reads_a_saved_group_graph_as_the_same_network(saved) -> None:
     g, path = saved
     for obj in (path, str(path)):
         h = as_graph(obj)
-        assert isinstance(h, GroupNetwork)
+        assert isinstance(h, Network)
         assert h.groups == g.groups
         assert [(e.src, e.dst, e.name) for e in h.edges] == [
             (e.src, e.dst, e.name) for e in g.edges
@@ -68,7 +68,7 @@ def test_as_graph_reads_a_saved_group_graph_as_the_same_network(saved) -> None:
             assert (a.weights != b.weights).nnz == 0 and a.weights.shape == b.weights.shape
     assert as_graph(g) is g
     assert read_group_graph(path).groups == g.groups
-    assert GroupNetwork.load(path).sizes == g.sizes
+    assert Network.load(path).sizes == g.sizes
 
 
 @pytest.mark.parametrize("solver", ["lanczos", "arpack"])
@@ -103,7 +103,7 @@ def test_shuffle_and_build_graph_on_a_saved_graph(saved) -> None:
     sa = modcut.shuffle(path, "layer", n_samples=2, random_state=3, n_jobs=1)
     sb = modcut.shuffle(g, "layer", n_samples=2, random_state=3, n_jobs=1)
     for a, b in zip(sa, sb, strict=True):
-        assert isinstance(a, GroupNetwork) and a.groups == b.groups
+        assert isinstance(a, Network) and a.groups == b.groups
         for ea, eb in zip(a.edges, b.edges, strict=True):
             np.testing.assert_array_equal(ea.weights.toarray(), eb.weights.toarray())
     # a shuffle is a shuffle: same multiset of weights per edge group, other positions
@@ -142,7 +142,7 @@ def test_a_saved_chain_is_its_matrices_bit_for_bit(tmp_path) -> None:
         rng.normal(size=(7, 3)),
     ]
     path = tmp_path / "chain.npz"
-    GroupNetwork.from_network(ws).save(path)
+    Network.from_network(ws).save(path)
     net = as_graph(path)
     assert isinstance(net, modcut.Network)
     assert net.provenance == {"source": str(path), "kind": "npz (groups)"}
@@ -157,8 +157,8 @@ def test_a_saved_chain_is_its_matrices_bit_for_bit(tmp_path) -> None:
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_array_equal(a.null_ncuts, b.null_ncuts)
     np.testing.assert_array_equal(modcut.cluster(path, k=3), modcut.cluster(ws, k=3))
-    # an in-memory chain GroupNetwork takes the layered path too
-    assert isinstance(as_graph(GroupNetwork.from_network(ws)), modcut.Network)
+    # an in-memory chain Network takes the layered path too
+    assert isinstance(as_graph(Network.from_network(ws)), modcut.Network)
 
 
 def _rewrite(src: Path, dst: Path, **changes: object) -> Path:
@@ -193,7 +193,7 @@ def test_a_damaged_group_file_raises_network_file_error_naming_it(
     for call in (
         lambda: modcut.cluster(bad, k=2),
         lambda: as_graph(bad),
-        lambda: GroupNetwork.load(bad),
+        lambda: Network.load(bad),
         lambda: modcut.as_network(bad),
     ):
         with pytest.raises(NetworkFileError, match=match) as info:
@@ -204,12 +204,12 @@ def test_a_damaged_group_file_raises_network_file_error_naming_it(
 def test_foreign_files_raise_network_file_error(tmp_path) -> None:
     only_marker = tmp_path / "marker.npz"
     np.savez(only_marker, __modcut_groups__=np.array(1), arr_0=np.ones((2, 2)))
-    with pytest.raises(NetworkFileError, match=r"marker\.npz.*not written by GroupNetwork\.save"):
+    with pytest.raises(NetworkFileError, match=r"marker\.npz.*not written by Network\.save"):
         modcut.clusterability(only_marker, k=2, n_shuffles=2)
     plain = tmp_path / "plain.npz"
     np.savez(plain, np.ones((3, 2)))
-    with pytest.raises(NetworkFileError, match=r"plain\.npz was not written by GroupNetwork"):
-        GroupNetwork.load(plain)
+    with pytest.raises(NetworkFileError, match=r"plain\.npz was not written by Network"):
+        Network.load(plain)
     assert isinstance(as_graph(plain), modcut.Network)  # plain matrices: a chain
     with pytest.raises(FileNotFoundError):
         read_group_graph(tmp_path / "missing.npz")
@@ -227,10 +227,10 @@ def test_the_core_handle_is_built_once_pickles_cheaply_and_checks_its_input(save
         np.testing.assert_array_equal(indptr, e.weights.indptr)
         np.testing.assert_array_equal(indices, e.weights.indices)
         np.testing.assert_array_equal(data, e.weights.data)
-    # the handle pickles as (sizes, edges); a GroupNetwork pickles without it
+    # the handle pickles as (sizes, edges); a Network pickles without it
     h2 = pickle.loads(pickle.dumps(h))
     assert h2.sizes == h.sizes and repr(h2) == repr(h)
-    fresh = GroupNetwork(g.groups, g.edges)
+    fresh = Network(g.groups, g.edges)
     size_before = len(pickle.dumps(fresh))
     _ = fresh.core
     assert len(pickle.dumps(fresh)) == size_before
@@ -353,3 +353,18 @@ def test_modcut_analyze_reads_a_saved_group_graph(saved, tmp_path, capsys) -> No
     again = modcut.ClusterabilityResult.from_json(out / "clusterability.json")
     np.testing.assert_array_equal(again.null_ncuts, res.null_ncuts)
     assert [c.stat().st_mtime_ns for c in sorted((out / "null_chunks").rglob("*.npy"))] == stamps
+
+
+def test_groupnetwork_is_a_deprecated_alias_of_network():
+    with pytest.warns(
+        DeprecationWarning, match=r"modcut\.GroupNetwork is deprecated.*modcut\.Network"
+    ):
+        alias = modcut.GroupNetwork
+    assert alias is modcut.Network
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        from modcut.groupnet import GroupNetwork
+    assert GroupNetwork is modcut.Network
+    g = alias.from_edges([2, 3], [(0, 1, np.ones((2, 3)))])
+    assert isinstance(g, modcut.Network) and g.is_chain()
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        _ = modcut.NoSuchThing

@@ -12,10 +12,10 @@ from sklearn.metrics import adjusted_rand_score
 import modcut
 import reference as ref
 from modcut.cluster import spectral_partition
-from modcut.groupnet import GroupNetwork
+from modcut.network import Network
 
 
-def residual(n: int, k: int, seed: int, noise: float = 0.0) -> tuple[GroupNetwork, np.ndarray]:
+def residual(n: int, k: int, seed: int, noise: float = 0.0) -> tuple[Network, np.ndarray]:
     """Groups input → h1 → h2 → out with skips input → h2 and h1 → out (odd cycles);
     ``k`` planted modules (neuron i of a group of size n is in module i·k//n)."""
     rng = np.random.default_rng(seed)
@@ -29,11 +29,11 @@ def residual(n: int, k: int, seed: int, noise: float = 0.0) -> tuple[GroupNetwor
         w += noise * rng.uniform(0.0, 1.0, w.shape) * ~same
         w *= rng.choice([-1.0, 1.0], w.shape)
         edges.append((s, d, w))
-    g = GroupNetwork.from_edges([(f"g{i}", s) for i, s in enumerate(sizes)], edges)
+    g = Network.from_edges([(f"g{i}", s) for i, s in enumerate(sizes)], edges)
     return g, np.concatenate(truth)
 
 
-def dense_normalized(g: GroupNetwork) -> tuple[np.ndarray, np.ndarray]:
+def dense_normalized(g: Network) -> tuple[np.ndarray, np.ndarray]:
     a = ref.general_adjacency(list(g.sizes), [(e.src, e.dst, e.weights) for e in g.edges])
     d = a.sum(axis=1)
     inv = 1.0 / np.sqrt(d)
@@ -88,7 +88,7 @@ def test_large_negative_eigenvalues_do_not_crowd_out_the_top():
         (1, 2, rng.uniform(0.5, 1.5, (n, n))),
         (0, 2, 1e-3 * rng.uniform(0.5, 1.5, (n, n))),
     ]
-    g = GroupNetwork.from_edges([n, n, n], edges)
+    g = Network.from_edges([n, n, n], edges)
     nrm, _ = dense_normalized(g)
     w = np.linalg.eigvalsh(nrm)
     assert w.min() < -0.99
@@ -145,7 +145,7 @@ def test_null_samples_are_shuffle_then_cluster_and_do_not_depend_on_threads():
     # sample i = shuffle each edge group with stream i, then cluster with null stream i
     for i in (0, 5, 11):
         s = modcut.shuffle(g, "layer", 1, random_state=7, start=i)[0]
-        assert isinstance(s, GroupNetwork) and s.sizes == g.sizes
+        assert isinstance(s, Network) and s.sizes == g.sizes
         for e, f in zip(g.edges, s.edges, strict=True):  # a permutation of each matrix
             np.testing.assert_array_equal(
                 np.sort(e.weights.toarray(), axis=None), np.sort(f.weights.toarray(), axis=None)
@@ -178,7 +178,7 @@ def test_null_distribution_agrees_with_scikit_learn_pipeline():
 def test_chain_group_networks_are_bit_identical_to_layered_networks():
     rng = np.random.default_rng(8)
     ws, _ = ref.planted_network([30, 20, 20, 10], 3, rng, noise=0.2)
-    g = GroupNetwork.from_network(ws)
+    g = Network.from_network(ws)
     assert g.is_chain()
     a = modcut.clusterability(ws, k=3, n_shuffles=6, random_state=2, n_jobs=1)
     b = modcut.clusterability(g, k=3, n_shuffles=6, random_state=2, n_jobs=1)
@@ -197,7 +197,7 @@ def test_bipartite_group_networks_use_the_svd_shortcut():
         (1, 3, rng.normal(size=(40, 20))),
         (2, 3, rng.normal(size=(30, 20))),
     ]
-    g = GroupNetwork.from_edges([50, 40, 30, 20], edges)
+    g = Network.from_edges([50, 40, 30, 20], edges)
     assert g.is_bipartite() and not g.is_chain()
     emb = modcut.spectral_embedding(g, 5, eigen_solver="lanczos")
     nrm, _ = dense_normalized(g)
@@ -214,7 +214,7 @@ def test_isolated_neurons_and_bad_input():
     w[:, 3] = 0.0  # neuron 3 of g1 loses its input
     edges = [(e.src, e.dst, e.weights) for e in g.edges]
     edges[0] = (0, 1, w)
-    g2 = GroupNetwork.from_edges(list(g.sizes), edges)
+    g2 = Network.from_edges(list(g.sizes), edges)
     labels = modcut.cluster(g2, k=2)
     assert labels.shape == (g2.n_nodes,)
     res = modcut.clusterability(g2, k=2, n_shuffles=3, shuffle="layer_nonzero", n_jobs=1)
@@ -224,8 +224,8 @@ def test_isolated_neurons_and_bad_input():
     with pytest.raises(ValueError, match=r"at most \d+ \(the non-isolated neurons\), got 10000"):
         modcut.cluster(g, k=10_000)
     with pytest.raises(ValueError, match="joins group 1 to itself"):
-        GroupNetwork.from_edges([3, 3], [(1, 1, np.ones((3, 3)))])
+        Network.from_edges([3, 3], [(1, 1, np.ones((3, 3)))])
     with pytest.raises(ValueError, match="has shape"):
-        GroupNetwork.from_edges([3, 3], [(0, 1, np.ones((3, 2)))])
+        Network.from_edges([3, 3], [(0, 1, np.ones((3, 2)))])
     with pytest.raises(ValueError, match="not a chain"):
         modcut.as_network(g)

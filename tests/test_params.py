@@ -137,7 +137,7 @@ def test_min_fraction_rule(v):
 
 def _group():
     """A group network that is not a chain (a skip), for the general path."""
-    g = modcut.GroupNetwork.from_edges(
+    g = modcut.Network.from_edges(
         [("in", 4), ("h", 3), ("out", 2)],
         [
             (0, 1, RNG.normal(size=(4, 3))),

@@ -25,7 +25,7 @@ from modcut.errors import (
     SchedulerUnreachableError,
 )
 from modcut.graph import Graph, build_graph
-from modcut.groupnet import GroupNetwork
+from modcut.groupnet import deprecated_alias
 from modcut.network import EdgeGroup, Network, NodeGroup
 from modcut.null import ClusterabilityResult, clusterability, null_statistics
 from modcut.readers.load import as_network
@@ -58,7 +58,6 @@ __all__ = [
     "DatasetNotFoundError",
     "EdgeGroup",
     "Graph",
-    "GroupNetwork",
     "MissingExtraError",
     "NcutParts",
     "Network",
@@ -78,3 +77,9 @@ __all__ = [
     "shuffle",
     "spectral_embedding",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GroupNetwork":  # the old name of modcut.Network
+        return deprecated_alias(name)
+    raise AttributeError(f"module 'modcut' has no attribute {name!r}")

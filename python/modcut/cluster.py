@@ -33,6 +33,7 @@ from modcut._params import EIGEN_SOLVERS as EIGEN_SOLVERS  # re-export
 from modcut._params import check
 from modcut._params import check_k as _check_k
 from modcut._validate import check_random_state
+from modcut.graph import build_graph
 from modcut.network import Network, as_graph
 
 __all__ = [
@@ -157,7 +158,6 @@ def _arpack_general(net: Network, k: int, seed: int, stream: int) -> Embedding:
 
 
 def _dense_embedding(net: Network, k: int) -> Embedding:
-    from modcut.graph import build_graph
 
     g = build_graph(net)
     active = np.flatnonzero(g.degree > 0)

@@ -32,6 +32,7 @@ import numpy as np
 from modcut._optional import progress_bar, require
 from modcut._params import check
 from modcut.errors import DaskMissingError, MissingExtraError, SchedulerUnreachableError
+from modcut.store import plan_chunks
 
 __all__ = [
     "DaskMissingError",
@@ -218,7 +219,6 @@ def run_null_chunks(
     -------
     Array of shape ``(n,)``, sample ``i`` at index ``i``.
     """
-    from modcut.store import plan_chunks
 
     out = np.full(n, np.nan)
     missing = np.ones(n, dtype=bool) if store is None else store.load_into(out)

@@ -436,7 +436,7 @@ class Network:
     def summary(self) -> str:
         """A readable table of the node groups and the edge groups."""
         lines = [
-            f"GroupNetwork: {len(self.groups)} node groups, {self.n_nodes} neurons, "
+            f"Network: {len(self.groups)} node groups, {self.n_nodes} neurons, "
             f"{len(self.edges)} edge groups; "
             + (
                 "chain"

@@ -28,6 +28,7 @@ from modcut.cut import ncut as _ncut
 from modcut.distributed import run_null_chunks
 from modcut.network import Network, as_graph
 from modcut.shuffle import check_method
+from modcut.store import ChunkStore, network_fingerprint
 
 __all__ = ["ClusterabilityResult", "clusterability", "null_statistics"]
 
@@ -277,7 +278,6 @@ def _fingerprint(reduced_core: Any, chain: bool) -> str:
     """What the chunk store keys a network by: the SHA-256 of its reduced matrices, plus
     the group sizes and edge-group ends of a network that is not a chain (a chain's
     structure follows from its matrices' shapes)."""
-    from modcut.store import network_fingerprint
 
     sizes, edges = [int(s) for s in reduced_core.sizes], reduced_core.edges()
     fp = network_fingerprint([e[2:] for e in edges])
@@ -341,13 +341,11 @@ def chunk_store(
     """The :class:`~modcut.store.ChunkStore` of a null test's settings (``None`` without ``store``)."""
     if store is None:
         return None
-    from modcut._core import __version__
-    from modcut.store import ChunkStore
 
     return ChunkStore(
         store,
         {
-            "modcut_version": __version__,
+            "modcut_version": _core.__version__,
             "network": fingerprint,
             "shuffle": method,
             "k": int(k),

@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "network",
         help="checkpoint (.pt from modcut train), .npz of weight matrices or of a graph saved by "
-        "GroupNetwork.save, .safetensors (every transformer MLP block), a .pt2 written by "
+        "Network.save, .safetensors (every transformer MLP block), a .pt2 written by "
         "torch.export.save, or a state dict (.pt, .safetensors) with --arch",
     )
     p.add_argument(

@@ -1276,7 +1276,7 @@ def check_chain(model: nn.Module) -> None:
                 f"{type(model).__name__} is not a chain of its weight layers: '{name}' reads "
                 f"{got or 'nothing from the input'} (skip connections, concatenations or "
                 "parallel branches); use modcut.network_graph(model, input_shape=...) and pass "
-                "its GroupNetwork to modcut's functions"
+                "its Network to modcut's functions"
             )
         prev = name
     if order != expected:

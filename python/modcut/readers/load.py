@@ -13,7 +13,7 @@ so they all accept the same things:
   positional names ``arr_0, arr_1, …`` are read in numeric order, other names in
   the order they were saved), a single sparse matrix written by
   ``scipy.sparse.save_npz`` (a one-layer network, kept sparse), or a group graph
-  written by :meth:`modcut.GroupNetwork.save` (marker ``__modcut_groups__``;
+  written by :meth:`modcut.Network.save` (marker ``__modcut_groups__``;
   recognised here and nowhere else);
 * a ``.npy`` file holding one 2-D numeric matrix: a one-layer network (a
   ``.npy`` cannot hold several matrices without pickling, which modcut never
@@ -29,11 +29,11 @@ network with :func:`modcut._validate.network_from_matrices`) and the harness
 the harness. The network's :attr:`~Network.provenance` records where it came
 from (and, for checkpoints, the data set, metrics and training configuration).
 
-Networks with skips or concatenations (a :class:`~modcut.groupnet.GroupNetwork`
+Networks with skips or concatenations (a :class:`~modcut.network.Network`
 that is not a chain, in memory or saved) are not layered networks: :func:`as_graph`
 is the entry point every public function dispatches on. It returns a chain as a
 :class:`Network` (bit for bit what its matrices give) and anything else as a
-:class:`~modcut.groupnet.GroupNetwork`; :func:`as_network` refuses the latter with
+:class:`~modcut.network.Network`; :func:`as_network` refuses the latter with
 a ``ValueError`` saying what to use instead.
 
 A file that is not a network raises :class:`NetworkFileError` naming the file
@@ -55,7 +55,7 @@ import scipy.sparse as sp
 
 from modcut._io import jsonable
 from modcut.errors import NetworkFileError
-from modcut.network import Network, network_from_matrices, register_readers
+from modcut.network import EdgeGroup, Network, NodeGroup, network_from_matrices, register_readers
 
 __all__ = [
     "NetworkFileError",
@@ -75,7 +75,7 @@ _EXPECTED = (
     "expected a .npz of weight matrices (np.savez(path, W1, W2, ...)), a .npy holding one "
     "2-D matrix, or a modcut checkpoint (.pt) or run folder written by `modcut train`"
 )
-_GROUP_MARKER = "__modcut_groups__"  # the key GroupNetwork.save writes first
+_GROUP_MARKER = "__modcut_groups__"  # the key Network.save writes first
 
 
 def _is_torch_module(obj: Any) -> bool:
@@ -180,8 +180,7 @@ def _open_npz(p: Path) -> Any:
 
 
 def _group_arrays(z: Any, p: Path) -> Network:
-    """The group network stored in an open ``GroupNetwork.save`` archive ``z``."""
-    from modcut.network import EdgeGroup, NodeGroup
+    """The group network stored in an open ``Network.save`` archive ``z``."""
 
     def entry(name: str) -> Any:
         if name not in z.files:
@@ -213,19 +212,19 @@ def _group_arrays(z: Any, p: Path) -> Network:
         detail = str(exc)
     raise NetworkFileError(
         f"{p} is marked as a group graph ({_GROUP_MARKER}) but is damaged or was not written "
-        f"by GroupNetwork.save: {detail}; save the graph again with GroupNetwork.save"
+        f"by Network.save: {detail}; save the graph again with Network.save"
     )
 
 
 def read_group_graph(path: str | os.PathLike[str]) -> Network:
-    """Read a group graph written by :meth:`modcut.GroupNetwork.save`.
+    """Read a group graph written by :meth:`modcut.Network.save`.
 
     Raises
     ------
     FileNotFoundError
         ``path`` does not exist.
     NetworkFileError
-        The file is not a ``.npz`` written by ``GroupNetwork.save`` (no marker), or
+        The file is not a ``.npz`` written by ``Network.save`` (no marker), or
         it is damaged (missing or inconsistent entries, invalid matrices); the
         message names the file.
     """
@@ -235,7 +234,7 @@ def read_group_graph(path: str | os.PathLike[str]) -> Network:
     with _open_npz(p) as z:
         if _GROUP_MARKER not in z.files:
             raise NetworkFileError(
-                f"{p} was not written by GroupNetwork.save (no {_GROUP_MARKER} entry); "
+                f"{p} was not written by Network.save (no {_GROUP_MARKER} entry); "
                 f"read weight matrices with modcut.as_network"
             )
         return _group_arrays(z, p)
@@ -253,7 +252,7 @@ def _read_npz(p: Path) -> Network:
         names = list(z.files)
         if not names:
             raise NetworkFileError(f"{p} holds no arrays; {_EXPECTED}")
-        if _GROUP_MARKER in names:  # GroupNetwork.save
+        if _GROUP_MARKER in names:  # Network.save
             return _group_graph(_group_arrays(z, p), {"source": str(p), "kind": "npz (groups)"})
         if {"format", "shape", "data"} <= set(names):  # scipy.sparse.save_npz
             try:
@@ -319,7 +318,7 @@ def _not_layered(g: Network, source: str) -> ValueError:
         f"{source} is a network with skips, concatenations or parallel branches "
         f"({len(g.groups)} node groups, {len(g.edges)} edge groups), not a chain of layers; "
         f"modcut.cluster, ncut, clusterability, shuffle, spectral_embedding and build_graph "
-        f"take it directly (modcut.readers.load.as_graph reads it as a GroupNetwork)"
+        f"take it directly (modcut.readers.load.as_graph reads it as a network with skips)"
     )
 
 
@@ -408,13 +407,13 @@ def as_network(network: Any, *, part: str = "all") -> Network:
 
 def as_graph(network: Any, *, part: str = "all") -> Network:
     """The dispatch of every public function: ``network`` as a layered
-    :class:`Network` when it is a chain, else as a :class:`~modcut.groupnet.GroupNetwork`.
+    :class:`Network` when it is a chain, else as a :class:`~modcut.network.Network`.
 
     Parameters
     ----------
     network:
-        Anything :func:`as_network` takes, a :class:`~modcut.groupnet.GroupNetwork`
-        (in memory), a ``.npz`` written by :meth:`~modcut.groupnet.GroupNetwork.save`,
+        Anything :func:`as_network` takes, a :class:`~modcut.network.Network`
+        (in memory), a ``.npz`` written by :meth:`~modcut.network.Network.save`,
         or a ``.pt2`` program written by ``torch.export.save`` (:func:`model_file_graph`).
     part:
         As for :func:`as_network` (models and checkpoints only; a group network or a
@@ -426,7 +425,7 @@ def as_graph(network: Any, *, part: str = "all") -> Network:
         For every chain: weight matrices, files, checkpoints, modules, and a group
         network (in memory or saved) whose edge groups are ``0 → 1 → … → L``; bit
         for bit the network its matrices give.
-    GroupNetwork
+    Network
         For a group network (in memory or saved) with skips, concatenations or
         parallel branches.
 
@@ -449,7 +448,7 @@ def as_graph(network: Any, *, part: str = "all") -> Network:
 
 
 # --------------------------------------------------------------------------- model files
-# A model file is read into a GroupNetwork (its graph from the forward pass), never
+# A model file is read into a Network (its graph from the forward pass), never
 # unpickled: a torch.export program (.pt2), or a state dict (.pt read with
 # weights_only=True, or .safetensors) loaded strictly into an architecture the user
 # names (--arch MODULE:CALLABLE).
@@ -642,7 +641,7 @@ def model_file_graph(
 
     Returns
     -------
-    GroupNetwork
+    Network
         Node groups named after the modules (see :func:`modcut.network_graph`).
     """
     from modcut.readers.fxgraph import network_graph, program_graph

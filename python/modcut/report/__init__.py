@@ -23,17 +23,15 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from modcut._io import read_json, write_csv
 from modcut._layers import split_by_layer
 from modcut._optional import require
-
-if TYPE_CHECKING:
-    from modcut.lesion_results import DoubleLesionResult, SingleLesionResult
-    from modcut.null import ClusterabilityResult
+from modcut.lesion_results import DoubleLesionResult, SingleLesionResult
+from modcut.null import ClusterabilityResult
 
 __all__ = [
     "FIGURES",
@@ -957,9 +955,6 @@ def build_report(out_dir: str | os.PathLike[str], *, title: str | None = None) -
     when present, ``lesion_single.json`` / ``lesion_double.json`` (from
     :func:`lesion_study`); figures that exist are embedded.
     """
-    from modcut.lesion_results import DoubleLesionResult, SingleLesionResult
-    from modcut.null import ClusterabilityResult
-
     out = Path(out_dir)
     meta = read_json(out / "meta.json") if (out / "meta.json").exists() else {}
     result = (

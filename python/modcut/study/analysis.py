@@ -11,9 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import modcut
+from modcut import distributed, report
 from modcut._io import jsonable, read_json, write_json
 from modcut._params import check_each
-from modcut.readers.load import as_graph
+from modcut.cluster import default_n_init
+from modcut.null import ClusterabilityResult
+from modcut.planted import planted_agreement
+from modcut.readers.blocks import mlp_blocks
+from modcut.readers.load import as_graph, model_file_graph, read_checkpoint
 
 Log = Callable[[str], None]
 
@@ -68,9 +74,9 @@ def analyze(
     network:
         Anything :func:`modcut.readers.load.as_graph` takes: a checkpoint path or run folder,
         a ``.npz``/``.npy`` file of weight matrices, a ``.npz`` written by
-        :meth:`modcut.GroupNetwork.save`, a ``.pt2`` written by ``torch.export.save``,
+        :meth:`modcut.Network.save`, a ``.pt2`` written by ``torch.export.save``,
         a ``torch.nn.Module``, weight matrices, a :class:`modcut.Network` or a
-        :class:`modcut.GroupNetwork`; a state dict file (``.pt``, ``.safetensors``)
+        :class:`modcut.Network` with skips; a state dict file (``.pt``, ``.safetensors``)
         with ``arch``; or a ``.safetensors`` file without ``arch``: every transformer
         MLP block in it (:func:`modcut.mlp_blocks`).
     out_dir:
@@ -135,7 +141,6 @@ def analyze(
     ``report``, ``summary`` and, per block, ``block:<name>`` (the ``report.html``
     of its analysis folder ``out_dir/<name>/``).
     """
-    from modcut import distributed
 
     check_each(k=k, n_shuffles=n_shuffles, shuffle=shuffle, seed=seed, n_jobs=n_jobs, n_init=n_init)
     say = log or (lambda _m: None)
@@ -231,7 +236,6 @@ def _read_input(
     input_shape: Any,
 ) -> tuple[list[_Input], bool]:
     """The networks of an input and whether they are transformer blocks (a loop)."""
-    from modcut.readers.load import model_file_graph
 
     path = Path(network) if isinstance(network, (str, os.PathLike)) else None
     suffix = path.suffix.lower() if path is not None else ""
@@ -255,8 +259,6 @@ def _read_input(
             prov.update(arch=arch, arch_kwargs=dict(arch_kwargs or {}))
         return [_Input(as_graph(g), prov)], False
     if path is not None and suffix == ".safetensors":
-        from modcut.readers.blocks import mlp_blocks
-
         return [
             _Input(
                 b.network,
@@ -295,9 +297,6 @@ def _analyze_one(
 ) -> tuple[dict[str, Path], Any]:
     """The analysis of one network into ``out``: ``(paths, ClusterabilityResult)``."""
     from dataclasses import replace
-
-    import modcut
-    from modcut import report
 
     net, prov = item.net, item.provenance
     # the one place that decides what applies to layered chains only: the layered
@@ -361,7 +360,6 @@ def _analyze_one(
     meta["modcut_version"] = modcut.__version__
     planted = prov.get("planted") if layered else None
     if planted:
-        from modcut.planted import planted_agreement
         from modcut.readers.extract import part_offset
 
         meta["planted"] = {
@@ -425,8 +423,6 @@ def _analyze_blocks(
 ) -> dict[str, Path]:
     """Every transformer block through :func:`_analyze_one`, each into its own
     sub-folder (so each resumes and runs on Dask), then one table and one page."""
-    import modcut
-    from modcut import report
 
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -498,8 +494,6 @@ def _shared_null(net: Any, prov: dict[str, Any], path: Path, run: _Run) -> Any:
     it is not provably this network's null (see :func:`analyze`'s ``reuse_null``)."""
     from dataclasses import replace
 
-    from modcut.null import ClusterabilityResult
-
     if run.shuffle not in SAME_NULL_WHEN_DENSE or not path.is_file():
         return None
     weights = [e.weights for e in net.edges]
@@ -535,8 +529,6 @@ def _training_history(network: Any, prov: dict[str, Any]) -> list[dict[str, Any]
     if hist is None and prov.get("kind") == "checkpoint":
         source = Path(str(prov.get("source")))
         if source.exists():
-            from modcut.readers.load import read_checkpoint
-
             hist = read_checkpoint(source).history
     return [dict(h) for h in (hist or []) if isinstance(h, dict)]
 
@@ -556,8 +548,6 @@ def settings_match(
     (``n_init=None``: the reference's default for its non-isolated neurons)."""
     s = saved.get("settings", {})
     if n_init is None:
-        from modcut.cluster import default_n_init
-
         n_active = int(sum(saved.get("widths", []))) - int(s.get("n_isolated", 0))
         n_init = default_n_init(n_active)
     return bool(

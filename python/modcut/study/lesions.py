@@ -10,7 +10,11 @@ from typing import Any
 
 import numpy as np
 
+import modcut
+from modcut import report
 from modcut._io import jsonable, write_json
+from modcut.null import ClusterabilityResult
+from modcut.readers.load import read_checkpoint
 from modcut.study.analysis import Log, default_out
 
 _CLASS_NAMES = {
@@ -87,13 +91,9 @@ def lesion_study(
     dict of written files: ``single_json``, ``single_csv``, ``lesion_importance``,
     ``lesion_classes`` (and ``double_json``, ``double_csv``, ``lesion_double``), ``report``.
     """
-    import modcut
-    from modcut import report
-    from modcut.null import ClusterabilityResult
     from modcut.study import lesion as les
 
     say = log or (lambda _m: None)
-    from modcut.readers.load import read_checkpoint
 
     if isinstance(checkpoint, (str, os.PathLike)):
         if Path(checkpoint).suffix.lower() in (".npz", ".npy"):

@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from modcut import distributed, report
 from modcut._io import jsonable, read_json, write_json
 from modcut._params import check, check_each
 from modcut.readers.load import config_dict
+from modcut.report.table import NULL_FIELDS, markdown_rows, null_column
+from modcut.report.table import aggregate_runs as aggregate
 from modcut.study.analysis import SAME_NULL_WHEN_DENSE, Log, analyze, print_step, settings_match
 
 #: Training variants of method.md §5, as overrides of ``harness.train.TrainConfig``.
@@ -131,7 +134,6 @@ def _train_task(config: Any, run_dir: str) -> str:
 
 def _train_on_dask(scheduler: Any, jobs: Sequence[tuple[Any, str]], say: Log) -> None:
     """Train every ``(config, run_dir)`` of ``jobs`` as one task each on ``scheduler``."""
-    from modcut import distributed
 
     with distributed.connect(scheduler) as client:
         say(f"training {len(jobs)} runs on Dask ({client.scheduler.address})")
@@ -182,7 +184,6 @@ def _run_row(
     variant: str, seed: int, adirs: dict[str, Path], shuffles: Sequence[str]
 ) -> dict[str, Any]:
     """One run's row (see :mod:`modcut.report.table`) from its analyses, one folder per null."""
-    from modcut.report.table import NULL_FIELDS, null_column
 
     first = adirs[shuffles[0]]
     meta = read_json(first / "meta.json")
@@ -207,7 +208,6 @@ def aggregate_runs(
 ) -> list[dict[str, Any]]:
     """The study's table (:func:`modcut.report.table.aggregate_runs`): per variant, means over
     seeds with 95% Student-t confidence intervals, both nulls side by side."""
-    from modcut.report.table import aggregate_runs as aggregate
 
     return aggregate(rows, variants, shuffles)
 
@@ -241,8 +241,6 @@ def _write_tables(
     header: str,
     shuffles: Sequence[str],
 ) -> dict[str, Path]:
-    from modcut import report
-    from modcut.report.table import markdown_rows
 
     order = {v: i for i, v in enumerate(variants)}
     rows = sorted(rows, key=lambda r: (order.get(r["variant"], len(order)), r["seed"]))

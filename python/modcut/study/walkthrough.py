@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modcut.report import build_report
 from modcut.study.analysis import Log, analyze, print_step
 from modcut.study.lesions import lesion_study
 from modcut.study.reproduction import analysis_done, ensure_trained, lesion_done, variant_config
@@ -78,7 +79,6 @@ def demo(
     say(f"[3/3] lesion tests ({n_random} random lesions per sub-module)")
     if lesion_done(adir, n_random, seed):
         say(f"  reusing {adir / 'lesion_single.json'}")
-        from modcut.report import build_report
 
         build_report(adir)
     else:
