@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("modcut: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, TypeError, OSError, RuntimeError) as exc:
+        # OSError: every file-system refusal (a missing file, --out below a regular file or
+        # an existing file as --out, no permission, a full disk) is one line naming the path
         print(f"modcut {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

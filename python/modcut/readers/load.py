@@ -46,6 +46,7 @@ import os
 import re
 import sys
 import zipfile
+import zlib
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,55 @@ def _matrix(arr: Any, file: Path, name: str) -> Any:
     return a
 
 
+def _not_empty(p: Path) -> None:
+    """An empty file (an interrupted download, a failed write) named as such."""
+    if p.stat().st_size == 0:
+        raise NetworkFileError(f"{p} is empty (0 bytes): truncated or never written; {_EXPECTED}")
+
+
+def _npy_header(f: Any, p: Path, what: str) -> tuple[tuple[int, ...], np.dtype]:
+    """``(shape, dtype)`` of the ``.npy`` stream ``f`` at its header, checked against the
+    bytes that follow it (``size`` of the rest of the stream): a header that declares more
+    data than there is (a truncated file, or a damaged or hostile header asking for
+    terabytes) is refused before any memory is allocated."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        SyntaxError,
+        TypeError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
+        raise NetworkFileError(
+            f"{p}: {what} has no valid .npy header ({type(exc).__name__}: {exc}); {_EXPECTED}"
+        ) from None
+    return tuple(int(n) for n in shape), dtype
+
+
+def _check_npy_size(shape: tuple[int, ...], dtype: np.dtype, left: int, p: Path, what: str) -> None:
+    if dtype.hasobject:
+        raise NetworkFileError(
+            f"{p}: {what} holds Python objects (dtype {dtype}), which are never unpickled; "
+            f"{_EXPECTED}"
+        )
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need > left:
+        raise NetworkFileError(
+            f"{p}: {what} declares a {'×'.join(map(str, shape))} {dtype} array ({need:,} bytes) "
+            f"but only {left:,} bytes follow its header: the file is truncated or damaged; "
+            f"{_EXPECTED}"
+        )
+
+
 def _open_npz(p: Path) -> Any:
+    _not_empty(p)
     try:
         return np.load(p, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -264,23 +313,47 @@ def _read_npz(p: Path) -> Network:
                 ) from None
             kind = "npz (sparse)"
         else:
-            try:
-                mats = [_matrix(z[n], p, n) for n in _npz_order(names)]
-            except ValueError as exc:
-                if isinstance(exc, NetworkFileError):
-                    raise
-                raise NetworkFileError(
-                    f"{p} holds an entry that is not a plain numeric array (object arrays are "
-                    f"never unpickled); {_EXPECTED}"
-                ) from None
+            mats = [_npz_member(z, p, n) for n in _npz_order(names)]
             kind = "npz"
     return _checked(mats, p, {"source": str(p), "kind": kind})
 
 
+def _npz_member(z: Any, p: Path, name: str) -> Any:
+    """Entry ``name`` of an open ``.npz``, its header checked against its stored size first."""
+    what = f"entry {name!r}"
+    member = name + ".npy" if name + ".npy" in z.zip.namelist() else name
+    try:
+        with z.zip.open(member) as f:
+            shape, dtype = _npy_header(f, p, what)
+            left = z.zip.getinfo(member).file_size - f.tell()
+        _check_npy_size(shape, dtype, left, p, what)
+        return _matrix(z[name], p, name)
+    except NetworkFileError:
+        raise
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        TypeError,
+        zipfile.BadZipFile,
+        zlib.error,
+        KeyError,
+    ) as exc:
+        raise NetworkFileError(
+            f"{p}: {what} cannot be read ({type(exc).__name__}): the archive is truncated or "
+            f"damaged; {_EXPECTED}"
+        ) from None
+
+
 def _read_npy(p: Path) -> Network:
+    _not_empty(p)
+    with open(p, "rb") as f:
+        shape, dtype = _npy_header(f, p, "the array")
+        left = p.stat().st_size - f.tell()
+    _check_npy_size(shape, dtype, left, p, "the array")
     try:
         arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, TypeError) as exc:
         raise NetworkFileError(
             f"{p} cannot be read as a .npy array of numbers ({type(exc).__name__}; object "
             f"arrays are never unpickled); {_EXPECTED}"

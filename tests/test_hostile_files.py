@@ -1,0 +1,136 @@
+"""Damaged and hostile weight files (issue 19): every reader either returns a network or
+raises modcut.NetworkFileError naming the file; never a bare library error, a traceback
+or an allocation the file cannot back."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import modcut
+from modcut.errors import NetworkFileError
+
+W = np.random.default_rng(0).normal(size=(12, 9))
+V = np.random.default_rng(1).normal(size=(9, 4))
+
+
+def _bytes(kind: str) -> bytes:
+    buf = io.BytesIO()
+    if kind == "npy":
+        np.save(buf, W)
+    elif kind == "npz":
+        np.savez(buf, W, V)
+    else:
+        np.savez_compressed(buf, W, V)
+    return buf.getvalue()
+
+
+def _read(path: Path) -> None:
+    try:
+        net = modcut.as_network(path)
+    except NetworkFileError as exc:
+        assert str(path) in str(exc)
+    else:
+        assert net.n_nodes > 0
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".npy"])
+def test_an_empty_file_is_named_as_empty(tmp_path, suffix):
+    path = tmp_path / f"weights{suffix}"
+    path.write_bytes(b"")
+    with pytest.raises(NetworkFileError, match=rf"weights\{suffix} is empty \(0 bytes\)"):
+        modcut.as_network(path)
+
+
+def test_a_header_asking_for_terabytes_is_refused_before_allocating(tmp_path):
+    buf = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": (100_000, 1_000_000)}
+    np.lib.format.write_array_header_1_0(buf, header)
+    path = tmp_path / "huge.npy"
+    path.write_bytes(buf.getvalue() + b"\0" * 64)
+    with pytest.raises(NetworkFileError, match=r"huge\.npy.*800,000,000,000 bytes.*truncated"):
+        modcut.as_network(path)
+
+
+def test_a_truncated_npz_member_is_blamed_on_truncation_not_on_objects(tmp_path):
+    good, bad = tmp_path / "good.npz", tmp_path / "trunc.npz"
+    np.savez(good, W, V)
+    with zipfile.ZipFile(good) as z, zipfile.ZipFile(bad, "w") as out:
+        for name in z.namelist():
+            data = z.read(name)
+            out.writestr(name, data[:-40] if name == "arr_1.npy" else data)
+    with pytest.raises(NetworkFileError, match=r"trunc\.npz: entry 'arr_1' declares .* truncated"):
+        modcut.as_network(bad)
+
+
+def test_object_entries_are_named_and_never_unpickled(tmp_path):
+    path = tmp_path / "obj.npz"
+    buf = io.BytesIO()
+    np.save(buf, np.array([1, None], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("arr_0.npy", buf.getvalue())
+    with pytest.raises(NetworkFileError, match=r"obj\.npz: entry 'arr_0' holds Python objects"):
+        modcut.as_network(path)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    kind=st.sampled_from(["npy", "npz", "npz_compressed"]),
+    cut=st.integers(min_value=0, max_value=4000),
+    flips=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=4000), st.integers(0, 255)), max_size=4
+    ),
+)
+def test_damaged_bytes_give_a_network_or_a_named_file_error(tmp_path, kind, cut, flips):
+    data = bytearray(_bytes(kind))
+    for pos, value in flips:
+        if pos < len(data):
+            data[pos] = value
+    del data[len(data) - min(cut, len(data)) :]
+    path = tmp_path / ("w.npy" if kind == "npy" else "w.npz")
+    path.write_bytes(bytes(data))
+    _read(path)
+
+
+def test_the_cli_turns_file_system_errors_into_one_line(tmp_path):
+    weights = tmp_path / "w.npz"
+    np.savez(weights, W, V)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for out in (blocker / "out", blocker):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "modcut",
+                "analyze",
+                str(weights),
+                "--k",
+                "2",
+                "--shuffles",
+                "2",
+                "--out",
+                str(out),
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("modcut analyze: error:")
+        assert "a-file" in lines[0]
