@@ -5,6 +5,7 @@ or an allocation the file cannot back."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import zipfile
@@ -134,3 +135,42 @@ def test_the_cli_turns_file_system_errors_into_one_line(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("modcut analyze: error:")
         assert "a-file" in lines[0]
+
+
+def test_damaged_null_chunks_and_manifest_are_recomputed_not_fatal(tmp_path):
+    rng = np.random.default_rng(3)
+    ws = [rng.normal(size=(10, 8)), rng.normal(size=(8, 6))]
+    ref = modcut.clusterability(ws, k=3, n_shuffles=12, progress=False)
+    modcut.clusterability(ws, k=3, n_shuffles=12, progress=False, store=tmp_path, chunk_size=4)
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    chunks = sorted(folder.glob("null-*.npy"))
+    assert len(chunks) == 3
+    chunks[0].write_bytes(b"")  # empty (a killed copy)
+    chunks[1].write_bytes(chunks[1].read_bytes()[:-5])  # truncated
+    np.save(chunks[2], np.full(4, np.nan))  # readable but not null n-cuts
+    manifest = folder / "manifest.json"
+    manifest.write_text(manifest.read_text()[:10])  # truncated JSON
+    again = modcut.clusterability(
+        ws, k=3, n_shuffles=12, progress=False, store=tmp_path, chunk_size=4
+    )
+    assert again.null_ncuts.tobytes() == ref.null_ncuts.tobytes()
+    assert json.loads(manifest.read_text())["k"] == 3  # rewritten from the folder's settings
+    for p in chunks:  # recomputed and stored again
+        assert np.array_equal(np.load(p), ref.null_ncuts[int(p.stem.split("-")[-2]) :][:4])
+
+
+def test_a_damaged_result_file_is_named(tmp_path):
+    rng = np.random.default_rng(4)
+    res = modcut.clusterability(
+        [rng.normal(size=(6, 5)), rng.normal(size=(5, 4))], k=2, n_shuffles=3, progress=False
+    )
+    path = tmp_path / "run-3" / "clusterability.json"
+    res.to_json(path)
+    assert not list(path.parent.glob("*.tmp"))  # written through a renamed temporary file
+    assert modcut.ClusterabilityResult.from_json(path).ncut == res.ncut
+    path.write_text(path.read_text()[:40])  # a killed copy
+    with pytest.raises(ValueError, match=r"run-3.clusterability\.json: not .*invalid JSON"):
+        modcut.ClusterabilityResult.from_json(path)
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match=r"run-3.clusterability\.json: .*not UTF-8"):
+        modcut.ClusterabilityResult.from_json(path)

@@ -36,8 +36,13 @@ def refused(rule: str, value, name: str | None = None) -> type[Exception]:
 
 @given(ints)
 def test_count_rules(v):
-    for rule, minimum in [("n_shuffles", 2), ("n_samples", 1), ("start", 0), ("min_size", 1)]:
-        if v >= minimum:
+    for rule, minimum, maximum in [
+        ("n_shuffles", 2, None),
+        ("n_samples", 1, 2**31 - 1),
+        ("start", 0, 2**62),
+        ("min_size", 1, None),
+    ]:
+        if v >= minimum and (maximum is None or v <= maximum):
             assert check(rule, v) == v
             assert check(rule, np.int64(v)) == v if abs(v) < 2**63 else True
         else:
@@ -306,3 +311,16 @@ def test_reproduce_checks_before_training(tmp_path):
             study.reproduce(seeds=1, out_dir=tmp_path / "study", log=None, **kwargs)
         assert str(info.value) == message(name, value, rule=rule)
     assert not any((tmp_path / "study").rglob("checkpoint.pt"))  # nothing was trained
+
+
+def test_shuffle_bounds_its_counts_before_the_core():
+    # a list of 2**62 networks, or a stream index past u64, is refused by name, not in Rust
+    w = [np.ones((3, 2)), np.ones((2, 2))]
+    with pytest.raises(
+        ValueError, match=r"n_samples must be .* at most 2147483647, got 4611686018427387904"
+    ):
+        modcut.shuffle(w, n_samples=2**62)
+    with pytest.raises(
+        ValueError, match=r"start must be .* at most 4611686018427387904, got 18446744073709551616"
+    ):
+        modcut.shuffle(w, start=2**64)

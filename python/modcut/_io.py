@@ -62,10 +62,26 @@ def write_json(d: Any, path: str | os.PathLike[str] | None = None, *, indent: in
     """``d`` as JSON text (see the module's policy); also written to ``path`` when given."""
     text = json.dumps(jsonable(d), indent=indent, allow_nan=False)
     if path is not None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
+        write_text_atomic(path, text)
     return text
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` (parents created) through a temporary file in the same
+    folder, flushed to disk and renamed over ``path``: a reader (or a rerun after a kill)
+    sees the old file or the new one, never a truncated one."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f"{p.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return p
 
 
 def read_json(
@@ -76,19 +92,24 @@ def read_json(
     Raises ``FileNotFoundError`` for a path that is not a file, ``ValueError`` naming
     ``what`` was expected for invalid JSON or JSON that is not an object.
     """
+    where = ""
     if isinstance(path_or_text, str) and path_or_text.lstrip().startswith("{"):
         text = path_or_text
     else:
         p = Path(path_or_text)
         if not p.is_file():
             raise FileNotFoundError(f"no such file: {p} (and it is not JSON text)")
-        text = p.read_text()
+        where = f"{p}: "
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{where}not {what}: the file is not UTF-8 text") from None
     try:
         d = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not {what}: invalid JSON ({exc})") from None
+        raise ValueError(f"{where}not {what}: invalid JSON ({exc})") from None
     if not isinstance(d, dict):
-        raise ValueError(f"not {what}: the JSON is not an object")
+        raise ValueError(f"{where}not {what}: the JSON is not an object")
     return d
 
 
@@ -107,9 +128,7 @@ def to_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str] | Non
     """:func:`csv_text` of ``rows``; also written to ``path`` (parents created) when given."""
     text = csv_text(rows)
     if path is not None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
+        write_text_atomic(path, text)
     return text
 
 

@@ -210,9 +210,11 @@ class Rule:
         raise ValueError(self.message(name, value))
 
 
-def count_rule(minimum: int, *, none: bool = False, type_error: bool = True) -> Rule:
-    """A count: an int (not a bool) at least ``minimum`` (or ``None``)."""
-    cons: tuple[Any, ...] = (Interval(Integral, minimum),)
+def count_rule(
+    minimum: int, *, maximum: int | None = None, none: bool = False, type_error: bool = True
+) -> Rule:
+    """A count: an int (not a bool) at least ``minimum`` and at most ``maximum`` (or ``None``)."""
+    cons: tuple[Any, ...] = (Interval(Integral, minimum, maximum),)
     return Rule((*cons, NONE) if none else cons, type_error=type_error)
 
 
@@ -224,8 +226,10 @@ RULES: dict[str, Rule] = {
     # neurons); "auto" → the stopping rule capped there (modcut.cluster.AutoRestarts)
     "n_init": Rule((Interval(Integral, 1), Options(("auto",)), NONE)),
     "n_shuffles": count_rule(2),
-    "n_samples": count_rule(1),
-    "start": count_rule(0),
+    # shuffled networks are returned as a list, and null sample i draws from stream
+    # start + i (a u64 in the Rust core): bounded before anything is allocated
+    "n_samples": count_rule(1, maximum=2**31 - 1),
+    "start": count_rule(0, maximum=2**62),
     "chunk_size": count_rule(1, none=True),
     "workers": count_rule(1, none=True, type_error=False),
     "n_random": count_rule(1),  # random lesions per sub-module (single lesions)

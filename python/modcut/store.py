@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from modcut._io import write_text_atomic
+
 __all__ = ["ChunkStore", "network_fingerprint", "plan_chunks", "settings_hash"]
 
 FORMAT_VERSION = 1
@@ -108,15 +110,22 @@ class ChunkStore:
         self.path = Path(folder) / self.hash
         self.path.mkdir(parents=True, exist_ok=True)
         manifest = self.path / "manifest.json"
+        stored: Any = None
         if manifest.exists():
-            stored = json.loads(manifest.read_text())
+            try:
+                stored = json.loads(manifest.read_text())
+            except (ValueError, UnicodeDecodeError):
+                # damaged (a killed writer before atomic writes, a full disk): the folder's
+                # hash names the settings, so the record is rewritten from them
+                stored = None
+        if stored is not None:
             if stored != json.loads(json.dumps(self.settings)):
                 raise ValueError(
                     f"{manifest} holds other settings than its hash {self.hash} names; "
                     "remove the folder"
                 )
         else:
-            self._write_atomic(manifest, json.dumps(self.settings, indent=2).encode())
+            write_text_atomic(manifest, json.dumps(self.settings, indent=2))
         for stale in self.path.glob("*.tmp"):  # left by a killed writer
             if not _pid_alive(stale.suffixes[-2][1:] if len(stale.suffixes) > 1 else ""):
                 stale.unlink(missing_ok=True)
@@ -146,9 +155,13 @@ class ChunkStore:
                 continue
             try:
                 values = np.load(p, allow_pickle=False)
-            except (OSError, ValueError):  # unreadable: recompute it
-                continue
-            if values.shape != (count,) or values.dtype != np.float64:
+            except (OSError, ValueError, EOFError, SyntaxError, TypeError):
+                continue  # empty, truncated or damaged: recomputed (and overwritten)
+            if (
+                values.shape != (count,)
+                or values.dtype != np.float64
+                or not np.all(np.isfinite(values))
+            ):
                 continue
             out[start : start + count] = values
             missing[start : start + count] = False
@@ -165,12 +178,3 @@ class ChunkStore:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         return path
-
-    @staticmethod
-    def _write_atomic(path: Path, data: bytes) -> None:
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
