@@ -174,3 +174,28 @@ def test_a_damaged_result_file_is_named(tmp_path):
     path.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ValueError, match=r"run-3.clusterability\.json: .*not UTF-8"):
         modcut.ClusterabilityResult.from_json(path)
+
+
+def test_save_and_load_name_the_same_file(tmp_path):
+    g = modcut.Network.from_edges([3, 4, 2], [(0, 1, np.ones((3, 4))), (1, 2, np.ones((4, 2)))])
+    written = g.save(tmp_path / "graph")
+    assert written == tmp_path / "graph.npz" and written.is_file()
+    assert modcut.Network.load(tmp_path / "graph").sizes == (3, 4, 2)
+    assert modcut.Network.load(written).sizes == (3, 4, 2)
+    with pytest.raises(FileNotFoundError, match=r"graph\.npz exists"):
+        modcut.cluster(tmp_path / "graph", k=2)
+
+
+def test_a_result_missing_fields_or_with_wrong_labels_is_refused():
+    rng = np.random.default_rng(5)
+    res = modcut.clusterability(
+        [rng.normal(size=(6, 5)), rng.normal(size=(5, 4))], k=2, n_shuffles=3, progress=False
+    )
+    d = res.to_dict()
+    del d["null_ncuts"]
+    with pytest.raises(ValueError, match="missing null_ncuts"):
+        modcut.ClusterabilityResult.from_dict(d)
+    d = res.to_dict()
+    d["labels"] = d["labels"][:-1]
+    with pytest.raises(ValueError, match=r"14 labels for widths \(6, 5, 4\) \(15 neurons\)"):
+        modcut.ClusterabilityResult.from_dict(d)

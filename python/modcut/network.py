@@ -21,9 +21,11 @@ arrays and SciPy sparse matrices only (never files, torch or the harness;
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,6 +142,13 @@ def layer_to_csr(w: Any, index: int) -> sp.csr_array:
     if m.shape[0] == 0 or m.shape[1] == 0:
         raise ValueError(f"weight matrix {index} has an empty shape {m.shape}")
     return m
+
+
+def npz_path(path: Any) -> Path:
+    """``path`` with ``.npz`` appended when it has another suffix or none (NumPy's rule for
+    ``np.savez``), so that :meth:`Network.save` and :meth:`Network.load` name the same file."""
+    p = Path(os.fsdecode(path))
+    return p if p.suffix.lower() == ".npz" else p.with_name(p.name + ".npz")
 
 
 def _chain_names(n: int) -> list[str]:
@@ -409,10 +418,12 @@ class Network:
         ]
 
     # --- files ----------------------------------------------------------------------
-    def save(self, path: Any) -> None:
+    def save(self, path: Any) -> Path:
         """Write the network to a ``.npz`` file (no pickle) that :meth:`load`, every
         public function (:func:`modcut.cluster`, :func:`modcut.clusterability`, …) and
-        ``modcut analyze`` read (:func:`modcut.readers.load.as_graph` recognises it)."""
+        ``modcut analyze`` read (:func:`modcut.readers.load.as_graph` recognises it).
+        ``.npz`` is appended to a path without it (as NumPy does); returns the path written."""
+        path = npz_path(path)
         arrays: dict[str, Any] = {
             "__modcut_groups__": np.array(1),
             "group_names": np.array([g.name for g in self.groups]),
@@ -426,12 +437,14 @@ class Network:
             arrays[f"e{i}_indices"] = e.weights.indices
             arrays[f"e{i}_data"] = e.weights.data
         np.savez_compressed(path, **arrays)
+        return path
 
     @classmethod
     def load(cls, path: Any) -> Network:
         """Read a file written by :meth:`save` (:func:`modcut.readers.load.read_group_graph`:
-        :class:`modcut.NetworkFileError`, a ``ValueError``, for other or damaged files)."""
-        return _readers()[1](path)
+        :class:`modcut.NetworkFileError`, a ``ValueError``, for other or damaged files);
+        ``.npz`` is appended to a path without it, as :meth:`save` does."""
+        return _readers()[1](npz_path(path))
 
     def summary(self) -> str:
         """A readable table of the node groups and the edge groups."""

@@ -98,16 +98,38 @@ class ClusterabilityResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ClusterabilityResult:
+        """A result from :meth:`to_dict`'s dict. Raises ``ValueError`` naming the missing
+        fields, or labels whose count does not match the widths."""
+        missing = [k for k in _RESULT_FIELDS if k not in d]
+        if missing:
+            raise ValueError(
+                f"not a clusterability result: missing {', '.join(missing)} (a file written by "
+                "ClusterabilityResult.to_json has them all)"
+            )
+        try:
+            return cls._from_complete_dict(d)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a clusterability result: {exc}") from None
+
+    @classmethod
+    def _from_complete_dict(cls, d: dict[str, Any]) -> ClusterabilityResult:
+        widths = tuple(int(w) for w in d["widths"])
+        labels = np.asarray(d["labels"], dtype=np.int64)
+        if labels.shape != (sum(widths),):
+            raise ValueError(
+                f"{labels.shape[0] if labels.ndim == 1 else labels.shape} labels for widths "
+                f"{widths} ({sum(widths)} neurons)"
+            )
         return cls(
             ncut=float_or_nan(d["ncut"]),
-            labels=np.asarray(d["labels"], dtype=np.int64),
+            labels=labels,
             null_ncuts=np.asarray(d["null_ncuts"], dtype=np.float64),
             null_mean=float_or_nan(d["null_mean"]),
             null_std=float_or_nan(d["null_std"]),
             z_score=float_or_nan(d["z_score"]),
             p_value=float_or_nan(d["p_value"]),
             percentile=float_or_nan(d["percentile"]),
-            widths=tuple(int(w) for w in d["widths"]),
+            widths=widths,
             settings=dict(d.get("settings", {})),
             timings={k: float(v) for k, v in d.get("timings", {}).items()},
             provenance=dict(d.get("provenance", {})),
@@ -127,6 +149,19 @@ class ClusterabilityResult:
             f"z = {self.z_score:.2f}, one-sided p = {self.p_value:.4g}, "
             f"percentile = {self.percentile:.1f}%"
         )
+
+
+_RESULT_FIELDS = (
+    "ncut",
+    "labels",
+    "null_ncuts",
+    "null_mean",
+    "null_std",
+    "z_score",
+    "p_value",
+    "percentile",
+    "widths",
+)
 
 
 def null_statistics(observed: float, null: np.ndarray) -> dict[str, float]:

@@ -398,7 +398,9 @@ def _not_layered(g: Network, source: str) -> ValueError:
 def _from_path(source: str | os.PathLike[str] | bytes, part: str = "all") -> Network:
     p = Path(os.fsdecode(source) if isinstance(source, bytes) else source)
     if not p.exists():
-        raise FileNotFoundError(f"no such file or folder: {p} ({_EXPECTED})")
+        twin = p.with_name(p.name + ".npz")
+        hint = f"; {twin} exists (np.savez and Network.save append .npz)" if twin.is_file() else ""
+        raise FileNotFoundError(f"no such file or folder: {p}{hint} ({_EXPECTED})")
     if p.is_file() and p.suffix.lower() == ".npz":
         _matrices_only(part)
         return _read_npz(p)
