@@ -144,6 +144,126 @@ def test_unreachable_scheduler_fails_fast(monkeypatch: pytest.MonkeyPatch) -> No
         )
 
 
+def _serve(handler) -> tuple[int, list]:
+    """A TCP server on a free port whose accepted sockets go to ``handler`` (a thread each)."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held: list = [srv]
+
+    def loop() -> None:
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            held.append(c)
+            threading.Thread(target=handler, args=(c,), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return srv.getsockname()[1], held
+
+
+def _silent(c: socket.socket) -> None:
+    pass  # accept and never answer
+
+
+def _http(c: socket.socket) -> None:
+    c.recv(65536)
+    c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+
+
+def _garbage(c: socket.socket) -> None:
+    c.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+
+def _short_greeting(c: socket.socket) -> None:
+    c.sendall((500).to_bytes(8, "little") + b"x" * 20)
+
+
+@pytest.mark.parametrize(
+    ("handler", "found"),
+    [
+        (_silent, "accepted the connection but sent nothing within 2 s"),
+        (_http, "is an HTTP server .*404 Not Found.*8786"),
+        (_garbage, "SSH-2.0.*not a Dask scheduler's greeting"),
+        (_short_greeting, "began a 500-byte greeting but sent 20 bytes"),
+    ],
+    ids=["silent", "http", "other-protocol", "truncated-greeting"],
+)
+def test_a_service_that_is_not_a_scheduler_is_named_within_the_timeout(
+    monkeypatch: pytest.MonkeyPatch, handler, found: str
+) -> None:
+    port, held = _serve(handler)
+    monkeypatch.setenv("MODCUT_DASK_TIMEOUT", "2")
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(
+            distributed.SchedulerUnreachableError, match=f"127.0.0.1:{port}.*{found}"
+        ):
+            modcut.clusterability(
+                _net(), k=4, n_shuffles=4, progress=False, scheduler=f"tcp://127.0.0.1:{port}"
+            )
+    finally:
+        for s in held:
+            s.close()
+    # the stated limit (2 s) plus slack for a loaded machine, far below the old 5-minute hang
+    assert time.monotonic() - t0 < 30
+
+
+def test_a_real_http_server_on_the_address_is_named(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        port = httpd.server_address[1]
+        with pytest.raises(distributed.SchedulerUnreachableError, match="HTTP server"):
+            distributed.probe_scheduler(f"127.0.0.1:{port}", 2.0)
+        w = tmp_path / "w.npz"
+        np.savez(w, *_net())
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "modcut",
+                "analyze",
+                str(w),
+                "--k",
+                "3",
+                "--shuffles",
+                "4",
+                "--out",
+                str(tmp_path / "o"),
+                "--scheduler",
+                f"tcp://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MODCUT_DASK_TIMEOUT": "2"},
+            timeout=300,
+        )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"tcp://127.0.0.1:{port} is an HTTP server" in proc.stderr
+
+
+def test_scheduler_addresses_are_parsed_or_named() -> None:
+    assert distributed._host_port("tls://h:1") is None  # other schemes go to Dask as they are
+    assert distributed._host_port("tcp://[::1]:8786") == ("::1", 8786)
+    assert distributed._host_port("h:8786") == ("h", 8786)
+    with pytest.raises(distributed.SchedulerUnreachableError, match="not of the form"):
+        distributed.probe_scheduler("tcp://host-without-port", 1.0)
+    with pytest.raises(distributed.SchedulerUnreachableError, match=r"outside 1\.\.65535"):
+        distributed.probe_scheduler("tcp://h:70000", 1.0)
+
+
 def test_bad_scheduler_arguments() -> None:
     with pytest.raises(TypeError, match="scheduler must be"):
         with distributed.connect(8786):

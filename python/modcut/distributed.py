@@ -17,12 +17,23 @@ own retry of lost tasks); each chunk's result is taken once, from the future tha
 finished it. Ctrl-C (or any error) cancels the outstanding futures before the
 exception propagates. A scheduler that cannot be reached within
 ``timeout`` seconds raises :class:`SchedulerUnreachableError` at once.
+
+Before a client is made for a ``tcp://`` address, :func:`probe_scheduler` checks
+within the same ``timeout`` that a Dask scheduler is what answers there: Dask's
+client trusts the first eight bytes it reads as a frame length, so a service that
+accepts and never speaks would hang it and an HTTP server (the dashboard port
+8787 typed for 8786) would make it allocate exabytes. The probe names the address
+and what it found instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
+import struct
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -38,6 +49,7 @@ __all__ = [
     "DaskMissingError",
     "SchedulerUnreachableError",
     "connect",
+    "probe_scheduler",
     "require_dask",
     "run_null_chunks",
     "run_tasks",
@@ -63,6 +75,120 @@ def _timeout(timeout: float | None) -> float:
     if timeout is not None:
         return float(timeout)
     return float(os.environ.get("MODCUT_DASK_TIMEOUT", CONNECT_TIMEOUT))
+
+
+#: A scheduler's greeting (its handshake message) is a few hundred bytes; a length
+#: prefix above this is not a Dask scheduler's.
+_MAX_GREETING = 1 << 20
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``tcp://`` (or scheme-less) address, else ``None``."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme != "tcp":
+        return None
+    rest = rest.rstrip("/")
+    m = re.fullmatch(r"\[(?P<h6>[^\]]+)\]:(?P<p6>\d+)|(?P<h>[^:\[\]]+):(?P<p>\d+)", rest)
+    if m is None:
+        raise SchedulerUnreachableError(
+            f"the Dask scheduler address {address!r} is not of the form tcp://HOST:PORT"
+        )
+    host = m.group("h6") or m.group("h")
+    port = int(m.group("p6") or m.group("p"))
+    if not 0 < port < 65536:
+        raise SchedulerUnreachableError(
+            f"the Dask scheduler address {address!r} has port {port}, outside 1..65535"
+        )
+    return host, port
+
+
+def _recv_until(sock: socket.socket, n: int, deadline: float) -> bytes:
+    """Up to ``n`` bytes, stopping at ``deadline``, end of stream or ``n``."""
+    buf = b""
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            part = sock.recv(n - len(buf))
+        except TimeoutError:
+            break
+        if not part:
+            break
+        buf += part
+    return buf
+
+
+def probe_scheduler(address: str, timeout: float) -> None:
+    """Check within ``timeout`` seconds that a Dask scheduler answers at ``address``.
+
+    A Dask scheduler speaks first: on accepting a connection it sends its
+    handshake, one frame (an 8-byte little-endian length, then that many bytes).
+    The probe connects, waits for that frame for half the time and, if nothing
+    came, sends an HTTP request for the rest to tell an HTTP server (such as the
+    dashboard) from a silent service. Only ``tcp://`` (and scheme-less)
+    addresses are probed; others go to Dask as they are.
+
+    Raises
+    ------
+    SchedulerUnreachableError
+        Naming the address and what was found there: nothing listening, no
+        answer, an HTTP server, or bytes that are not a Dask handshake.
+    """
+    hp = _host_port(address)
+    if hp is None:
+        return
+    host, port = hp
+    start = time.monotonic()
+    deadline = start + timeout
+    where = f"the Dask scheduler address {address}"
+    try:
+        sock = socket.create_connection((host, port), timeout=max(timeout, 1e-3))
+    except OSError as exc:
+        raise SchedulerUnreachableError(
+            f"cannot reach {where} within {timeout:g} s ({exc}); is the scheduler running and "
+            "is the address right (e.g. tcp://HOST:8786)?"
+        ) from exc
+    with sock:
+        head = _recv_until(sock, 8, start + timeout / 2)
+        if not head:
+            with contextlib.suppress(OSError):
+                sock.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            head = _recv_until(sock, 8, deadline)
+        if head.startswith(b"HTTP/") or head.startswith(b"<"):
+            line = head + _recv_until(sock, 64, min(deadline, time.monotonic() + 1.0))
+            status = line.split(b"\r\n", 1)[0].decode("latin-1")[:60]
+            raise SchedulerUnreachableError(
+                f"{where} is an HTTP server (it answered {status!r}), not a Dask scheduler; "
+                "the dashboard listens on 8787, the scheduler on 8786 by default: "
+                "give the scheduler's address (tcp://HOST:8786)"
+            )
+        if not head:
+            raise SchedulerUnreachableError(
+                f"{where} accepted the connection but sent nothing within {timeout:g} s "
+                "(a Dask scheduler greets every client at once); is another service "
+                "listening on that port?"
+            )
+        if len(head) < 8:
+            raise SchedulerUnreachableError(
+                f"{where} sent {len(head)} bytes ({head!r}) and then nothing within "
+                f"{timeout:g} s; that is not a Dask scheduler's greeting"
+            )
+        (length,) = struct.unpack("<Q", head)
+        if not 0 < length <= _MAX_GREETING:
+            raise SchedulerUnreachableError(
+                f"{where} sent {head!r}, which is not a Dask scheduler's greeting (read as a "
+                f"frame of {length} bytes); is another service listening on that port?"
+            )
+        body = _recv_until(sock, length, deadline)
+        if len(body) < length:
+            raise SchedulerUnreachableError(
+                f"{where} began a {length}-byte greeting but sent {len(body)} bytes of it "
+                f"within {timeout:g} s; is it a Dask scheduler?"
+            )
 
 
 @contextlib.contextmanager
@@ -103,6 +229,7 @@ def connect(
                 f"got {type(scheduler).__name__}"
             )
         t = _timeout(timeout)
+        probe_scheduler(scheduler, t)
         try:
             client = dd.Client(scheduler, timeout=t)
         except (OSError, TimeoutError) as exc:
