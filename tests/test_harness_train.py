@@ -238,7 +238,9 @@ def test_checkpoint_errors(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="cannot read checkpoint"):
+    with pytest.raises(
+        ValueError, match=r"junk\.pt is not a modcut checkpoint \(it is not a torch file"
+    ):
         load_checkpoint(junk)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)

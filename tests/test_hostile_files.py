@@ -199,3 +199,22 @@ def test_a_result_missing_fields_or_with_wrong_labels_is_refused():
     d["labels"] = d["labels"][:-1]
     with pytest.raises(ValueError, match=r"14 labels for widths \(6, 5, 4\) \(15 neurons\)"):
         modcut.ClusterabilityResult.from_dict(d)
+
+
+def test_damaged_zip_fields_and_npy_headers_found_by_fuzzing_are_named(tmp_path):
+    """Cases a fuzzing run found: a damaged "version needed" field of a zip entry (zipfile
+    raises NotImplementedError) and a .npy header dict cut mid-way (NumPy's tokenizer raises
+    TokenError) are named file errors too."""
+    data = bytearray(_bytes("npz"))
+    central = data.index(b"PK\x01\x02")
+    data[central + 6 : central + 8] = (254).to_bytes(2, "little")  # version 25.4
+    path = tmp_path / "version.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(NetworkFileError, match=r"version\.npz"):
+        modcut.as_network(path)
+    npy = bytearray(_bytes("npy"))
+    npy[npy.index(b"}")] = ord(" ")
+    path = tmp_path / "header.npy"
+    path.write_bytes(bytes(npy))
+    with pytest.raises(NetworkFileError, match=r"header\.npy"):
+        modcut.as_network(path)

@@ -21,11 +21,11 @@ from modcut._optional import require
 
 require("torch", extra="torch", purpose="modcut.readers.checkpoint (reading modcut checkpoints)")
 
-import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from modcut.harness.data import canonical_name  # noqa: E402
 from modcut.harness.models import model_from_architecture  # noqa: E402
+from modcut.readers.torchfile import load_tensors  # noqa: E402
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -347,8 +347,5 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     missing file and ``ValueError`` for a file that is not a modcut checkpoint.
     """
     p = checkpoint_file(path)
-    try:
-        raw = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"cannot read checkpoint {p}: {exc}") from exc
+    raw = load_tensors(p, str(p), "a modcut checkpoint")
     return checkpoint_from_dict(raw, p)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tokenize
 import zipfile
 import zlib
 from dataclasses import asdict, replace
@@ -57,6 +58,7 @@ import scipy.sparse as sp
 from modcut._io import jsonable
 from modcut.errors import NetworkFileError
 from modcut.network import EdgeGroup, Network, NodeGroup, network_from_matrices, register_readers
+from modcut.readers.torchfile import describe_failure, load_tensors, quiet_torch, zip_names
 
 __all__ = [
     "NetworkFileError",
@@ -139,18 +141,31 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Any:
 
     file = p / "checkpoint.pt" if p.is_dir() else p
     try:
-        import torch
-
-        raw = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch's own message would advise unsafe unpickling
-        raise NetworkFileError(
-            f"{file} is not a modcut checkpoint (it cannot be read as one: "
-            f"{type(exc).__name__}); {_EXPECTED}"
-        ) from None
+        raw = load_tensors(file, str(file), "a modcut checkpoint")
+    except NetworkFileError as exc:
+        raise NetworkFileError(f"{exc}; {_EXPECTED}") from None
     try:
         return checkpoint_from_dict(raw, file)
     except ValueError as exc:
         raise NetworkFileError(str(exc)) from None
+
+
+#: What reading a damaged or truncated ``.npy``/``.npz``/zip entry raises, from NumPy's
+#: header parser (``SyntaxError``, ``tokenize.TokenError``), ``zipfile`` (``BadZipFile``,
+#: ``NotImplementedError`` for a damaged "compression method" or version field) and
+#: ``zlib``; each becomes a :class:`NetworkFileError` naming the file and the entry.
+_DAMAGE = (
+    ValueError,
+    OSError,
+    EOFError,
+    SyntaxError,
+    TypeError,
+    KeyError,
+    NotImplementedError,
+    tokenize.TokenError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 
 
 def _npz_order(names: list[str]) -> list[str]:
@@ -188,15 +203,7 @@ def _npy_header(f: Any, p: Path, what: str) -> tuple[tuple[int, ...], np.dtype]:
             shape, _, dtype = np.lib.format.read_array_header_1_0(f)
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-    except (
-        ValueError,
-        OSError,
-        EOFError,
-        SyntaxError,
-        TypeError,
-        zipfile.BadZipFile,
-        zlib.error,
-    ) as exc:
+    except _DAMAGE as exc:
         raise NetworkFileError(
             f"{p}: {what} has no valid .npy header ({type(exc).__name__}: {exc}); {_EXPECTED}"
         ) from None
@@ -222,7 +229,7 @@ def _open_npz(p: Path) -> Any:
     _not_empty(p)
     try:
         return np.load(p, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except _DAMAGE as exc:
         raise NetworkFileError(
             f"{p} cannot be read as a .npz archive ({type(exc).__name__}); {_EXPECTED}"
         ) from None
@@ -330,15 +337,7 @@ def _npz_member(z: Any, p: Path, name: str) -> Any:
         return _matrix(z[name], p, name)
     except NetworkFileError:
         raise
-    except (
-        ValueError,
-        OSError,
-        EOFError,
-        TypeError,
-        zipfile.BadZipFile,
-        zlib.error,
-        KeyError,
-    ) as exc:
+    except _DAMAGE as exc:
         raise NetworkFileError(
             f"{p}: {what} cannot be read ({type(exc).__name__}): the archive is truncated or "
             f"damaged; {_EXPECTED}"
@@ -353,7 +352,7 @@ def _read_npy(p: Path) -> Network:
     _check_npy_size(shape, dtype, left, p, "the array")
     try:
         arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError, TypeError) as exc:
+    except _DAMAGE as exc:
         raise NetworkFileError(
             f"{p} cannot be read as a .npy array of numbers ({type(exc).__name__}; object "
             f"arrays are never unpickled); {_EXPECTED}"
@@ -547,13 +546,24 @@ def read_exported_program(path: str | os.PathLike[str]) -> Any:
     import torch
     from torch.export.pt2_archive import constants as pt2
 
-    try:
-        with zipfile.ZipFile(p) as z:
-            names = z.namelist()
-    except (OSError, zipfile.BadZipFile) as exc:
+    if p.stat().st_size == 0:
+        raise NetworkFileError(f"{p} is empty (0 bytes); {_MODEL_FILES}")
+    names = zip_names(p)
+    if names is None:
         raise NetworkFileError(
-            f"{p} is not a .pt2 archive ({type(exc).__name__}); {_MODEL_FILES}"
-        ) from None
+            f"{p} is not a .pt2 archive (not a readable zip file: truncated, damaged or another "
+            f"format); {_MODEL_FILES}"
+        )
+    if not any(Path(n).name == "archive_format" for n in names):
+        if any(Path(n).name == "data.pkl" for n in names):
+            found = "a torch.save file (a pickled archive: data.pkl)"
+        else:
+            shown = ", ".join(names[:4]) + (", …" if len(names) > 4 else "")
+            found = f"a zip archive of {len(names)} entries ({shown or 'none'})"
+        raise NetworkFileError(
+            f"{p} is {found}, not a program written by torch.export.save (it has no "
+            f"archive_format entry); {_MODEL_FILES}"
+        )
     pickled = [
         n
         for n in names
@@ -564,14 +574,27 @@ def read_exported_program(path: str | os.PathLike[str]) -> Any:
             f"{p} holds pickled Python objects ({pickled[0]}), which modcut "
             "never unpickles; export a model of tensors only"
         )
+    # the pickled tensor files inside (sample inputs, constants) are checked one by
+    # one first, so that a refusal names the entry and what it holds
+    with zipfile.ZipFile(p) as z:
+        for n in names:
+            if n.endswith(".pt"):
+                try:
+                    data = z.read(n)
+                except _DAMAGE as exc:
+                    raise NetworkFileError(
+                        f"{p} is damaged: its entry {n} cannot be read ({type(exc).__name__}: "
+                        f"{exc}); {_MODEL_FILES}"
+                    ) from None
+                load_tensors(data, f"{p} (entry {n})")
     old = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
     os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"  # torch.export.load may ask for pickle
     try:
-        return torch.export.load(p)
-    except Exception as exc:
+        with quiet_torch():
+            return torch.export.load(p)
+    except Exception as exc:  # torch's text would advise unsafe unpickling
         raise NetworkFileError(
-            f"{p} cannot be read as a torch.export program "
-            f"({type(exc).__name__}: {str(exc)[:200]}); {_MODEL_FILES}"
+            f"{p} {describe_failure(exc, 'a torch.export program')}; {_MODEL_FILES}"
         ) from None
     finally:
         if old is None:
@@ -599,13 +622,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
                 f"{p} cannot be read as a .safetensors file ({type(exc).__name__}); {_MODEL_FILES}"
             ) from None
     try:
-        raw = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch's own message would advise unsafe unpickling
-        raise NetworkFileError(
-            f"{p} cannot be read as a state dict of tensors "
-            f"({type(exc).__name__}; nothing is unpickled); "
-            f"{_MODEL_FILES}"
-        ) from None
+        raw = load_tensors(p, str(p))
+    except NetworkFileError as exc:
+        raise NetworkFileError(f"{exc}; {_MODEL_FILES}") from None
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
         raw = raw["state_dict"]
     if (
