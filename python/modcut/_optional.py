@@ -15,8 +15,8 @@ extra         packages                            needed by
 ``all``       all of the above
 ============  ==================================  =======================================
 
-The ``safetensors`` extra (the safetensors package) reads ``.safetensors`` files for
-:func:`modcut.mlp_blocks` and ``modcut analyze model.safetensors``.
+``.safetensors`` files are read by modcut itself (:mod:`modcut.readers.safetensorfile`);
+the ``safetensors`` extra (the ml_dtypes package) adds their BF16 and FP8 tensors.
 
 tqdm is its own small extra (``progress``) because the core's null test can draw a bar
 and the core must not need more than NumPy and SciPy; it is also part of ``torch``

@@ -1,8 +1,8 @@
 """Transformer feed-forward (MLP) blocks as networks.
 
 :func:`mlp_blocks` finds every feed-forward block of a transformer, from a
-``.safetensors`` file (read with the ``safetensors`` package, NumPy backend: no
-pickle, no network access), a state dict or a ``torch.nn.Module``, and returns one
+``.safetensors`` file (:class:`~modcut.readers.safetensorfile.SafetensorsFile`:
+memory-mapped, one tensor at a time, no pickle, no network access), a state dict or a ``torch.nn.Module``, and returns one
 network per block, input → hidden → output, recognising three layouts by their
 parameter names (``P`` is the block's prefix, e.g. ``encoder.layer.3``):
 
@@ -37,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from modcut.errors import NetworkFileError
 from modcut.network import Network, NodeGroup, network_from_matrices
+from modcut.readers.safetensorfile import DTYPES, SafetensorsFile
 
 __all__ = ["MLPBlock", "load_safetensors", "mlp_blocks"]
 
@@ -86,34 +88,17 @@ def load_safetensors(
 ) -> dict[str, np.ndarray]:
     """Tensors of a ``.safetensors`` file as NumPy arrays (all of them, or ``keys``).
 
-    Uses the ``safetensors`` NumPy backend; bfloat16 tensors (which NumPy cannot
-    hold) are read through torch when it is installed.
+    Read through :class:`~modcut.readers.safetensorfile.SafetensorsFile`: floating
+    tensors as float32 (float64 kept), exactly; other dtypes as stored. Prefer
+    :class:`SafetensorsFile` itself, which reads one tensor at a time.
     """
-    from modcut._optional import require
-
-    safe_open = require(
-        "safetensors", extra="safetensors", purpose="reading .safetensors files"
-    ).safe_open
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such file: {p}")
+    f = SafetensorsFile(path)
     out: dict[str, np.ndarray] = {}
-    try:
-        with safe_open(str(p), framework="np") as f:
-            names = list(f.keys()) if keys is None else keys
-            for k in names:
-                out[k] = np.asarray(f.get_tensor(k))
-        return out
-    except Exception as exc:
-        if "bf16" not in str(exc).lower() and "bfloat16" not in str(exc).lower():
-            raise ValueError(f"cannot read {p} as a safetensors file: {exc}") from exc
-    import torch  # bfloat16: NumPy has no such dtype
-
-    with safe_open(str(p), framework="pt") as f:
-        names = list(f.keys()) if keys is None else keys
-        for k in names:
-            out[k] = f.get_tensor(k).to(torch.float32).numpy()
+    for k in list(f) if keys is None else keys:
+        if DTYPES[f.info(k).dtype][2] == "float":
+            out[k] = f.weights(k, np.float64 if f.info(k).dtype == "F64" else np.float32)
+        else:
+            out[k] = np.array(f.array(k))
     return out
 
 
@@ -122,7 +107,7 @@ def _tensors(source: Any) -> tuple[Mapping[str, Any], str]:
         p = Path(source)
         if p.suffix != ".safetensors":
             raise ValueError(f"mlp_blocks reads .safetensors files, got {p.name}")
-        return load_safetensors(p), str(p)
+        return SafetensorsFile(p), str(p)
     if hasattr(source, "state_dict") and hasattr(source, "modules"):  # torch module
         return source.state_dict(), type(source).__name__
     if isinstance(source, Mapping):
@@ -133,16 +118,28 @@ def _tensors(source: Any) -> tuple[Mapping[str, Any], str]:
     )
 
 
-def _np(t: Any) -> np.ndarray:
-    if hasattr(t, "detach"):
-        t = (
-            t.detach().cpu().float().numpy()
-            if str(t.dtype) == "torch.bfloat16"
-            else t.detach().cpu().numpy()
-        )
-    a = np.asarray(t, dtype=np.float64)
+def _np(tensors: Mapping[str, Any], name: str, label: str) -> np.ndarray:
+    """Weight matrix ``name`` as float64 (exact from every floating type); integer,
+    boolean and complex tensors are refused naming the tensor."""
+    if isinstance(tensors, SafetensorsFile):
+        a = tensors.weights(name, np.float64)
+    else:
+        t = tensors[name]
+        if hasattr(t, "detach"):  # torch: bfloat16/float8 have no NumPy twin
+            t = t.detach().cpu()
+            if t.is_floating_point() and t.element_size() < 4:
+                t = t.float()
+            t = t.numpy()
+        a = np.asarray(t)
+        if not np.issubdtype(a.dtype, np.floating):
+            raise NetworkFileError(
+                f"{label}: tensor {name!r} has dtype {a.dtype}; transformer blocks are read "
+                "from floating-point weights (integer tensors are quantized or packed, "
+                "boolean ones masks, complex ones would lose their imaginary part)"
+            )
+        a = a.astype(np.float64)
     if a.ndim != 2:
-        raise ValueError(f"expected a 2-D weight matrix, got shape {a.shape}")
+        raise ValueError(f"{label}: {name!r}: expected a 2-D weight matrix, got shape {a.shape}")
     return a
 
 
@@ -178,7 +175,7 @@ def mlp_blocks(source: Any) -> list[MLPBlock]:
         missing = [n for n in names if n not in tensors]
         if missing:
             raise ValueError(f"{label}: {layout}-style block '{prefix}' lacks {missing}")
-        mats = [_np(tensors[n]) for n in names]
+        mats = [_np(tensors, n, label) for n in names]
         if layout == "bert":  # nn.Linear: (out, in)
             w1, w2 = mats[0].T, mats[1].T
             blocks.append(MLPBlock(prefix, layout, _chain(label, prefix, names, w1, w2)))

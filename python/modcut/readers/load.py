@@ -58,6 +58,7 @@ import scipy.sparse as sp
 from modcut._io import jsonable
 from modcut.errors import NetworkFileError
 from modcut.network import EdgeGroup, Network, NodeGroup, network_from_matrices, register_readers
+from modcut.readers.safetensorfile import DTYPES, SafetensorsFile
 from modcut.readers.torchfile import describe_failure, load_tensors, quiet_torch, zip_names
 
 __all__ = [
@@ -613,14 +614,17 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     import torch
 
     if p.suffix.lower() == ".safetensors":
-        from safetensors.torch import load_file
-
         try:
-            return dict(load_file(str(p)))
-        except Exception as exc:
-            raise NetworkFileError(
-                f"{p} cannot be read as a .safetensors file ({type(exc).__name__}); {_MODEL_FILES}"
-            ) from None
+            f = SafetensorsFile(p)
+        except NetworkFileError as exc:
+            raise NetworkFileError(f"{exc}; {_MODEL_FILES}") from None
+        out = {}
+        for k in f:
+            a = f.array(k)
+            if DTYPES[f.info(k).dtype][1] is None:  # bfloat16 / FP8: exact in float32
+                a = f.weights(k)
+            out[k] = torch.from_numpy(np.array(a))
+        return out
     try:
         raw = load_tensors(p, str(p))
     except NetworkFileError as exc:
