@@ -403,6 +403,10 @@ def test_two_inputs_added(tracer):
         ((4,), ["takes 2 inputs (x, y)", "gives 1 shape(s)"]),
         (((4,), (5,), (5,)), ["takes 2 inputs (x, y)", "gives 3 shape(s)"]),
         (((4,), "5"), ["input_shape must be a shape"]),
+        # hostile sizes (issue 19): named before torch allocates anything
+        (((-8,), (5,)), ["at least 1 for every axis", "got (-8,)"]),
+        (((4,), (0, 5)), ["at least 1 for every axis", "got (0, 5)"]),
+        (((4,), (2**20, 2**20)), ["1,099,511,627,776 values", "268,435,456"]),
     ],
 )
 def test_input_shape_must_give_one_shape_per_input(tracer, shape, words):

@@ -987,6 +987,11 @@ def _input_names(model: nn.Module) -> list[str]:
     return names or ["x"]
 
 
+#: The most values one traced example may have (2**28: 1 GiB in float32, far above any
+#: image or token batch a graph is read from).
+_MAX_EXAMPLE = 2**28
+
+
 def _shapes_of(
     input_shape: Any, names: list[str], label: str, default: Any
 ) -> list[tuple[int, ...]]:
@@ -1015,6 +1020,18 @@ def _shapes_of(
             f"input_shape must be a shape (a tuple of ints) or, for a model with "
             f"several inputs, a tuple of shapes; got {input_shape!r}"
         )
+    for shape in shapes:
+        if any(d < 1 for d in shape):
+            raise ValueError(
+                f"input_shape must give sizes of at least 1 for every axis of one example "
+                f"(without the batch axis), got {shape}"
+            )
+        if math.prod(shape) > _MAX_EXAMPLE:
+            raise ValueError(
+                f"input_shape {shape} asks for an example of {math.prod(shape):,} values, more "
+                f"than the {_MAX_EXAMPLE:,} that tracing a model with one may allocate; give one "
+                "example's shape without the batch axis"
+            )
     if len(shapes) != n:
         raise ValueError(
             f"{label} takes {n} inputs ({listing}) but input_shape gives "
