@@ -218,3 +218,21 @@ def test_damaged_zip_fields_and_npy_headers_found_by_fuzzing_are_named(tmp_path)
     path.write_bytes(bytes(npy))
     with pytest.raises(NetworkFileError, match=r"header\.npy"):
         modcut.as_network(path)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors", ".pt2"])
+def test_analyze_lesion_refuses_weight_files_before_the_null(tmp_path, suffix, capsys):
+    """--lesion needs a trained model and its data: a weight or model file is refused by
+    name before any null sample runs (nothing is written)."""
+    from modcut.cli import main
+
+    path = tmp_path / f"w{suffix}"
+    np.savez(tmp_path / "w.npz", W, V)
+    if suffix != ".npz":
+        path.write_bytes(b"not read")
+    out = tmp_path / "out"
+    code = main(["analyze", str(path), "--lesion", "--shuffles", "100000", "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"({path})" in err and "need a trained model and its data set" in err
+    assert not out.exists()

@@ -1,9 +1,10 @@
 """Writing results: one JSON policy and one CSV writer.
 
 JSON policy: files are standard JSON (``allow_nan=False``). Arrays become
-lists, NumPy scalars plain numbers, and non-finite floats (NaN, ±inf) become
-``null``; readers turn ``null`` back into NaN where a float is expected (the
-sign of an infinite z-score is not kept). Other objects are written as their
+lists, NumPy scalars plain numbers; NaN becomes ``null`` and ±inf the strings
+``"Infinity"`` / ``"-Infinity"`` (the names Python's and JavaScript's JSON use for
+them, so the sign of an infinite z-score survives); :func:`float_or_nan` reads all
+three back where a float is expected. Other objects are written as their
 ``tolist()`` when they have one, else as ``str``.
 """
 
@@ -47,15 +48,27 @@ def jsonable(v: Any) -> Any:
         return int(v)
     if isinstance(v, (float, np.floating)):
         f = float(v)
-        return f if math.isfinite(f) else None
+        if math.isfinite(f):
+            return f
+        return None if math.isnan(f) else ("Infinity" if f > 0 else "-Infinity")
     if hasattr(v, "tolist"):
         return jsonable(v.tolist())
     return str(v)
 
 
+_INFINITIES = {"Infinity": math.inf, "-Infinity": -math.inf}
+
+
 def float_or_nan(v: Any) -> float:
-    """Read back a float written by :func:`jsonable` (``None`` → NaN)."""
-    return float("nan") if v is None else float(v)
+    """Read back a float written by :func:`jsonable` (``None`` → NaN, ``"Infinity"`` /
+    ``"-Infinity"`` → ±inf); any other string is a ``ValueError`` naming it."""
+    if v is None:
+        return float("nan")
+    if isinstance(v, str):
+        if v in _INFINITIES:
+            return _INFINITIES[v]
+        raise ValueError(f"expected a number, null, 'Infinity' or '-Infinity', got {v!r}")
+    return float(v)
 
 
 def write_json(d: Any, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:

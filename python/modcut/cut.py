@@ -63,7 +63,11 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
     lab = check_labels(labels, net.n_nodes)
     check("eps", eps)
     value, ids, cut, vol = _core.ncut(net.core, lab, float(eps))
-    return NcutParts(float(value), np.asarray(ids), np.asarray(cut), np.asarray(vol))
+    cut, vol = np.asarray(cut), np.asarray(vol)
+    if net.core_scale:  # weights held at another scale (Network.core): back to the user's
+        with np.errstate(over="ignore"):  # volumes beyond float64 are inf in the user's units
+            cut, vol = np.ldexp(cut, -net.core_scale), np.ldexp(vol, -net.core_scale)
+    return NcutParts(float(value), np.asarray(ids), cut, vol)
 
 
 def ncut(network: Any, labels: Any, *, eps: float = EPS) -> float:

@@ -21,6 +21,7 @@ arrays and SciPy sparse matrices only (never files, torch or the harness;
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -191,12 +192,38 @@ class Network:
     @cached_property
     def core(self) -> Any:
         """The Rust core's validated copy (built once; it checks the CSR structure,
-        finite weights, shapes, canonical rows and node ids that fit int32)."""
-        return _core.CoreNetwork(list(self.sizes), self.core_edges())
+        finite weights, shapes, canonical rows and node ids that fit int32).
+
+        Weights whose largest magnitude lies outside ``[2**-400, 2**400]`` are held
+        multiplied by ``2**core_scale`` (:attr:`core_scale`, an even power of two, so
+        the scaling is exact, and so is its square root in ``D^-1/2``): degree and
+        volume sums of weights near the float64 limit would overflow (a network scaled
+        by 1e306) and subnormal weights (×1e-315) would lose the spectrum. n-cuts,
+        partitions and embeddings do not depend on the scale; every network inside
+        that range (all trained ones) is passed as it is."""
+        scale = self.core_scale
+        edges = self.core_edges()
+        if scale:
+            edges = [(*e[:6], np.ldexp(e[6], scale)) for e in edges]
+        return _core.CoreNetwork(list(self.sizes), edges)
+
+    @cached_property
+    def core_scale(self) -> int:
+        """The even exponent ``e`` with which :attr:`core` holds the weights ``w · 2**e``:
+        0 when the largest ``|w|`` lies in ``[2**-400, 2**400]`` (or there is none),
+        else the one that brings it to ``[2**-2, 2**1]``."""
+        top = max(
+            (float(np.max(np.abs(e.weights.data))) for e in self.edges if e.weights.nnz),
+            default=0.0,
+        )
+        if top == 0.0 or not np.isfinite(top) or 2.0**-400 <= top <= 2.0**400:
+            return 0
+        exponent = math.frexp(top)[1]  # top = m · 2**exponent, m in [0.5, 1)
+        return -2 * (exponent // 2)
 
     def __getstate__(self) -> dict[str, Any]:
         # the cached handle is left out: it would pickle a second copy of every matrix
-        return {k: v for k, v in self.__dict__.items() if k != "core"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("core", "core_scale")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -204,15 +231,28 @@ class Network:
 
     @classmethod
     def from_core(
-        cls, core: Any, provenance: dict[str, Any] | None = None, *, like: Network | None = None
+        cls,
+        core: Any,
+        provenance: dict[str, Any] | None = None,
+        *,
+        like: Network | None = None,
+        scale: int = 0,
     ) -> Network:
         """Wrap a handle the Rust core returned (a shuffle, a reduction): trusted input,
         not re-checked. Group and edge-group names and kinds come from ``like`` (a
-        network of the same structure), else chain names ``layer0 … layerL``. The
-        handle becomes the result's :attr:`core`."""
+        network of the same structure), else chain names ``layer0 … layerL``. ``scale``
+        is the :attr:`core_scale` of the network the handle came from: the result's
+        weights are the handle's times ``2**-scale`` (the user's units). The handle
+        becomes the result's :attr:`core`."""
         sizes, core_edges = [int(s) for s in core.sizes], core.edges()
         edges = [
-            (int(src), int(dst), sp.csr_array((data, indices, indptr), shape=(r, c)))
+            (
+                int(src),
+                int(dst),
+                sp.csr_array(
+                    (np.ldexp(data, -scale) if scale else data, indices, indptr), shape=(r, c)
+                ),
+            )
             for src, dst, r, c, indptr, indices, data in core_edges
         ]
         if like is not None:
@@ -235,6 +275,7 @@ class Network:
             dict(provenance or {}),
         )
         out.__dict__["core"] = core  # what cached_property stores; frozen allows no setattr
+        out.__dict__["core_scale"] = scale
         return out
 
     # --- construction -------------------------------------------------------------
@@ -395,11 +436,13 @@ class Network:
         """Symmetric ``|w|`` adjacency over all neurons (group order), shape ``(n, n)``;
         parallel edge groups add up; no zeros stored."""
         n, indptr, indices, data, _ = _core.adjacency(self.core)
+        data = np.ldexp(data, -self.core_scale) if self.core_scale else data
         return sp.csr_array((data, indices, indptr), shape=(n, n))
 
     def degree(self) -> np.ndarray:
         """Weighted degree ``Σ |w|`` of every neuron, shape ``(n_nodes,)``."""
-        return np.asarray(_core.degrees(self.core))
+        d = np.asarray(_core.degrees(self.core))
+        return np.ldexp(d, -self.core_scale) if self.core_scale else d
 
     def core_edges(self) -> list[tuple[int, int, int, int, Any, Any, Any]]:
         """Each edge group as ``(src, dst, rows, cols, indptr, indices, data)``, the form

@@ -71,4 +71,4 @@ def shuffle(
         "source": f"'{method}' shuffle of {net.provenance.get('source', '?')}",
         "kind": "shuffle",
     }
-    return [Network.from_core(core, prov, like=net) for core in samples]
+    return [Network.from_core(core, prov, like=net, scale=net.core_scale) for core in samples]

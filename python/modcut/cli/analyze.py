@@ -131,8 +131,13 @@ def _model_file_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``modcut analyze`` for parsed arguments; returns the exit status."""
-    from modcut.study import analyze, lesion_study
+    from modcut.study import analyze, lesion_study, prepare_lesions
 
+    lesion_input = None
+    if args.lesion:  # the checkpoint and its data set, checked before the null runs
+        lesion_input = prepare_lesions(
+            args.network, data_root=args.data_dir, log=options.log_of(args)
+        )
     paths = analyze(
         args.network,
         args.out,
@@ -151,11 +156,13 @@ def run(args: argparse.Namespace) -> int:
         reuse_null=args.reuse_null,
         **_model_file_args(args),
     )
-    if args.lesion:
+    if lesion_input is not None:
+        checkpoint, data = lesion_input
         paths.update(
             lesion_study(
-                args.network,
+                checkpoint,
                 paths["report"].parent,
+                data=data,
                 k=args.k,
                 seed=args.seed,
                 n_random=args.random,

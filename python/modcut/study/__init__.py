@@ -25,7 +25,7 @@ one another)::
 """
 
 from modcut.study.analysis import analyze
-from modcut.study.lesions import lesion_study
+from modcut.study.lesions import lesion_study, prepare_lesions
 from modcut.study.reproduction import (
     STUDY_SHUFFLES,
     VARIANTS,
@@ -42,6 +42,7 @@ __all__ = [
     "analyze",
     "demo",
     "lesion_study",
+    "prepare_lesions",
     "reproduce",
     "variant_config",
 ]

@@ -39,6 +39,66 @@ def _class_names(dataset: str | None, n: int) -> list[str] | None:
     return names if names is not None and len(names) == n else None
 
 
+_WEIGHT_FILES = (".npz", ".npy", ".safetensors", ".pt2")
+
+
+def _lesion_target(checkpoint: Any) -> tuple[Any, Any]:
+    """``(network, model)`` of what lesion tests run on; anything without a trained model
+    (a weight file, a saved graph) is refused naming it."""
+    if isinstance(checkpoint, (str, os.PathLike)):
+        if Path(checkpoint).suffix.lower() in _WEIGHT_FILES:
+            raise ValueError(
+                f"lesion tests need a trained model and its data set: pass a modcut checkpoint "
+                f"(a .pt written by modcut train, or its run folder), not a weight or model file "
+                f"({checkpoint})"
+            )
+        ckpt = read_checkpoint(checkpoint)
+        return modcut.as_network(ckpt), ckpt.model
+    if hasattr(checkpoint, "model"):  # a loaded Checkpoint
+        return modcut.as_network(checkpoint), checkpoint.model
+    if hasattr(checkpoint, "parameters") and hasattr(checkpoint, "modules"):  # nn.Module
+        return modcut.as_network(checkpoint), checkpoint
+    raise ValueError("lesion tests need a trained model: pass a checkpoint, not bare weights")
+
+
+def _test_set(prov: dict[str, Any], data_root: str | None, say: Log) -> Any:
+    """The test split of the data set a checkpoint names (its own options), classification only."""
+    dataset = prov.get("dataset")
+    if not dataset:
+        raise ValueError("the checkpoint does not name its data set; pass data=")
+    from modcut.harness import data as hdata
+
+    cfg = prov.get("config", {})
+    say(f"loading the {dataset} test set")
+    data = hdata.load_dataset(
+        dataset,
+        data_root if data_root is not None else prov.get("data_root"),
+        train=False,
+        seed=int(cfg.get("seed") or 0),
+        n=cfg.get("n_test"),
+        base=cfg.get("base"),
+        download=cfg.get("download"),
+    )
+    if getattr(data, "n_classes", None) == 0:
+        raise ValueError("lesion tests measure classification accuracy; this is a regression task")
+    return data
+
+
+def prepare_lesions(
+    checkpoint: Any, data_root: str | None = None, log: Log | None = None
+) -> tuple[Any, Any]:
+    """Everything lesion tests need, checked before a long analysis starts: the loaded
+    checkpoint (``ValueError`` for weight files and anything else without a trained model)
+    and its test set (``DatasetNotFoundError`` saying what to do when there is no copy).
+    Returns ``(checkpoint, data)`` for :func:`lesion_study` (``checkpoint=``, ``data=``)."""
+    say = log or (lambda _m: None)
+    if isinstance(checkpoint, (str, os.PathLike)):
+        _lesion_target(checkpoint)  # refuses weight files by name before reading anything
+        checkpoint = read_checkpoint(checkpoint)
+    net, _ = _lesion_target(checkpoint)
+    return checkpoint, _test_set(net.provenance, data_root, say)
+
+
 def lesion_study(
     checkpoint: Any,
     out_dir: str | os.PathLike[str] | None = None,
@@ -95,21 +155,7 @@ def lesion_study(
 
     say = log or (lambda _m: None)
 
-    if isinstance(checkpoint, (str, os.PathLike)):
-        if Path(checkpoint).suffix.lower() in (".npz", ".npy"):
-            raise ValueError(
-                f"lesion tests need a trained model: pass a checkpoint, not bare weights "
-                f"({checkpoint})"
-            )
-        ckpt = read_checkpoint(checkpoint)
-        net = modcut.as_network(ckpt)
-        model = ckpt.model
-    elif hasattr(checkpoint, "model"):  # a loaded Checkpoint
-        net, model = modcut.as_network(checkpoint), checkpoint.model
-    elif hasattr(checkpoint, "parameters") and hasattr(checkpoint, "modules"):  # nn.Module
-        net, model = modcut.as_network(checkpoint), checkpoint
-    else:
-        raise ValueError("lesion tests need a trained model: pass a checkpoint, not bare weights")
+    net, model = _lesion_target(checkpoint)
     prov = net.provenance
     dataset = prov.get("dataset")
     out = Path(out_dir) if out_dir is not None else default_out(checkpoint)
@@ -142,23 +188,7 @@ def lesion_study(
         write_json(meta, out / "meta.json")
 
     if data is None:
-        if not dataset:
-            raise ValueError("the checkpoint does not name its data set; pass data=")
-        from modcut.harness import data as hdata
-
-        cfg = prov.get("config", {})
-        say(f"loading the {dataset} test set")
-        data = hdata.load_dataset(
-            dataset,
-            data_root if data_root is not None else prov.get("data_root"),
-            train=False,
-            seed=int(cfg.get("seed") or 0),
-            n=cfg.get("n_test"),
-            base=cfg.get("base"),
-            download=cfg.get("download"),
-        )
-    if getattr(data, "n_classes", None) == 0:
-        raise ValueError("lesion tests measure classification accuracy; this is a regression task")
+        data = _test_set(prov, data_root, say)
     n_classes = getattr(data, "n_classes", None) or None
     kw: dict[str, Any] = {}
     if min_size is not None:
