@@ -41,7 +41,9 @@ __all__ = [
     "clusterability_rows",
     "html_table",
     "markdown_table",
+    "plot_depth_profile",
     "plot_double_lesion",
+    "plot_expert_heatmap",
     "plot_lesion_classes",
     "plot_lesion_importance",
     "plot_network",
@@ -76,6 +78,16 @@ def _mpl() -> Any:
 
 #: Figure file names in an output folder → caption, in page order.
 FIGURES: dict[str, str] = {
+    "depth.png": (
+        "Transformer MLP blocks by depth. Top: the observed n-cut of each block (solid) and its "
+        "null's mean ± 2 standard deviations (dashed line and band) against the layer index. "
+        "Bottom: z = (n-cut − null mean) / null std; below the dotted line a block is more "
+        "clusterable than its shuffles at p ≈ 0.05 (one-sided)."
+    ),
+    "experts.png": (
+        "Mixture-of-experts layers: z of every expert's MLP (columns; shared experts last) in "
+        "every layer (rows). Blue: more clusterable than its shuffles; blank: not analyzed."
+    ),
     "null_histogram.png": (
         "n-cut of the observed network (red line) against the n-cuts of its shuffled copies. "
         "Lower n-cut = more modular; a line left of the histogram means more clusterable than chance."
@@ -1042,3 +1054,70 @@ def build_report(out_dir: str | os.PathLike[str], *, title: str | None = None) -
         appendix=appendix,
         settings=settings,
     )
+
+
+def plot_depth_profile(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Transformer blocks by depth: n-cut with the null's mean ± 2 std band (top) and z
+    (bottom) against the layer index, one line per stack (T5's encoder and decoder, …)
+    for the dense blocks (experts are in :func:`plot_expert_heatmap`).
+
+    ``rows``: the rows of ``blocks.csv`` (``stack``, ``layer``, ``expert``, ``ncut``,
+    ``null_mean``, ``null_std``, ``z_score``)."""
+    plt = _mpl().pyplot
+    dense = [r for r in rows if r.get("expert") in (None, "")]
+    use = dense or list(rows)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    stacks = sorted({str(r.get("stack", "")) for r in use})
+    for i, stack in enumerate(stacks):
+        part = sorted(
+            (r for r in use if str(r.get("stack", "")) == stack), key=lambda r: r["layer"]
+        )
+        x = np.array([float(r["layer"]) for r in part])
+        y = np.array([float(r["ncut"]) for r in part])
+        m = np.array([float(r["null_mean"]) for r in part])
+        sd = np.array([float(r["null_std"]) for r in part])
+        z = np.array([float(r["z_score"]) for r in part])
+        c = plt.cm.tab10(i % 10)
+        name = stack or "blocks"
+        top.fill_between(x, m - 2 * sd, m + 2 * sd, color=c, alpha=0.2, lw=0)
+        top.plot(x, m, color=c, ls="--", lw=1, label=f"{name}: null mean ± 2 std")
+        top.plot(x, y, color=c, marker="o", lw=2, label=f"{name}: observed n-cut")
+        bottom.plot(x, np.clip(z, -50, 50), color=c, marker="o", label=name)
+    top.set_ylabel("n-cut (lower = more modular)")
+    top.legend(fontsize=8)
+    bottom.axhline(0, color="grey", lw=0.8)
+    bottom.axhline(-1.645, color="#c0392b", lw=0.8, ls=":", label="z = -1.645 (p ≈ 0.05)")
+    bottom.set_xlabel("layer index")
+    bottom.set_ylabel("z (clipped to ±50)")
+    bottom.legend(fontsize=8)
+    fig.suptitle("Clusterability of the MLP blocks by depth")
+    return _save(fig, path)
+
+
+def plot_expert_heatmap(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Mixture-of-experts blocks: z of every (layer, expert) as a heatmap (shared experts
+    in the last column); blank where an expert was not analyzed."""
+    plt = _mpl().pyplot
+    moe = [r for r in rows if r.get("expert") not in (None, "")]
+    layers = sorted({int(r["layer"]) for r in moe})
+    experts = sorted({str(r["expert"]) for r in moe}, key=lambda e: (not e.isdigit(), _num(e)))
+    grid = np.full((len(layers), len(experts)), np.nan)
+    for r in moe:
+        grid[layers.index(int(r["layer"])), experts.index(str(r["expert"]))] = float(r["z_score"])
+    fig, ax = plt.subplots(
+        figsize=(max(5, 0.4 * len(experts) + 2), max(3, 0.35 * len(layers) + 1.5))
+    )
+    finite = grid[np.isfinite(grid)]
+    lim = float(np.max(np.abs(finite))) if finite.size else 1.0
+    im = ax.imshow(np.clip(grid, -lim, lim), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(len(experts)), experts, fontsize=7)
+    ax.set_yticks(range(len(layers)), [str(v) for v in layers], fontsize=7)
+    ax.set_xlabel("expert")
+    ax.set_ylabel("layer index")
+    fig.colorbar(im, ax=ax, label="z (negative: more modular than the null)")
+    ax.set_title("Clusterability of each expert")
+    return _save(fig, path)
+
+
+def _num(e: str) -> int:
+    return int(e) if e.isdigit() else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ from modcut._params import check_each
 from modcut.cluster import default_n_init
 from modcut.null import ClusterabilityResult
 from modcut.planted import planted_agreement
-from modcut.readers.blocks import mlp_blocks
+from modcut.readers.blocks import find_blocks
 from modcut.readers.load import as_graph, model_file_graph, read_checkpoint
+from modcut.readers.modelfolder import is_hub_id, is_model_folder
 
 Log = Callable[[str], None]
 
@@ -29,6 +31,8 @@ def print_step(msg: str) -> None:
 
 
 def default_out(source: Any) -> Path:
+    if isinstance(source, str) and is_hub_id(source):
+        return Path(source.replace("/", "--") + "_analysis")
     if isinstance(source, (str, os.PathLike)):
         p = Path(source)
         return (
@@ -61,6 +65,8 @@ def analyze(
     arch: str | None = None,
     arch_kwargs: dict[str, Any] | None = None,
     input_shape: Any = None,
+    blocks: str | None = None,
+    experts: str | None = None,
 ) -> dict[str, Path]:
     """Clusterability of a network against its shuffles, with figures and a report.
 
@@ -77,8 +83,10 @@ def analyze(
         :meth:`modcut.Network.save`, a ``.pt2`` written by ``torch.export.save``,
         a ``torch.nn.Module``, weight matrices, a :class:`modcut.Network` or a
         :class:`modcut.Network` with skips; a state dict file (``.pt``, ``.safetensors``)
-        with ``arch``; or a ``.safetensors`` file without ``arch``: every transformer
-        MLP block in it (:func:`modcut.mlp_blocks`).
+        with ``arch``; or transformer weights without ``arch``: a Hugging Face model
+        folder (sharded or not), a ``.safetensors`` file or a Hub model id in the local
+        cache, every MLP block (and expert) in it, one at a time in memory
+        (:func:`modcut.readers.blocks.find_blocks`).
     out_dir:
         Output folder (default: ``analysis/`` next to a ``checkpoint.pt``,
         ``<stem>_analysis/`` next to another file, else ``./analysis``).
@@ -122,6 +130,9 @@ def analyze(
         arguments and the input shape of its forward pass
         (:func:`modcut.readers.load.model_file_graph`); ``input_shape`` also checks a
         ``.pt2``'s recorded shape.
+    blocks, experts:
+        For transformer weights: the layer indices (``"0-5,11"``) and the experts of
+        mixture-of-experts layers (indices, or ``"none"``) to analyze (default: all).
 
     Every result's ``settings`` holds, besides :func:`modcut.clusterability`'s
     (``k``, ``n_init`` incl. ``"auto"`` and ``n_init_max``, ``shuffle``,
@@ -138,20 +149,26 @@ def analyze(
     ``null_histogram``, ``report`` and, for layered networks, ``network`` and
     ``weights`` (and ``training`` for a checkpoint trained with the regulariser).
     For transformer blocks: ``csv`` (blocks.csv), ``json`` (blocks.json),
-    ``report``, ``summary`` and, per block, ``block:<name>`` (the ``report.html``
-    of its analysis folder ``out_dir/<name>/``).
+    ``report``, ``summary``, ``depth`` (depth profile figure, with more than one layer),
+    ``experts`` (per-expert heatmap, for mixture-of-experts models) and, per block,
+    ``block:<name>`` (the ``report.html`` of its analysis folder ``out_dir/<name>/``).
+    A block whose folder already holds a finished analysis with the same settings is
+    taken over without reading its weights, so a killed run resumes with the
+    unfinished blocks.
     """
 
     check_each(k=k, n_shuffles=n_shuffles, shuffle=shuffle, seed=seed, n_jobs=n_jobs, n_init=n_init)
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else default_out(network)
-    inputs, blocks = _read_input(
+    inputs, is_blocks = _read_input(
         network,
         graph=graph,
         source=source,
         arch=arch,
         arch_kwargs=arch_kwargs,
         input_shape=input_shape,
+        blocks=blocks,
+        experts=experts,
     )
     with distributed.connect(scheduler, workers=workers) as client:
         run = _Run(
@@ -166,7 +183,7 @@ def analyze(
             store=STORE if resume else None,
             options=_run_options(graph, client, scheduler, workers, resume),
         )
-        if blocks:
+        if is_blocks:
             return _analyze_blocks(inputs, out, run, say, reuse_null)
         (one,) = inputs
         paths, _ = _analyze_one(one, out, run, say, reuse_null, history=network)
@@ -179,13 +196,18 @@ STORE = "null_chunks"
 
 @dataclass(frozen=True)
 class _Input:
-    """One network to analyze: the network, where it came from, and for a
-    transformer block its name and layout."""
+    """One network to analyze: the network (or, for a transformer block, the
+    :class:`~modcut.readers.blocks.BlockSpec` that reads it when it is analyzed, so one
+    block is in memory at a time), where it came from, and a block's name and layout."""
 
-    net: Any  # a modcut.Network
+    net: Any  # a modcut.Network, or None for a block read on demand
     provenance: dict[str, Any]
     name: str = ""
     layout: str = ""
+    spec: Any = None  # a BlockSpec
+
+    def load(self) -> Any:
+        return self.net if self.net is not None else self.spec.load()
 
 
 @dataclass(frozen=True)
@@ -234,15 +256,27 @@ def _read_input(
     arch: str | None,
     arch_kwargs: dict[str, Any] | None,
     input_shape: Any,
+    blocks: str | None = None,
+    experts: str | None = None,
 ) -> tuple[list[_Input], bool]:
     """The networks of an input and whether they are transformer blocks (a loop)."""
 
     path = Path(network) if isinstance(network, (str, os.PathLike)) else None
     suffix = path.suffix.lower() if path is not None else ""
+    transformer = arch is None and (
+        suffix == ".safetensors"
+        or (path is not None and is_model_folder(path))
+        or (isinstance(network, str) and is_hub_id(network))
+    )
+    if not transformer and (blocks is not None or experts is not None):
+        raise ValueError(
+            "blocks and experts select transformer blocks: they take a model folder, a "
+            ".safetensors file or a Hub model id"
+        )
     model_file = arch is not None or suffix == ".pt2"
     if not model_file and (arch_kwargs is not None or input_shape is not None):
         raise ValueError("arch_kwargs and input_shape need arch (a state dict file) or a .pt2 file")
-    if (model_file or suffix == ".safetensors") and graph != "all":
+    if (model_file or transformer) and graph != "all":
         raise ValueError(
             f"graph={graph!r} takes modcut checkpoints and modules; model files and "
             "transformer blocks are analyzed whole (graph='all')"
@@ -258,20 +292,23 @@ def _read_input(
         if arch is not None:
             prov.update(arch=arch, arch_kwargs=dict(arch_kwargs or {}))
         return [_Input(as_graph(g), prov)], False
-    if path is not None and suffix == ".safetensors":
+    if transformer:
         return [
             _Input(
-                b.network,
+                None,
                 {
                     "source": str(network),
                     "kind": "safetensors",
                     "block": b.name,
                     "layout": b.layout,
+                    "layer": b.layer,
+                    "expert": b.expert,
                 },
                 b.name,
                 b.layout,
+                b,
             )
-            for b in mlp_blocks(path)
+            for b in find_blocks(network, blocks=blocks, experts=experts)
         ], True
     net = as_graph(network, part=graph)
     if not net.is_chain():
@@ -298,7 +335,7 @@ def _analyze_one(
     """The analysis of one network into ``out``: ``(paths, ClusterabilityResult)``."""
     from dataclasses import replace
 
-    net, prov = item.net, item.provenance
+    net, prov = item.load(), item.provenance
     # the one place that decides what applies to layered chains only: the layered
     # network and weight-block figures, the within-cluster share, planted modules and
     # the training curves (a checkpoint's)
@@ -429,15 +466,32 @@ def _analyze_blocks(
     paths: dict[str, Path] = {}
     folders = _block_folders([b.name for b in inputs])
     for b, folder in zip(inputs, folders, strict=True):
-        say(f"block {b.name} ({b.layout}, widths {' × '.join(map(str, b.net.widths))})")
-        twin = Path(reuse_null) / folder if reuse_null is not None else None
-        sub, res = _analyze_one(b, out / folder, run, lambda m: say("  " + m), twin)
-        paths[f"block:{b.name}"] = sub["report"]
+        spec = b.spec
+        say(
+            f"block {b.name} ({b.layout}, widths {' × '.join(map(str, spec.widths))}, "
+            f"{spec.n_weights:,} weights)"
+        )
+        t0 = time.perf_counter()
+        res = _finished_block(out / folder, b, run)
+        if res is not None:
+            say("  finished in an earlier run: taken over")
+            paths[f"block:{b.name}"] = out / folder / "report.html"
+        else:
+            twin = Path(reuse_null) / folder if reuse_null is not None else None
+            sub, res = _analyze_one(b, out / folder, run, lambda m: say("  " + m), twin)
+            paths[f"block:{b.name}"] = sub["report"]
+        peak = _peak_rss_mib()
+        say(f"  peak resident memory of this process so far: {peak:,.0f} MiB")
         rows.append(
             {
                 "block": b.name,
+                "stack": spec.stack,
+                "layer": spec.layer,
+                "expert": spec.expert,
                 "layout": b.layout,
-                "widths": "x".join(map(str, b.net.widths)),
+                "widths": "x".join(map(str, spec.widths)),
+                "weights": spec.n_weights,
+                "shuffle": run.shuffle,
                 "ncut": res.ncut,
                 "null_mean": res.null_mean,
                 "null_std": res.null_std,
@@ -445,6 +499,8 @@ def _analyze_blocks(
                 "p_value": res.p_value,
                 "percentile": res.percentile,
                 "seconds": res.timings["observed"] + res.timings["null"],
+                "wall_seconds": time.perf_counter() - t0,
+                "peak_rss_mib": round(peak, 1),
             }
         )
     paths["csv"] = report.write_csv(rows, out / "blocks.csv")
@@ -471,6 +527,10 @@ def _analyze_blocks(
         f"<li><a href='{html.escape(f)}/report.html'>{html.escape(b.name)}</a></li>"
         for b, f in zip(inputs, folders, strict=True)
     )
+    if len({(r["stack"], r["layer"]) for r in rows}) > 1:
+        paths["depth"] = report.plot_depth_profile(rows, out / "depth.png")
+    if any(isinstance(r["expert"], int) for r in rows):
+        paths["experts"] = report.plot_expert_heatmap(rows, out / "experts.png")
     paths["report"] = report.write_html(
         out,
         title=f"MLP blocks of {settings['source']}",
@@ -484,6 +544,34 @@ def _analyze_blocks(
     (out / "summary.txt").write_text(summary + "\n")
     paths["summary"] = out / "summary.txt"
     return paths
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (``getrusage``)."""
+    import resource
+
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return kib / 1024.0 if sys.platform != "darwin" else kib / 2**20
+
+
+def _finished_block(folder: Path, item: _Input, run: _Run) -> Any:
+    """The result of a block already analyzed in ``folder`` by an earlier run with these
+    settings (same source, block, widths, k, shuffles, seed, n_init), else ``None``."""
+    path = folder / "clusterability.json"
+    if not path.is_file() or not (folder / "report.html").is_file():
+        return None
+    try:
+        raw = read_json(path, what="a clusterability result")
+        if not (
+            settings_match(raw, run.k, run.n_shuffles, run.shuffle, run.seed, run.n_init)
+            and raw.get("provenance", {}).get("source") == item.provenance.get("source")
+            and raw.get("provenance", {}).get("block") == item.name
+            and tuple(raw.get("widths", ())) == tuple(item.spec.widths)
+        ):
+            return None
+        return ClusterabilityResult.from_dict(raw)
+    except ValueError:  # damaged: analyze the block again
+        return None
 
 
 SAME_NULL_WHEN_DENSE = ("layer", "layer_nonzero")
