@@ -164,7 +164,7 @@ def test_every_extra_named_in_the_code_exists_and_all_covers_them():
     assert named, "no require(..., extra=...) found"
     assert named <= set(extras), named - set(extras)
     assert {"report", "progress", "torch", "dask", "all"} <= set(extras)
-    assert extras["all"] == ["modcut[report,progress,torch,dask,safetensors]"]
+    assert extras["all"] == ["modcut[report,progress,torch,dask,safetensors,hub]"]
     assert any(d.startswith("ml_dtypes") for d in extras["safetensors"])  # BF16/FP8
     assert any(d.startswith("safetensors") for d in extras["dev"])  # the tests' oracle
     assert "modcut[all]" in extras["dev"]

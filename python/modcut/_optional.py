@@ -12,6 +12,7 @@ extra         packages                            needed by
 ``torch``     torch, torchvision, tqdm            :mod:`modcut.harness`, :mod:`modcut.study.lesion`,
                                                   reading ``torch.nn.Module`` s and checkpoints
 ``dask``      dask[distributed]                   running a study on a dask cluster
+``hub``       huggingface-hub                     Hub model ids (the local cache, offline)
 ``all``       all of the above
 ============  ==================================  =======================================
 

@@ -25,8 +25,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "network",
         help="checkpoint (.pt from modcut train), .npz of weight matrices or of a graph saved by "
-        "Network.save, .safetensors (every transformer MLP block), a .pt2 written by "
-        "torch.export.save, or a state dict (.pt, .safetensors) with --arch",
+        "Network.save, transformer weights (a Hugging Face model folder, sharded or not, a "
+        ".safetensors file, or a Hub model id already in the local cache: every MLP block and "
+        "expert, one at a time), a .pt2 written by torch.export.save, or a state dict (.pt, "
+        ".safetensors) with --arch",
+    )
+    p.add_argument(
+        "--blocks",
+        metavar="LAYERS",
+        help="transformer weights: the layer indices to analyze, e.g. 0-5,11 (default: all)",
+    )
+    p.add_argument(
+        "--experts",
+        metavar="EXPERTS",
+        help="mixture-of-experts models: the experts to analyze in each layer, e.g. 0-7, or "
+        "none for the shared experts and dense blocks only (default: all)",
     )
     p.add_argument(
         "--arch",
@@ -154,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         resume=not args.no_resume,
         reuse_null=args.reuse_null,
+        blocks=args.blocks,
+        experts=args.experts,
         **_model_file_args(args),
     )
     if lesion_input is not None:
