@@ -44,11 +44,27 @@ def network_graph(model: Any, input_shape: Any = None, **options: Any) -> Networ
 
 
 def mlp_blocks(source: Any) -> list[Any]:
-    """One network per transformer feed-forward block of a ``.safetensors`` file, a
-    state dict or a module (:func:`modcut.readers.blocks.mlp_blocks`)."""
+    """One network per transformer feed-forward block of a model folder, a ``.safetensors``
+    file, a Hub id in the local cache, a state dict or a module, all loaded
+    (:func:`modcut.readers.blocks.mlp_blocks`; :func:`find_blocks` reads one at a time)."""
     from modcut.readers.blocks import mlp_blocks as _mlp_blocks
 
     return _mlp_blocks(source)
+
+
+def find_blocks(source: Any, **selection: Any) -> list[Any]:
+    """The feed-forward blocks (and experts) of a transformer from its tensor names and
+    shapes, each read on demand with ``.load()`` (:func:`modcut.readers.blocks.find_blocks`)."""
+    from modcut.readers.blocks import find_blocks as _find_blocks
+
+    return _find_blocks(source, **selection)
+
+
+def register_layout(name: str, inputs: Any, output: str, **options: Any) -> Any:
+    """Teach modcut a transformer block layout (:func:`modcut.readers.blocks.register_layout`)."""
+    from modcut.readers.blocks import register_layout as _register_layout
+
+    return _register_layout(name, inputs, output, **options)
 
 
 __all__ = [
@@ -69,11 +85,13 @@ __all__ = [
     "build_graph",
     "cluster",
     "clusterability",
+    "find_blocks",
     "mlp_blocks",
     "ncut",
     "ncut_parts",
     "network_graph",
     "null_statistics",
+    "register_layout",
     "shuffle",
     "spectral_embedding",
 ]

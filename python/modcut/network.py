@@ -137,12 +137,34 @@ def layer_to_csr(w: Any, index: int) -> sp.csr_array:
             raise ValueError(
                 f"weight matrix {index} must be 2-D (inputs × outputs), got shape {arr.shape}"
             )
-        m = sp.csr_array(arr.astype(np.float64, copy=False))
+        m = _dense_to_csr(arr)
     if not np.all(np.isfinite(m.data)):
         raise ValueError(f"weight matrix {index} contains NaN or infinite values")
     if m.shape[0] == 0 or m.shape[1] == 0:
         raise ValueError(f"weight matrix {index} has an empty shape {m.shape}")
     return m
+
+
+def _dense_to_csr(arr: np.ndarray) -> sp.csr_array:
+    """``sp.csr_array(arr.astype(float64))`` built directly: the same arrays (row-major,
+    sorted indices, zeros dropped, int32 indices while they fit), without SciPy's COO
+    intermediate (two int64 index arrays): a 4096 × 11008 transformer matrix converts in
+    a fraction of the time and memory."""
+    n, m = arr.shape
+    dense = np.ascontiguousarray(arr, dtype=np.float64)  # row-major, as CSR is
+    nonzero = dense != 0
+    counts = nonzero.sum(axis=1, dtype=np.int64)
+    nnz = int(counts.sum())
+    itype = np.int32 if max(nnz, m) < 2**31 - 1 else np.int64
+    indptr = np.zeros(n + 1, dtype=itype)
+    np.cumsum(counts, out=indptr[1:])
+    if nnz == n * m:  # every row holds every column
+        indices = np.tile(np.arange(m, dtype=itype), n)
+        data = dense.reshape(-1)
+    else:  # column numbers of the non-zeros, row by row (no int64 COO pair)
+        indices = np.broadcast_to(np.arange(m, dtype=itype), (n, m))[nonzero]
+        data = dense[nonzero]
+    return sp.csr_array((data, indices, indptr), shape=(n, m))
 
 
 def npz_path(path: Any) -> Path:
