@@ -84,7 +84,7 @@ def measure(name: str, folder: Path) -> dict[str, object]:
     from modcut.cluster import default_n_init
     from modcut.readers.blocks import find_blocks
 
-    label, d, h, gated, n_blocks = SHAPES[name]
+    label, d, h, _gated, n_blocks = SHAPES[name]
     base = _peak_mib()
     t0 = time.perf_counter()
     (spec,) = find_blocks(folder)
