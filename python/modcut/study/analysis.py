@@ -522,6 +522,9 @@ def _analyze_blocks(
         f"{r['block']:<24} n-cut {r['ncut']:.4f}  null {r['null_mean']:.4f} ± "
         f"{r['null_std']:.4f}  z = {r['z_score']:.2f}  p = {r['p_value']:.4g}"
         for r in rows
+    ) + (
+        f"\npeak resident memory: {max(r['peak_rss_mib'] for r in rows):,.0f} MiB "
+        "(this process, one block in memory at a time)"
     )
     links = "".join(
         f"<li><a href='{html.escape(f)}/report.html'>{html.escape(b.name)}</a></li>"
