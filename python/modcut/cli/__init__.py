@@ -19,6 +19,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from modcut.errors import MissingExtraError
+
 __all__ = ["build_parser", "main"]
 
 
@@ -47,9 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("modcut: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, RuntimeError) as exc:
+    except (ValueError, TypeError, OSError, RuntimeError, MissingExtraError) as exc:
         # OSError: every file-system refusal (a missing file, --out below a regular file or
-        # an existing file as --out, no permission, a full disk) is one line naming the path
+        # an existing file as --out, no permission, a full disk) is one line naming the path;
+        # MissingExtraError: the pip extra to install
         print(f"modcut {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
