@@ -7,7 +7,7 @@ export PYO3_PYTHON := $(shell command -v $(PYTHON))
 export LD_LIBRARY_PATH := $(PY_LIBDIR):$(LD_LIBRARY_PATH)
 DEMO_DIR ?= demo
 
-.PHONY: all setup data develop wheel wheelhouse test test-rust test-python lint bench demo clean
+.PHONY: all setup data develop wheel wheelhouse test test-rust test-python lint bench bench-blocks demo clean
 
 all: test
 
@@ -71,6 +71,11 @@ bench: setup
 	mkdir -p .benchmarks
 	$(PYTHON) -m pytest benches --benchmark-only --benchmark-json=.benchmarks/latest.json --benchmark-columns=min,median,mean,stddev,rounds
 	$(PYTHON) benches/summarize.py .benchmarks/latest.json
+
+# transformer MLP blocks at real shapes (GPT-2 small, Pythia-1B, LLaMA-7B): cost per null sample,
+# peak memory, Dask workers per hour (a few minutes; about 9 GiB for the LLaMA block)
+bench-blocks: setup
+	$(PYTHON) benches/blocks_scale.py --json .benchmarks/blocks_scale.json
 
 # Fashion-MNIST for the demo: Debian's package where we can install it; elsewhere modcut looks in
 # $$MODCUT_DATA / ~/.cache/modcut/data and then tries torchvision's download.

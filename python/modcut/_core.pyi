@@ -231,9 +231,11 @@ def null_ncuts(
     n_threads: int,
     *,
     auto: bool = False,
+    normalize: float | None = None,
 ) -> NDArray[np.float64]:
     """n-cuts of null samples ``start … start + count - 1`` (``auto``: as in
-    :func:`observed_labels`).
+    :func:`observed_labels`; ``normalize``: the ``eps`` of :func:`normalize`, applied to
+    every shuffle before it is clustered and scored, ``None``: not normalised).
 
     Sample ``i``: shuffle ``net`` with stream ``(seed, shuffle, i)``, cluster it
     with stream ``(seed, null clustering, i)``, score it (eps 1e-8, relative as in :func:`ncut`). Pass the
@@ -243,3 +245,9 @@ def null_ncuts(
     after another with each sample's k-means restarts in parallel; identical for any
     thread count or chunking.
     """
+
+def normalize(net: CoreNetwork, eps: float) -> CoreNetwork:
+    """The authors' normalisation (nn-clustering-pytorch ``normalize_weights_array``): every
+    hidden neuron's incoming weights divided by ``c = ‖in‖₂ + eps`` and its outgoing weights
+    multiplied by ``c``, hidden groups in group order (rust/src/normalize.rs). A new handle.
+    Raises ``ValueError`` unless ``eps`` is finite and > 0."""

@@ -149,9 +149,9 @@ class _Exactly:
 
 @dataclass(frozen=True)
 class _InstanceOf:
-    """An instance of a class (a NumPy ``Generator``)."""
+    """An instance of a class (a NumPy ``Generator``; ``bool``)."""
 
-    cls: type
+    cls: type | tuple[type, ...]
     text: str
 
     def fits_type(self, value: Any) -> bool:
@@ -252,6 +252,8 @@ RULES: dict[str, Rule] = {
         note="(-1 and None: all cores)",
         type_error=False,
     ),
+    # the authors' weight normalisation (modcut.normalize) on or off
+    "normalize": Rule((_InstanceOf((bool, np.bool_), "True or False"),)),
 }
 
 

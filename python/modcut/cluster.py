@@ -35,6 +35,7 @@ from modcut._params import check_k as _check_k
 from modcut._validate import check_random_state
 from modcut.graph import build_graph
 from modcut.network import Network, as_graph
+from modcut.normalize import normalized
 
 __all__ = [
     "AutoRestarts",
@@ -232,6 +233,7 @@ def cluster(
     n_init: int | str | None = None,
     random_state: Any = 0,
     eigen_solver: str = "lanczos",
+    normalize: bool = False,
 ) -> np.ndarray:
     """Partition a network's neurons by normalized spectral clustering.
 
@@ -253,6 +255,9 @@ def cluster(
         Seed (int); the same seed gives the same labels.
     eigen_solver:
         ``"lanczos"`` (Rust) or ``"arpack"`` (SciPy).
+    normalize:
+        Cluster the network after the authors' weight normalisation
+        (:mod:`modcut.normalize`; default ``False``, the 2021 paper's).
 
     Returns
     -------
@@ -262,7 +267,7 @@ def cluster(
     """
     seed = check_random_state(random_state)
     check("eigen_solver", eigen_solver)
-    net = as_graph(network)
+    net = normalized(network, normalize)
     n_active = _n_active(net)
     k = check_k(k, n_active)
     n_init = resolve_n_init(n_init, n_active)

@@ -17,7 +17,7 @@ import numpy as np
 from modcut import _core
 from modcut._params import check
 from modcut._validate import check_labels
-from modcut.network import as_graph
+from modcut.normalize import normalized
 
 __all__ = ["NcutParts", "ncut", "ncut_parts"]
 
@@ -42,7 +42,9 @@ class NcutParts:
     volume: np.ndarray
 
 
-def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
+def ncut_parts(
+    network: Any, labels: Any, *, eps: float = EPS, normalize: bool = False
+) -> NcutParts:
     """n-cut of ``labels`` on ``network`` with the per-cluster cut and volume.
 
     Parameters
@@ -58,8 +60,10 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
         added to every volume, the total volume being the sum of all degrees
         (``2 Σ|w|``), so the n-cut does not depend on the scale of the weights
         (method.md §3); for networks of total volume ≥ 1 exactly ``eps`` is added.
+    normalize:
+        Score the network after the authors' weight normalisation (:mod:`modcut.normalize`).
     """
-    net = as_graph(network)
+    net = normalized(network, normalize)
     lab = check_labels(labels, net.n_nodes)
     check("eps", eps)
     value, ids, cut, vol = _core.ncut(net.core, lab, float(eps))
@@ -70,6 +74,6 @@ def ncut_parts(network: Any, labels: Any, *, eps: float = EPS) -> NcutParts:
     return NcutParts(float(value), np.asarray(ids), cut, vol)
 
 
-def ncut(network: Any, labels: Any, *, eps: float = EPS) -> float:
+def ncut(network: Any, labels: Any, *, eps: float = EPS, normalize: bool = False) -> float:
     """The normalized cut of ``labels`` on ``network`` (see :func:`ncut_parts`)."""
-    return ncut_parts(network, labels, eps=eps).ncut
+    return ncut_parts(network, labels, eps=eps, normalize=normalize).ncut

@@ -27,6 +27,7 @@ from modcut.cluster import AutoRestarts, check_k, n_init_setting, resolve_n_init
 from modcut.cut import ncut as _ncut
 from modcut.distributed import run_null_chunks
 from modcut.network import Network, as_graph
+from modcut.normalize import NORMALIZE_EPS, normalize_network
 from modcut.shuffle import check_method
 from modcut.store import ChunkStore, network_fingerprint
 
@@ -203,6 +204,7 @@ def clusterability(
     chunk_size: int | None = None,
     scheduler: Any = None,
     store: str | os.PathLike[str] | None = None,
+    normalize: bool = False,
 ) -> ClusterabilityResult:
     """Is ``network`` more clusterable than its shuffles?
 
@@ -252,6 +254,12 @@ def clusterability(
         Folder keeping finished null chunks (:class:`modcut.store.ChunkStore`):
         a rerun with the same network and settings reuses them and computes
         only the missing ones; other settings never reuse them.
+    normalize:
+        Apply the authors' weight normalisation (:mod:`modcut.normalize`: every hidden
+        neuron's incoming weights rescaled to L2 norm 1, its outgoing weights by the
+        inverse) to the network and, in the null, to every shuffle before it is
+        clustered, as nn-clustering-pytorch does. Default ``False`` (the 2021 paper's).
+        Recorded as ``settings["normalize"]``.
 
     Returns
     -------
@@ -261,6 +269,8 @@ def clusterability(
     method, seed, threads, n_shuffles, chunk_size = check_null_args(
         shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
     )
+    check("normalize", normalize)
+    norm_eps = NORMALIZE_EPS if normalize else None
 
     # The null is a shuffle of the network with isolated neurons removed (method.md §1).
     reduced_core, kept = _core.reduce_isolated(net.core)
@@ -269,8 +279,9 @@ def clusterability(
     n_init = resolve_n_init(n_init, n_active)
 
     t0 = time.perf_counter()
-    labels = spectral_partition(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
-    observed = _ncut(net, labels)
+    seen = normalize_network(net) if normalize else net  # the null normalises each shuffle
+    labels = spectral_partition(seen, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
+    observed = _ncut(seen, labels)
     t_obs = time.perf_counter() - t0
 
     cstore = chunk_store(
@@ -281,12 +292,13 @@ def clusterability(
         n_init,
         seed,
         eigen_solver,
+        normalize=normalize,
     )
     t1 = time.perf_counter()
     null = run_null_chunks(
         null_chunk,
         reduced_core,
-        (method, k, n_init, seed, eigen_solver),
+        (method, k, n_init, seed, eigen_solver, norm_eps),
         n_shuffles,
         chunk_size,
         threads=threads,
@@ -299,6 +311,7 @@ def clusterability(
     settings = null_settings(
         k, n_init, method, n_shuffles, seed, eigen_solver, n_jobs, net.n_nodes - n_active
     )
+    settings["normalize"] = bool(normalize)
     if not net.is_chain():  # the structure of a network with skips or concatenations
         settings.update(
             graph="groups",
@@ -372,23 +385,26 @@ def chunk_store(
     n_init: int,
     seed: int,
     eigen_solver: str,
+    *,
+    normalize: bool = False,
 ) -> Any:
-    """The :class:`~modcut.store.ChunkStore` of a null test's settings (``None`` without ``store``)."""
+    """The :class:`~modcut.store.ChunkStore` of a null test's settings (``None`` without
+    ``store``); ``normalize`` is part of the settings only when on, so stores written
+    before the option existed keep their hash."""
     if store is None:
         return None
-
-    return ChunkStore(
-        store,
-        {
-            "modcut_version": _core.__version__,
-            "network": fingerprint,
-            "shuffle": method,
-            "k": int(k),
-            "n_init": n_init_setting(n_init),
-            "random_state": int(seed),
-            "eigen_solver": eigen_solver,
-        },
-    )
+    settings = {
+        "modcut_version": _core.__version__,
+        "network": fingerprint,
+        "shuffle": method,
+        "k": int(k),
+        "n_init": n_init_setting(n_init),
+        "random_state": int(seed),
+        "eigen_solver": eigen_solver,
+    }
+    if normalize:
+        settings["normalize"] = True
+    return ChunkStore(store, settings)
 
 
 def make_result(
@@ -426,11 +442,15 @@ def null_chunk(
     n_init: int,
     seed: int,
     eigen_solver: str,
+    normalize: float | None,
     start: int,
     count: int,
     threads: int,
 ) -> np.ndarray:
     """n-cuts of null samples ``start … start + count - 1``, shape ``(count,)``.
+
+    ``normalize``: the ``eps`` of the authors' normalisation applied to every shuffle
+    before it is clustered (:mod:`modcut.normalize`), or ``None``.
 
     The one unit of null work (a Dask task, a stored chunk): sample ``i``
     depends on ``(seed, i)`` and the settings alone. ``reduced_core`` is the
@@ -450,9 +470,12 @@ def null_chunk(
                 count,
                 threads,
                 auto=isinstance(n_init, AutoRestarts),
+                normalize=normalize,
             )
         )
-    return _arpack_null_chunk(reduced_core, method, k, n_init, seed, start, count, threads)
+    return _arpack_null_chunk(
+        reduced_core, method, k, n_init, seed, start, count, threads, normalize
+    )
 
 
 def _arpack_null_chunk(
@@ -464,11 +487,14 @@ def _arpack_null_chunk(
     start: int,
     count: int,
     threads: int,
+    normalize: float | None = None,
 ) -> np.ndarray:
     """Null samples with SciPy's ARPACK embedding (same shuffles as the Rust path)."""
     out = np.empty(count, dtype=np.float64)
     samples = _core.shuffle(reduced_core, method, seed, start, count, threads)
     for i, core in enumerate(samples):
+        if normalize is not None:
+            core = _core.normalize(core, normalize)
         shuffled = Network.from_core(core)
         lab = spectral_partition(
             shuffled,

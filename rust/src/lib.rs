@@ -14,6 +14,7 @@ pub mod error;
 pub mod graph;
 pub mod kmeans;
 pub mod net;
+pub mod normalize;
 pub mod null;
 pub mod rng;
 pub mod shuffle;

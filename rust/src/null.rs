@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::kmeans::{self, Restarts};
 use crate::net::Network;
 use crate::rng::{rng_for, NULL_CLUSTER, SHUFFLE};
+use crate::normalize;
 use crate::shuffle::{self, ShuffleMethod};
 
 /// k-means settings of the reference (scikit-learn's defaults).
@@ -77,6 +78,9 @@ fn partition_of<R: Rng + ?Sized>(
 
 /// The n-cut of null sample `index`: shuffle, cluster, score (k-means
 /// restarts in parallel with `parallel_restarts`; same result either way).
+/// With `normalize = Some(eps)` the shuffle is normalised ([`crate::normalize`]) before
+/// it is clustered and scored, as the authors' PyTorch pipeline does.
+#[allow(clippy::too_many_arguments)]
 pub fn null_sample(
     net: &Network,
     method: ShuffleMethod,
@@ -85,9 +89,13 @@ pub fn null_sample(
     seed: u64,
     index: u64,
     parallel_restarts: bool,
+    normalize: Option<f64>,
 ) -> Result<f64> {
     let n_init: Restarts = n_init.into();
-    let shuffled = shuffle::shuffle_net(net, method, &mut rng_for(seed, SHUFFLE, index));
+    let mut shuffled = shuffle::shuffle_net(net, method, &mut rng_for(seed, SHUFFLE, index));
+    if let Some(eps) = normalize {
+        normalize::normalize(&mut shuffled, eps);
+    }
     let part = spectral_labels(
         &shuffled,
         k,
@@ -106,6 +114,7 @@ pub fn null_sample(
 /// in parallel in the caller's rayon pool: samples in parallel when there are
 /// at least as many as threads, else one sample after another with the
 /// k-means restarts of each in parallel (same numbers either way).
+#[allow(clippy::too_many_arguments)]
 pub fn null_ncuts(
     net: &Network,
     method: ShuffleMethod,
@@ -114,16 +123,17 @@ pub fn null_ncuts(
     seed: u64,
     start: u64,
     count: usize,
+    normalize: Option<f64>,
 ) -> Result<Vec<f64>> {
     let n_init: Restarts = n_init.into();
     if count < rayon::current_num_threads() {
         return (0..count as u64)
-            .map(|i| null_sample(net, method, k, n_init, seed, start + i, true))
+            .map(|i| null_sample(net, method, k, n_init, seed, start + i, true, normalize))
             .collect();
     }
     (0..count as u64)
         .into_par_iter()
-        .map(|i| null_sample(net, method, k, n_init, seed, start + i, false))
+        .map(|i| null_sample(net, method, k, n_init, seed, start + i, false, normalize))
         .collect()
 }
 
@@ -201,7 +211,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            pool.install(|| null_ncuts(&net, ShuffleMethod::Layer, 4, 5, 11, start, count))
+            pool.install(|| null_ncuts(&net, ShuffleMethod::Layer, 4, 5, 11, start, count, None))
                 .unwrap()
         };
         let one = run(1, 0, 12);
@@ -225,7 +235,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| null_ncuts(&g, ShuffleMethod::Layer, 4, 5, 11, start, count))
+                .install(|| null_ncuts(&g, ShuffleMethod::Layer, 4, 5, 11, start, count, None))
                 .unwrap()
         };
         let one = run(1, 0, 8);

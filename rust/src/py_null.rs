@@ -86,8 +86,10 @@ fn observed_embedding<'py>(
 /// n-cuts of null samples `start .. start + count` of a network (isolated
 /// neurons already removed), computed on `n_threads` threads (0 = all cores);
 /// `auto` as in [`observed_labels`].
+/// `normalize`: the `eps` of the authors' normalisation, applied to every shuffle
+/// before it is clustered (`None`: not normalised).
 #[pyfunction]
-#[pyo3(signature = (net, method, k, n_init, seed, start, count, n_threads, *, auto = false))]
+#[pyo3(signature = (net, method, k, n_init, seed, start, count, n_threads, *, auto = false, normalize = None))]
 #[allow(clippy::too_many_arguments)]
 fn null_ncuts<'py>(
     py: Python<'py>,
@@ -100,12 +102,37 @@ fn null_ncuts<'py>(
     count: usize,
     n_threads: usize,
     auto: bool,
+    normalize: Option<f64>,
 ) -> PyResult<F64Array<'py>> {
     let n_init = restarts(n_init, auto)?;
+    let normalize = check_eps(normalize)?;
     let net = net.get().net();
     run_null(py, method, n_threads, |m| {
-        null::null_ncuts(net, m, k, n_init, seed, start, count)
+        null::null_ncuts(net, m, k, n_init, seed, start, count, normalize)
     })
+}
+
+fn check_eps(eps: Option<f64>) -> PyResult<Option<f64>> {
+    match eps {
+        Some(e) if !(e.is_finite() && e > 0.0) => Err(pyo3::exceptions::PyValueError::new_err(
+            format!("normalize eps must be finite and > 0, got {e}"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The network normalised by the authors' rule (`crate::normalize`): a new handle.
+#[pyfunction]
+#[pyo3(signature = (net, eps))]
+fn normalize(py: Python<'_>, net: &Bound<'_, CoreNetwork>, eps: f64) -> PyResult<CoreNetwork> {
+    let eps = check_eps(Some(eps))?.unwrap_or(crate::normalize::NORMALIZE_EPS);
+    let net = net.get().net();
+    let copy = run_detached(py, || {
+        let mut copy = net.clone();
+        crate::normalize::normalize(&mut copy, eps);
+        Ok(copy)
+    })?;
+    Ok(CoreNetwork::from_net(copy))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -113,5 +140,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(null_labels, m)?)?;
     m.add_function(wrap_pyfunction!(observed_embedding, m)?)?;
     m.add_function(wrap_pyfunction!(null_ncuts, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize, m)?)?;
     Ok(())
 }

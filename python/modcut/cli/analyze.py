@@ -62,6 +62,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     options.add_analysis_options(p)
     options.add_n_init(p)
     p.add_argument(
+        "--normalize",
+        action="store_true",
+        help="the authors' weight normalisation (nn-clustering-pytorch): every hidden "
+        "neuron's incoming weights rescaled to L2 norm 1 (its outgoing weights by the "
+        "inverse), in the network and in every shuffle (default: off, the 2021 paper's)",
+    )
+    p.add_argument(
         "--graph",
         choices=["all", "conv"],
         default="all",
@@ -169,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         reuse_null=args.reuse_null,
         blocks=args.blocks,
         experts=args.experts,
+        normalize=args.normalize,
         **_model_file_args(args),
     )
     if lesion_input is not None:

@@ -67,6 +67,7 @@ def analyze(
     input_shape: Any = None,
     blocks: str | None = None,
     experts: str | None = None,
+    normalize: bool = False,
 ) -> dict[str, Path]:
     """Clusterability of a network against its shuffles, with figures and a report.
 
@@ -133,6 +134,9 @@ def analyze(
     blocks, experts:
         For transformer weights: the layer indices (``"0-5,11"``) and the experts of
         mixture-of-experts layers (indices, or ``"none"``) to analyze (default: all).
+    normalize:
+        The authors' weight normalisation (:mod:`modcut.normalize`) of the network and
+        of every shuffle (:func:`modcut.clusterability`'s ``normalize``).
 
     Every result's ``settings`` holds, besides :func:`modcut.clusterability`'s
     (``k``, ``n_init`` incl. ``"auto"`` and ``n_init_max``, ``shuffle``,
@@ -157,7 +161,15 @@ def analyze(
     unfinished blocks.
     """
 
-    check_each(k=k, n_shuffles=n_shuffles, shuffle=shuffle, seed=seed, n_jobs=n_jobs, n_init=n_init)
+    check_each(
+        k=k,
+        n_shuffles=n_shuffles,
+        shuffle=shuffle,
+        seed=seed,
+        n_jobs=n_jobs,
+        n_init=n_init,
+        normalize=normalize,
+    )
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else default_out(network)
     inputs, is_blocks = _read_input(
@@ -178,6 +190,7 @@ def analyze(
             seed=seed,
             n_jobs=n_jobs,
             n_init=n_init,
+            normalize=normalize,
             progress=progress,
             client=client,
             store=STORE if resume else None,
@@ -220,6 +233,7 @@ class _Run:
     seed: int
     n_jobs: int | None
     n_init: int | str | None
+    normalize: bool
     progress: bool | None
     client: Any
     store: str | None
@@ -374,6 +388,7 @@ def _analyze_one(
             progress=run.progress,
             scheduler=run.client,
             store=out / run.store if run.store is not None else None,
+            normalize=run.normalize,
         )
         result = replace(result, settings={**result.settings, **run.options}, provenance=dict(prov))
     say(f"  {result.summary().splitlines()[0]}  [{time.perf_counter() - t0:.1f} s]")
@@ -512,6 +527,7 @@ def _analyze_blocks(
         "shuffle": run.shuffle,
         "seed": run.seed,
         "n_init": run.n_init,
+        "normalize": run.normalize,
         "n_jobs": run.n_jobs if run.n_jobs is not None else -1,
         **run.options,
         "modcut_version": modcut.__version__,
@@ -566,7 +582,9 @@ def _finished_block(folder: Path, item: _Input, run: _Run) -> Any:
     try:
         raw = read_json(path, what="a clusterability result")
         if not (
-            settings_match(raw, run.k, run.n_shuffles, run.shuffle, run.seed, run.n_init)
+            settings_match(
+                raw, run.k, run.n_shuffles, run.shuffle, run.seed, run.n_init, run.normalize
+            )
             and raw.get("provenance", {}).get("source") == item.provenance.get("source")
             and raw.get("provenance", {}).get("block") == item.name
             and tuple(raw.get("widths", ())) == tuple(item.spec.widths)
@@ -595,7 +613,9 @@ def _shared_null(net: Any, prov: dict[str, Any], path: Path, run: _Run) -> Any:
     if not (
         other in SAME_NULL_WHEN_DENSE
         and other != run.shuffle
-        and settings_match(raw, run.k, run.n_shuffles, str(other), run.seed, run.n_init)
+        and settings_match(
+            raw, run.k, run.n_shuffles, str(other), run.seed, run.n_init, run.normalize
+        )
         and tuple(raw.get("widths", ())) == tuple(net.widths)
         and raw.get("provenance", {}).get("source") == prov.get("source")
     ):
@@ -634,9 +654,11 @@ def settings_match(
     shuffle: str,
     seed: int,
     n_init: int | str | None,
+    normalize: bool = False,
 ) -> bool:
     """Whether a saved clusterability result (its JSON dict) has these settings
-    (``n_init=None``: the reference's default for its non-isolated neurons)."""
+    (``n_init=None``: the reference's default for its non-isolated neurons; a result
+    from before ``normalize`` existed was not normalised)."""
     s = saved.get("settings", {})
     if n_init is None:
         n_active = int(sum(saved.get("widths", []))) - int(s.get("n_isolated", 0))
@@ -647,4 +669,5 @@ def settings_match(
         and s.get("shuffle") == shuffle
         and s.get("random_state") == seed
         and s.get("n_init") == n_init
+        and bool(s.get("normalize", False)) == bool(normalize)
     )
