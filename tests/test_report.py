@@ -218,6 +218,17 @@ def _write_full_page(out: Path) -> Path:
         for ph, e in [("train", 1), ("train", 2), ("prune", 1), ("prune", 2)]
     ]
     report.plot_training_curves(history, out / "training.png")
+    blocks = [  # transformer blocks: two stacks of dense blocks, one MoE layer of 3 experts
+        {"stack": st, "layer": i, "expert": None, "ncut": 1.0 + 0.1 * i, "null_mean": 1.2,
+         "null_std": 0.05, "z_score": -4.0 + i}
+        for st in ("encoder.block", "decoder.block") for i in range(3)
+    ] + [
+        {"stack": "model.layers", "layer": 0, "expert": e, "ncut": 1.0, "null_mean": 1.1,
+         "null_std": 0.1, "z_score": -2.5 if e == "shared" else -1.0 * e}
+        for e in (0, 1, 2, "shared")
+    ]  # fmt: skip
+    report.plot_depth_profile(blocks, out / "depth.png")
+    report.plot_expert_heatmap(blocks, out / "experts.png")
     res.to_json(out / "clusterability.json")
     single.to_csv(out / "lesion_single.csv")
     return report.write_html(

@@ -363,6 +363,17 @@ def test_cli_analyze_with_lesion_and_lesion_command(tiny_checkpoint, tmp_path, c
     printed = capsys.readouterr().out
     assert "single lesions:" in printed and f"report: {out / 'report.html'}" in printed
     assert (out / "lesion_single.json").is_file() and (out / "lesion_double.json").is_file()
+    # the aggregate importance tests over all sub-modules: file, table and report section
+    import csv as _csv
+
+    agg = list(_csv.DictReader(open(out / "lesion_aggregate.csv")))
+    assert [r["test"] for r in agg] == [
+        "single lesions: accuracy",
+        "single lesions: class specificity",
+        "double lesions: accuracy",
+    ]
+    assert float(agg[0]["n"]) >= 1 and 0 < float(agg[0]["fisher_p"]) <= 1
+    assert "Importance over all sub-modules" in (out / "report.html").read_text()
     # `modcut lesion` alone, into the same folder: reuses the clustering, skips doubles
     (out / "lesion_double.json").unlink()
     rc = main(

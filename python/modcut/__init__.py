@@ -43,6 +43,17 @@ def network_graph(model: Any, input_shape: Any = None, **options: Any) -> Networ
     return _network_graph(model, input_shape, **options)
 
 
+def activation_graph(model: Any, data: Any, **options: Any) -> Any:
+    """The activation-correlation graph (r²) of a model's hidden units over a data set
+    (:func:`modcut.readers.activations.activation_graph`; imports torch)."""
+    from modcut._optional import require
+
+    require("torch", extra="torch", purpose="modcut.activation_graph")
+    from modcut.readers.activations import activation_graph as _activation_graph
+
+    return _activation_graph(model, data, **options)
+
+
 def mlp_blocks(source: Any) -> list[Any]:
     """One network per transformer feed-forward block of a model folder, a ``.safetensors``
     file, a Hub id in the local cache, a state dict or a module, all loaded
@@ -81,6 +92,7 @@ __all__ = [
     "NodeGroup",
     "SchedulerUnreachableError",
     "__version__",
+    "activation_graph",
     "as_network",
     "build_graph",
     "cluster",

@@ -22,7 +22,10 @@ __all__ = [
     "DoubleLesionResult",
     "SingleLesion",
     "SingleLesionResult",
+    "aggregate_rows",
     "importance_statistics",
+    "percentile_tests",
+    "rank_p",
 ]
 
 
@@ -49,6 +52,60 @@ def importance_statistics(drop: float, null_drops: Any) -> dict[str, float]:
     if null.size == 0:
         raise ValueError("the null needs at least one random lesion")
     return empirical_test(drop, null, tail="at_or_above")
+
+
+def rank_p(true: float, null: Any, side: str) -> float:
+    """The reference's ``compute_pvalue``: ``(#{null < true} + 1) / (n + 1)`` for
+    ``side="left"`` (small: ``true`` is below the null), ``(#{true < null} + 1) / (n + 1)``
+    for ``"right"`` (small: above it)."""
+    null = np.asarray(null, dtype=np.float64)
+    r = np.sum(null < true) if side == "left" else np.sum(true < null)
+    return float((r + 1) / (null.size + 1))
+
+
+def percentile_tests(percentiles: Any, n_random: int) -> dict[str, float]:
+    """The reference's aggregate tests over the rank percentiles of all sub-modules
+    (thestephencasper/local_specialization, ``src/utils.py``).
+
+    ``percentiles``: each sub-module's :func:`rank_p`, shape ``(n_submodules,)``, from
+    ``n_random`` random lesions each. Returns
+
+    * ``chi2_p``: chi-squared test of the ranks' counts against uniform over the
+      ``n_random + 1`` possible ranks (``chi2_categorical_test``; it treats ranks as
+      categories, as the reference says);
+    * ``fisher_p``: Fisher's combined p of the percentiles shifted by half the smallest
+      percentile to centre them on 0.5 (``combine_ps``, ``scipy.stats.combine_pvalues``);
+    * ``fisher_stat``: ``-mean(log(shifted percentiles))`` (1 under the null).
+    """
+    from scipy import stats
+
+    pct = np.asarray(percentiles, dtype=np.float64).reshape(-1)
+    if pct.size == 0:
+        nan = float("nan")
+        return {"chi2_p": nan, "fisher_p": nan, "fisher_stat": nan}
+    n_ranks = int(n_random) + 1
+    ranks = np.round(pct * n_ranks - 1).astype(np.int64)
+    counts = np.bincount(ranks, minlength=n_ranks)[:n_ranks].astype(np.float64)
+    expected = np.full(n_ranks, counts.mean())
+    chi2_p = float(stats.chisquare(f_obs=counts, f_exp=expected).pvalue)
+    shifted = pct - (1.0 / n_ranks) / 2
+    fisher_p = float(stats.combine_pvalues(shifted, method="fisher").pvalue)
+    return {
+        "chi2_p": chi2_p,
+        "fisher_p": fisher_p,
+        "fisher_stat": float(-np.mean(np.log(shifted))),
+    }
+
+
+def _ratio(true: float, null_mean: float) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = true / (null_mean + true)
+    return float(np.nan_to_num(v))
+
+
+def _tests(prefix: str, tests: dict[str, float]) -> dict[str, float]:
+    """``{"chi2_p": …}`` → ``{"chi2_p_<prefix>": …}``."""
+    return {f"{k}_{prefix}": v for k, v in tests.items()}
 
 
 @dataclass
@@ -86,6 +143,7 @@ class SingleLesion:
     z_score: float
     p_value: float
     percentile: float
+    null_per_class_drops: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def size(self) -> int:
@@ -111,6 +169,7 @@ class SingleLesion:
             "z_score": self.z_score,
             "p_value": self.p_value,
             "percentile": self.percentile,
+            "null_per_class_drops": self.null_per_class_drops,
         }
 
     @classmethod
@@ -129,6 +188,10 @@ class SingleLesion:
             z_score=float_or_nan(d["z_score"]),
             p_value=float_or_nan(d["p_value"]),
             percentile=float_or_nan(d["percentile"]),
+            null_per_class_drops=np.asarray(
+                [[float_or_nan(v) for v in row] for row in d.get("null_per_class_drops", [])],
+                dtype=np.float64,
+            ).reshape(-1, len(d["per_class_drop"])),
         )
 
 
@@ -188,6 +251,58 @@ class SingleLesionResult(_SavedResult):
     @property
     def n_classes(self) -> int:
         return int(self.base_per_class.shape[0])
+
+    def aggregate(self) -> dict[str, Any]:
+        """The reference's aggregate importance tests over all sub-modules
+        (``local_specialization/src/lesion/experimentation.py``), from the per-class
+        accuracies of each lesion and of every random lesion:
+
+        * ``mean_percentiles``: per sub-module, :func:`rank_p` (left) of its mean per-class
+          accuracy among the random lesions' (small: it hurts more than random sets);
+        * ``range_percentiles``: :func:`rank_p` (right) of the range (max − min over
+          classes) of its per-class changes divided by their mean (small: its damage is
+          more class-specific than random sets');
+        * ``effect_factors_means``: ``t / (r + t)`` of the mean change ``t`` and the random
+          lesions' mean change ``r`` when both are losses, else 0 (0.5: as random;
+          towards 1: more important); ``effect_factors_ranges``: the same ratio of ranges;
+        * :func:`percentile_tests` of both percentile sets (``chi2_p_means``,
+          ``fisher_p_means``, ``fisher_stat_means``, and ``…_ranges``), and the mean effect
+          factors.
+
+        Needs the random lesions' per-class drops (``null_per_class_drops``; results
+        written before they were kept give ``nan`` tests).
+        """
+        subs = [les for les in self.lesions if les.null_per_class_drops.shape[0] > 0]
+        n_random = int(self.settings.get("n_random", 0))
+        base = np.asarray(self.base_per_class, dtype=np.float64)
+        mean_pct, range_pct, ef_mean, ef_range = [], [], [], []
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for les in subs:
+                true_out = base - les.per_class_drop  # per-class accuracy, lesioned
+                rand_out = base[None, :] - les.null_per_class_drops
+                true_change = true_out - base
+                rand_change = rand_out - base[None, :]
+                true_range = np.ptp(true_change / np.nanmean(true_change))
+                rand_range = np.ptp(rand_change / np.nanmean(rand_change, axis=1)[:, None], axis=1)
+                mean_pct.append(rank_p(np.nanmean(true_out), np.nanmean(rand_out, axis=1), "left"))
+                range_pct.append(rank_p(true_range, rand_range, "right"))
+                t = float(np.nanmean(true_change))
+                r = float(np.nanmean(np.nanmean(rand_change, axis=1)))
+                ef_mean.append(_ratio(t, r) if t < 0 and r < 0 else 0.0)
+                ef_range.append(_ratio(float(true_range), float(np.nanmean(rand_range))))
+        return {
+            "n_submodules": len(subs),
+            "n_random": n_random,
+            "names": [les.name for les in subs],
+            "mean_percentiles": np.asarray(mean_pct),
+            "range_percentiles": np.asarray(range_pct),
+            "effect_factors_means": np.asarray(ef_mean),
+            "effect_factors_ranges": np.asarray(ef_range),
+            "mean_effect_factor_means": float(np.mean(ef_mean)) if ef_mean else float("nan"),
+            "mean_effect_factor_ranges": float(np.mean(ef_range)) if ef_range else float("nan"),
+            **_tests("means", percentile_tests(mean_pct, n_random)),
+            **_tests("ranges", percentile_tests(range_pct, n_random)),
+        }
 
     def per_class_drop_matrix(self) -> np.ndarray:
         """Per-class drops, shape ``(n_lesions, n_classes)``."""
@@ -367,6 +482,33 @@ class DoubleLesionResult(_SavedResult):
     pairs: list[DoubleLesion]
     settings: dict[str, Any] = field(default_factory=dict)
 
+    def aggregate(self) -> dict[str, Any]:
+        """Aggregate tests over all pairs with random pair lesions (``n_random > 0``), as
+        :meth:`SingleLesionResult.aggregate` does for single lesions: per pair the
+        :func:`rank_p` (left) of its lesioned accuracy among the random pairs' (from the
+        joint drop: random lesions keep only the overall accuracy, so there is no range
+        test), the effect factor of the mean drop, and :func:`percentile_tests`
+        (``chi2_p_means``, ``fisher_p_means``, ``fisher_stat_means``). ``nan`` tests when
+        no pair has random lesions."""
+        pairs = [p for p in self.pairs if p.null_drops.size]
+        n_random = int(self.settings.get("n_random", 0))
+        pct = [rank_p(-p.joint_drop, -np.asarray(p.null_drops), "left") for p in pairs]
+        ef = [
+            _ratio(-p.joint_drop, -float(np.mean(p.null_drops)))
+            if p.joint_drop > 0 and float(np.mean(p.null_drops)) > 0
+            else 0.0
+            for p in pairs
+        ]
+        return {
+            "n_pairs": len(pairs),
+            "n_random": n_random,
+            "names": [f"{p.a}+{p.b}" for p in pairs],
+            "mean_percentiles": np.asarray(pct),
+            "effect_factors_means": np.asarray(ef),
+            "mean_effect_factor_means": float(np.mean(ef)) if ef else float("nan"),
+            **_tests("means", percentile_tests(pct, n_random)),
+        }
+
     def matrix(self, key: str = "joint_drop") -> np.ndarray:
         """Symmetric ``(m, m)`` matrix of ``key`` over :attr:`submodules` (``nan``
         on the diagonal and for same-layer pairs)."""
@@ -396,3 +538,41 @@ class DoubleLesionResult(_SavedResult):
             pairs=[DoubleLesion.from_dict(p) for p in d["pairs"]],
             settings=dict(d.get("settings", {})),
         )
+
+
+def aggregate_rows(
+    single: SingleLesionResult | None, double: DoubleLesionResult | None = None
+) -> list[dict[str, Any]]:
+    """One table row per aggregate test (single lesions: mean and range of the per-class
+    drops; double lesions: mean): ``test``, ``n`` (sub-modules or pairs), ``n_random``,
+    ``chi2_p``, ``fisher_p``, ``fisher_stat`` and ``mean_effect_factor`` (0.5: as random
+    lesions; towards 1: the modules matter more). The rows of ``lesion_aggregate.csv``."""
+    rows: list[dict[str, Any]] = []
+    if single is not None:
+        a = single.aggregate()
+        for what in ("means", "ranges"):
+            rows.append(
+                {
+                    "test": f"single lesions: {'accuracy' if what == 'means' else 'class specificity'}",
+                    "n": a["n_submodules"],
+                    "n_random": a["n_random"],
+                    "chi2_p": a[f"chi2_p_{what}"],
+                    "fisher_p": a[f"fisher_p_{what}"],
+                    "fisher_stat": a[f"fisher_stat_{what}"],
+                    "mean_effect_factor": a[f"mean_effect_factor_{what}"],
+                }
+            )
+    if double is not None:
+        d = double.aggregate()
+        rows.append(
+            {
+                "test": "double lesions: accuracy",
+                "n": d["n_pairs"],
+                "n_random": d["n_random"],
+                "chi2_p": d["chi2_p_means"],
+                "fisher_p": d["fisher_p_means"],
+                "fisher_stat": d["fisher_stat_means"],
+                "mean_effect_factor": d["mean_effect_factor_means"],
+            }
+        )
+    return rows

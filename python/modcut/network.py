@@ -351,9 +351,15 @@ class Network:
                         f"edge group {e_i} ({name!r}) names group {end!r}; "
                         f"there are {len(gs)} groups"
                     )
-            if src == dst:
-                raise ValueError(f"edge group {e_i} ({name!r}) joins group {src} to itself")
             m = layer_to_csr(w, e_i)
+            if src == dst:  # edges within one group: each undirected edge once, above the diagonal
+                rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+                if m.shape[0] != m.shape[1] or np.any(m.indices <= rows):
+                    raise ValueError(
+                        f"edge group {e_i} ({name!r}) joins group {src} to itself: its matrix "
+                        "must be square and strictly upper triangular (each edge within the "
+                        "group once, as (i, j) with i < j; no self-loops); use np.triu(W, 1)"
+                    )
             want = (gs[src].size, gs[dst].size)
             if m.shape != want:
                 raise ValueError(

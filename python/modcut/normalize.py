@@ -50,6 +50,11 @@ def normalize_network(network: Any, eps: float = NORMALIZE_EPS) -> Network:
     normalisation is applied at the core's scale.
     """
     net = as_graph(network)
+    if any(e.src == e.dst for e in net.edges):
+        raise ValueError(
+            "the normalisation rescales a feed-forward network's hidden neurons; this network "
+            "has edges within a group (an activation graph?), which it does not apply to"
+        )
     check("eps", eps)
     if not eps > 0:
         raise ValueError(f"eps must be > 0 for the normalisation, got {eps!r}")

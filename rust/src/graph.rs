@@ -148,6 +148,24 @@ fn scan_layer<const ROW_SUM: bool, const COUNT_SRC: bool, const COUNT_DST: bool>
     }
 }
 
+/// [`scan_layer`] for an edge group within one group (a strictly upper triangular
+/// matrix, each undirected edge once): `|w|` is added to both ends; with a non-empty
+/// `cnt` the non-zero entries of both ends are counted.
+fn scan_within(layer: &CsrLayer, deg: &mut [f64], cnt: &mut [usize]) {
+    for i in 0..layer.rows {
+        let (s, e) = (layer.indptr[i], layer.indptr[i + 1]);
+        for (&j, &w) in layer.indices[s..e].iter().zip(&layer.data[s..e]) {
+            let a = w.abs();
+            deg[i] += a;
+            deg[j as usize] += a;
+            if !cnt.is_empty() {
+                cnt[i] += usize::from(w != 0.0);
+                cnt[j as usize] += usize::from(w != 0.0);
+            }
+        }
+    }
+}
+
 /// [`scan_layer`] over every edge group of `net` in order, in the network's
 /// summation order; `count_src(e)` / `count_dst(e)` choose, per edge group,
 /// whether the non-zero entries of its source / destination nodes are counted.
@@ -161,6 +179,18 @@ fn scan_net(
     let off = net.offsets();
     let row_sums = net.is_chain();
     for eg in &net.edges {
+        if eg.src == eg.dst {
+            // edges within one group (activation graphs): both ends in the same slice
+            let range = off[eg.src]..off[eg.src + 1];
+            let counting = !count.is_empty() && (count_src(eg) || count_dst(eg));
+            let cnt = if counting {
+                &mut count[range.clone()]
+            } else {
+                &mut [][..]
+            };
+            scan_within(&eg.layer, &mut deg[range], cnt);
+            continue;
+        }
         let (sd, dd) = two_groups(deg, &off, eg.src, eg.dst);
         let (cs, cd) = if count.is_empty() {
             (&mut [][..], &mut [][..])
@@ -707,6 +737,51 @@ mod tests {
         let other = Network::new(vec![2, 3, 2], vec![e(1, 2, 3, 2), e(0, 1, 2, 3)]).unwrap();
         assert!(!other.is_chain());
         assert_eq!(colouring(&other), Some(vec![0, 1, 0]));
+    }
+
+    #[test]
+    fn edges_within_a_group_are_undirected_edges_of_that_group() {
+        // group 0 (3 nodes) with edges 0-1 (2.0) and 1-2 (-3.0) inside it, and 1 -> group 1
+        let within = sparse(3, 3, &[0.0, 2.0, 0.0, 0.0, 0.0, -3.0, 0.0, 0.0, 0.0]);
+        let g = Network::new(
+            vec![3, 1],
+            vec![
+                EdgeGroup {
+                    src: 0,
+                    dst: 0,
+                    layer: within,
+                },
+                EdgeGroup {
+                    src: 0,
+                    dst: 1,
+                    layer: dense(3, 1, &[0.0, 1.0, 0.0]),
+                },
+            ],
+        )
+        .unwrap();
+        let a = adjacency(&g);
+        let want = vec![
+            vec![0.0, 2.0, 0.0, 0.0],
+            vec![2.0, 0.0, 3.0, 1.0],
+            vec![0.0, 3.0, 0.0, 0.0],
+            vec![0.0, 1.0, 0.0, 0.0],
+        ];
+        assert_eq!(graph_to_dense(&a), want);
+        assert_eq!(a.degree, vec![2.0, 6.0, 3.0, 1.0]);
+        assert_eq!(degrees(&g), a.degree);
+        assert_eq!(colouring(&g), None); // a group joined to itself: not bipartite
+                                         // a matrix below the diagonal, or a self-loop, is refused
+        for bad in [
+            sparse(2, 2, &[0.0, 0.0, 1.0, 0.0]),
+            sparse(2, 2, &[1.0, 0.0, 0.0, 0.0]),
+        ] {
+            let e = vec![EdgeGroup {
+                src: 0,
+                dst: 0,
+                layer: bad,
+            }];
+            assert!(Network::new(vec![2], e).is_err());
+        }
     }
 
     #[test]

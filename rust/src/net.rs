@@ -98,6 +98,17 @@ impl CsrLayer {
         Self::new(rows, cols, indptr, indices, values.to_vec())
     }
 
+    /// Square with every stored entry above the diagonal: the form of an edge group
+    /// within one node group (each undirected edge `(i, j)`, `i < j`, stored once).
+    pub fn is_strictly_upper(&self) -> bool {
+        self.rows == self.cols
+            && (0..self.rows).all(|r| {
+                self.indices[self.indptr[r]..self.indptr[r + 1]]
+                    .iter()
+                    .all(|&c| c as usize > r)
+            })
+    }
+
     pub fn nnz(&self) -> usize {
         self.data.len()
     }
@@ -146,9 +157,11 @@ impl Network {
                     sizes.len()
                 )));
             }
-            if eg.src == eg.dst {
+            if eg.src == eg.dst && !eg.layer.is_strictly_upper() {
                 return Err(Error::Shape(format!(
-                    "edge group {e} joins group {} to itself",
+                    "edge group {e} joins group {} to itself: its matrix must be square and \
+                     strictly upper triangular (each edge within the group stored once, as \
+                     (i, j) with i < j; no self-loops)",
                     eg.src
                 )));
             }

@@ -76,10 +76,7 @@ mod tests {
     #[test]
     fn hidden_neurons_get_unit_incoming_norm_and_the_product_is_kept() {
         // 2 -> 2 -> 1: hidden neuron 0 has incoming (3, 4) (norm 5), neuron 1 (0, 2)
-        let mut net = chain(&[
-            (2, 2, vec![3.0, 0.0, 4.0, 2.0]),
-            (2, 1, vec![1.0, 1.0]),
-        ]);
+        let mut net = chain(&[(2, 2, vec![3.0, 0.0, 4.0, 2.0]), (2, 1, vec![1.0, 1.0])]);
         normalize(&mut net, 0.0);
         let w1 = &net.edges[0].layer.data;
         let w2 = &net.edges[1].layer.data;
@@ -104,8 +101,11 @@ mod tests {
             dst: d,
             layer: CsrLayer::from_dense(1, 1, &[v]).unwrap(),
         };
-        let mut net = Network::new(vec![1, 1, 1], vec![e(0, 1, 3.0), e(0, 1, 4.0), e(1, 2, 1.0)])
-            .unwrap();
+        let mut net = Network::new(
+            vec![1, 1, 1],
+            vec![e(0, 1, 3.0), e(0, 1, 4.0), e(1, 2, 1.0)],
+        )
+        .unwrap();
         normalize(&mut net, 0.0);
         assert!((net.edges[0].layer.data[0] - 0.6).abs() < 1e-15);
         assert!((net.edges[1].layer.data[0] - 0.8).abs() < 1e-15);

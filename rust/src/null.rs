@@ -15,8 +15,8 @@ use crate::embed::{embedding, Embedding};
 use crate::error::{Error, Result};
 use crate::kmeans::{self, Restarts};
 use crate::net::Network;
-use crate::rng::{rng_for, NULL_CLUSTER, SHUFFLE};
 use crate::normalize;
+use crate::rng::{rng_for, NULL_CLUSTER, SHUFFLE};
 use crate::shuffle::{self, ShuffleMethod};
 
 /// k-means settings of the reference (scikit-learn's defaults).

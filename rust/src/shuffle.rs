@@ -169,6 +169,39 @@ fn permute_all<R: Rng + ?Sized>(layer: &CsrLayer, rng: &mut R) -> CsrLayer {
     }
 }
 
+/// `layer` within one node group: the non-zero values placed at uniformly drawn
+/// positions above the diagonal of the square matrix (position `p` numbers the upper
+/// triangle row by row).
+fn permute_all_upper<R: Rng + ?Sized>(layer: &CsrLayer, rng: &mut R) -> CsrLayer {
+    let n = layer.rows;
+    let mut values = nonzero_values(layer);
+    let total = n * n.saturating_sub(1) / 2;
+    values.truncate(total);
+    let positions = sorted_positions(rng, total, values.len());
+    values.shuffle(rng);
+    let mut indptr = vec![0usize; n + 1];
+    let mut indices = Vec::with_capacity(positions.len());
+    let (mut row, mut row_start) = (0usize, 0usize); // row_start: first position of `row`
+    for &p in &positions {
+        while p >= row_start + (n - 1 - row) {
+            row_start += n - 1 - row;
+            row += 1;
+        }
+        indptr[row + 1] += 1;
+        indices.push((row + 1 + (p - row_start)) as u32);
+    }
+    for r in 0..n {
+        indptr[r + 1] += indptr[r];
+    }
+    CsrLayer {
+        rows: n,
+        cols: n,
+        indptr,
+        indices,
+        data: values,
+    }
+}
+
 /// `layer_nonzero`: permute the non-zero values among the non-zero positions.
 fn permute_nonzero<R: Rng + ?Sized>(layer: &CsrLayer, rng: &mut R) -> CsrLayer {
     let mut values = nonzero_values(layer);
@@ -206,8 +239,27 @@ pub fn shuffle_layer<R: Rng + ?Sized>(
     method: ShuffleMethod,
     rng: &mut R,
 ) -> CsrLayer {
+    shuffle_group(layer, method, false, rng)
+}
+
+/// [`shuffle_layer`] of an edge group; `within` (an edge group inside one node group,
+/// strictly upper triangular): "all positions" are the `n (n - 1) / 2` positions above
+/// the diagonal, so a shuffle never creates a self-loop or stores an edge twice.
+fn shuffle_group<R: Rng + ?Sized>(
+    layer: &CsrLayer,
+    method: ShuffleMethod,
+    within: bool,
+    rng: &mut R,
+) -> CsrLayer {
+    let all = |rng: &mut R| {
+        if within {
+            permute_all_upper(layer, rng)
+        } else {
+            permute_all(layer, rng)
+        }
+    };
     match method {
-        ShuffleMethod::Layer => permute_all(layer, rng),
+        ShuffleMethod::Layer => all(rng),
         ShuffleMethod::LayerNonzero => permute_nonzero(layer, rng),
         ShuffleMethod::LayerNonzeroDistribution => {
             let mut out = layer.clone();
@@ -215,7 +267,7 @@ pub fn shuffle_layer<R: Rng + ?Sized>(
             out
         }
         ShuffleMethod::LayerAllDistribution => {
-            let mut out = permute_all(layer, rng);
+            let mut out = all(rng);
             kde_nonzero_in_place(&mut out, rng);
             out
         }
@@ -232,7 +284,7 @@ pub fn shuffle_net<R: Rng + ?Sized>(net: &Network, method: ShuffleMethod, rng: &
             .map(|eg| EdgeGroup {
                 src: eg.src,
                 dst: eg.dst,
-                layer: shuffle_layer(&eg.layer, method, rng),
+                layer: shuffle_group(&eg.layer, method, eg.src == eg.dst, rng),
             })
             .collect(),
     }
@@ -269,6 +321,53 @@ mod tests {
     fn sorted(mut v: Vec<f64>) -> Vec<f64> {
         v.sort_by(f64::total_cmp);
         v
+    }
+
+    #[test]
+    fn shuffles_within_a_group_stay_above_the_diagonal() {
+        let n = 7;
+        let mut dense = vec![0.0; n * n];
+        for (k, (i, j)) in [(0, 1), (0, 6), (2, 3), (4, 5), (5, 6)]
+            .into_iter()
+            .enumerate()
+        {
+            dense[i * n + j] = (k + 1) as f64;
+        }
+        let layer = {
+            let full = CsrLayer::from_dense(n, n, &dense).unwrap();
+            let mut indptr = vec![0];
+            let (mut indices, mut data) = (vec![], vec![]);
+            for r in 0..n {
+                for p in full.indptr[r]..full.indptr[r + 1] {
+                    if full.indices[p] as usize > r {
+                        indices.push(full.indices[p]);
+                        data.push(full.data[p]);
+                    }
+                }
+                indptr.push(indices.len());
+            }
+            CsrLayer::new(n, n, indptr, indices, data).unwrap()
+        };
+        assert!(layer.is_strictly_upper());
+        let mut seen = std::collections::HashSet::new();
+        for seed in 0..200u64 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            for method in ShuffleMethod::ALL {
+                let out = shuffle_group(&layer, method, true, &mut rng);
+                assert!(out.is_strictly_upper(), "{method:?}");
+                let nz: Vec<f64> = out.data.iter().copied().filter(|w| *w != 0.0).collect();
+                assert_eq!(nz.len(), 5);
+                if method == ShuffleMethod::Layer {
+                    assert_eq!(sorted(nz), vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+                    for r in 0..n {
+                        for p in out.indptr[r]..out.indptr[r + 1] {
+                            seen.insert((r, out.indices[p]));
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(seen.len(), n * (n - 1) / 2); // every position above the diagonal is used
     }
 
     /// A 6×5 dense layer with 12 non-zeros (some repeated) and 18 stored zeros.

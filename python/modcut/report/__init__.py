@@ -30,7 +30,7 @@ import numpy as np
 from modcut._io import read_json, write_csv
 from modcut._layers import split_by_layer
 from modcut._optional import require
-from modcut.lesion_results import DoubleLesionResult, SingleLesionResult
+from modcut.lesion_results import DoubleLesionResult, SingleLesionResult, aggregate_rows
 from modcut.null import ClusterabilityResult
 
 __all__ = [
@@ -1014,6 +1014,20 @@ def build_report(out_dir: str | os.PathLike[str], *, title: str | None = None) -
                 "layer per sub-module; p-value = (#{random drop ≥ drop} + 1) / (n + 1). "
                 "Per-class drops in lesion_single.csv.</p>"
                 "<div class='scroll'>" + html_table(short) + "</div>",
+            ),
+        )
+    if single is not None:
+        appendix.insert(
+            0,
+            (
+                "Importance over all sub-modules",
+                "<p>The aggregate tests of Hod et al. (2021, local_specialization): each "
+                "sub-module's rank among its random lesions (accuracy: lower is more important; "
+                "class specificity: the range of its normalised per-class drops, higher is more "
+                "specific), tested against uniform ranks by chi² and by Fisher's combined p; "
+                "effect factor t/(r+t) of the sub-module's and the random lesions' mean effect "
+                "(0.5: as random). Per sub-module values in lesion_aggregate.json.</p>"
+                + html_table(aggregate_rows(single, double)),
             ),
         )
     if double is not None:

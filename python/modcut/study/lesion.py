@@ -575,11 +575,13 @@ def single_lesion_test(
             pool = alive[sub.layer]
             null = np.empty(n_random)
             null_pc = np.zeros(ev.n_classes)
+            null_pcs = np.empty((n_random, ev.n_classes))
             for r in range(n_random):
                 pick = rng.choice(pool, size=min(sub.size, pool.size), replace=False)
                 a_r, pc_r = ev.accuracy([(sub.layer, pick)])
                 null[r] = base - a_r
-                null_pc += base_pc - pc_r
+                null_pcs[r] = base_pc - pc_r
+                null_pc += null_pcs[r]
             stats = importance_statistics(base - acc, null)
             results.append(
                 SingleLesion(
@@ -591,6 +593,7 @@ def single_lesion_test(
                     per_class_drop=base_pc - pc,
                     null_drops=null,
                     null_per_class_drop=null_pc / n_random,
+                    null_per_class_drops=null_pcs,
                     **stats,
                 )
             )

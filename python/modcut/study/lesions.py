@@ -12,7 +12,8 @@ import numpy as np
 
 import modcut
 from modcut import report
-from modcut._io import jsonable, write_json
+from modcut._io import jsonable, to_csv, write_json
+from modcut.lesion_results import aggregate_rows
 from modcut.null import ClusterabilityResult
 from modcut.readers.load import read_checkpoint
 from modcut.study.analysis import Log, default_out
@@ -255,6 +256,12 @@ def lesion_study(
             paths["double_csv"] = out / "lesion_double.csv"
             dres.to_csv(paths["double_csv"])
             paths["lesion_double"] = report.plot_double_lesion(dres, out / "lesion_double.png")
+        # the reference's aggregate tests over all sub-modules (and pairs)
+        agg = {"single": single.aggregate(), "double": dres.aggregate() if double else None}
+        paths["aggregate_json"] = out / "lesion_aggregate.json"
+        write_json(agg, paths["aggregate_json"])
+        paths["aggregate_csv"] = out / "lesion_aggregate.csv"
+        to_csv(aggregate_rows(single, dres if double else None), paths["aggregate_csv"])
     finally:
         ev.close()
     paths["report"] = report.build_report(out)
