@@ -234,6 +234,7 @@ RULES: dict[str, Rule] = {
     "workers": count_rule(1, none=True, type_error=False),
     "n_random": count_rule(1),  # random lesions per sub-module (single lesions)
     "n_random_double": count_rule(0),  # random lesions per pair (double lesions; 0: none)
+    "n_permutations": count_rule(1),  # null permutations of partition agreement
     "min_size": count_rule(1),
     "min_fraction": Rule((Interval(Real, 0, 1),)),
     "eps": Rule((Interval(Real, 0),), type_error=False),

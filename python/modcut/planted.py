@@ -17,46 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from modcut.agreement import adjusted_rand_index
+
 __all__ = ["adjusted_rand_index", "planted_agreement"]
-
-
-def _comb2(x: np.ndarray) -> float:
-    x = x.astype(np.float64)
-    return float((x * (x - 1.0) / 2.0).sum())
-
-
-def adjusted_rand_index(a: Sequence[int] | np.ndarray, b: Sequence[int] | np.ndarray) -> float:
-    """Adjusted Rand index (Hubert & Arabie) of two labelings of the same items.
-
-    Parameters
-    ----------
-    a, b:
-        Integer labels, shape ``(n,)`` each (any ids; only equality matters).
-
-    Returns
-    -------
-    float
-        ``(index − expected) / (max − expected)``; 1.0 when both labelings are
-        identical up to renaming (also when both put everything in one cluster or
-        every item alone). ``nan`` for fewer than 2 items.
-    """
-    x, y = np.asarray(a), np.asarray(b)
-    if x.ndim != 1 or y.shape != x.shape:
-        raise ValueError(f"labelings must be 1-D of the same length, got {x.shape} and {y.shape}")
-    n = x.shape[0]
-    if n < 2:
-        return float("nan")
-    _, xi = np.unique(x, return_inverse=True)
-    _, yi = np.unique(y, return_inverse=True)
-    table = np.zeros((int(xi.max()) + 1, int(yi.max()) + 1), dtype=np.int64)
-    np.add.at(table, (xi, yi), 1)
-    index = _comb2(table)
-    rows, cols = _comb2(table.sum(axis=1)), _comb2(table.sum(axis=0))
-    expected = rows * cols / (n * (n - 1) / 2.0)
-    best = (rows + cols) / 2.0
-    if best == expected:  # both trivial partitions of the same kind
-        return 1.0
-    return float((index - expected) / (best - expected))
 
 
 def planted_agreement(
