@@ -572,3 +572,35 @@ def test_demo_small(tmp_path, capsys, fake_data_dir):
     # running it again reuses the training run and the analysis
     study.demo(tmp_path / "demo", **kw)
     assert capsys.readouterr().out.count("reusing") == 3  # training, analysis, lesions
+
+
+def test_specialization_of_a_checkpoint(tiny_checkpoint, tmp_path, capsys):
+    """Weight and activation partitions, importance, coherence and agreement, end to end."""
+    out = tmp_path / "spec"
+    argv = ["specialization", str(tiny_checkpoint), "--k", "3", "--random", "4", "--top", "5",
+            "--coherence-random", "4", "--permutations", "20", "--activation-examples", "200",
+            "--corr", "pearson", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "weights" in printed and "activations" in printed and "agreement" in printed
+    rows = list(csv.DictReader(open(out / "specialization.csv")))
+    assert [(r["partition"], r["measure"]) for r in rows] == [
+        (p, m)
+        for p in ("weights", "activations")
+        for m in (
+            "importance (accuracy)",
+            "importance (class specificity)",
+            "coherence (top examples' labels)",
+        )
+    ]
+    data = json.loads((out / "specialization.json").read_text())
+    assert data["settings"]["k"] == 3 and len(data["partitions"]["activations"]) == sum(
+        data["settings"]["widths"]
+    )
+    agreement = list(csv.DictReader(open(out / "agreement.csv")))
+    assert agreement[-1]["layer"] == "pooled" and 0 < float(agreement[-1]["ari_p"]) <= 1
+    for name in ("importance_weights.csv", "coherence_activations.csv", "report.html"):
+        assert (out / name).is_file(), name
+    # bad arguments are named before any work
+    with pytest.raises(ValueError, match="n_permutations must be"):
+        study.specialization(tiny_checkpoint, out, k=3, n_permutations=0)

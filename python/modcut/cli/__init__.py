@@ -27,7 +27,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """The ``modcut`` parser with every sub-command registered."""
     from modcut import __version__
-    from modcut.cli import analyze, demo, lesion, reproduce, train
+    from modcut.cli import analyze, demo, lesion, reproduce, specialization, train
 
     parser = argparse.ArgumentParser(
         prog="modcut",
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"modcut {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (train, analyze, lesion, reproduce, demo):
+    for command in (train, analyze, lesion, specialization, reproduce, demo):
         command.add_parser(sub)
     return parser
 

@@ -4,6 +4,9 @@
   distribution, written as JSON, a text summary, figures and an HTML page.
 * :func:`lesion_study` — single and double lesion tests of a trained
   checkpoint's sub-modules (method.md §6), added to the same page.
+* :func:`specialization` — weight and activation partitions of a checkpoint, the
+  importance (lesions) and coherence (top examples) of their sub-modules, and their
+  agreement (Hod et al. 2021).
 * :func:`reproduce` — train the variants of method.md §5 over several seeds,
   analyze each and write the study's table (CSV and Markdown); resumable.
 * :func:`demo` — one short pruned MLP on Fashion-MNIST, analyzed, lesioned
@@ -33,6 +36,7 @@ from modcut.study.reproduction import (
     reproduce,
     variant_config,
 )
+from modcut.study.specialization import specialization
 from modcut.study.walkthrough import demo
 
 __all__ = [
@@ -44,5 +48,6 @@ __all__ = [
     "lesion_study",
     "prepare_lesions",
     "reproduce",
+    "specialization",
     "variant_config",
 ]
