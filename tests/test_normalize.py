@@ -5,6 +5,8 @@ the settings, off by default (numbers unchanged)."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -32,7 +34,7 @@ def reference_normalize(weights_torch_layout: list[np.ndarray], eps: float = 1e-
 
 def _mlp(seed: int, widths=(12, 9, 7, 5), zeros: bool = False) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    ws = [rng.normal(size=(a, b)) for a, b in zip(widths[:-1], widths[1:], strict=True)]
+    ws = [rng.normal(size=(a, b)) for a, b in itertools.pairwise(widths)]
     if zeros:
         for w in ws:
             w[rng.random(w.shape) < 0.4] = 0.0
