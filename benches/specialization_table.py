@@ -5,7 +5,7 @@ Reads ``ROOT/<variant>/seed<k>/specialization.csv`` and ``agreement.csv`` (as wr
 row per variant, partition and measure: seeds, the median and range over seeds of
 Fisher's combined p and of the chi² p, the seeds with Fisher p < 0.05, and the mean effect
 (importance: effect factor, 0.5 = as random lesions; coherence: effect size, 1 = as random
-unit sets) ± its standard deviation over seeds; then the pooled agreement (ARI, NMI)
+unit sets, median over sub-modules) ± its standard deviation over seeds; then the agreement (ARI, NMI, mean over hidden layers)
 between the two partitions.
 
 Run: ``python benches/specialization_table.py /work/runs/spec``

@@ -39,7 +39,7 @@ def test_layers_with_agreement_are_significant_and_others_not():
     b[30:] = rng.integers(0, 3, 30)  # layer 1: unrelated
     b[:30] = (a[:30] + 1) % 3  # layer 0: the same partition, renamed
     rows = partition_agreement(a, b, widths, names=["h1", "h2"], n_permutations=200)
-    assert [r["layer"] for r in rows] == ["h1", "h2", "pooled"]
+    assert [r["layer"] for r in rows] == ["h1", "h2", "mean over layers"]
     assert rows[0]["ari"] == pytest.approx(1.0) and rows[0]["ari_p"] == pytest.approx(1 / 201)
     assert rows[0]["nmi_p"] == pytest.approx(1 / 201)
     assert rows[1]["ari_p"] > 0.01 and abs(rows[1]["ari_null_mean"]) < 0.05
@@ -52,7 +52,7 @@ def test_left_out_neurons_and_bad_inputs():
     a = np.array([0, 0, 1, 1, -1, 2])
     b = np.array([1, 1, 0, -1, 0, 0])
     rows = partition_agreement(a, b, [4, 2], n_permutations=10)
-    assert rows[0]["n"] == 3 and [r["layer"] for r in rows] == ["layer 0", "pooled"]
+    assert rows[0]["n"] == 3 and [r["layer"] for r in rows] == ["layer 0", "mean over layers"]
     with pytest.raises(ValueError, match=r"labels b have shape \(5,\)"):
         partition_agreement(a, b[:5], [4, 2])
     with pytest.raises(ValueError, match="n_permutations must be"):

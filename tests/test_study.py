@@ -598,7 +598,7 @@ def test_specialization_of_a_checkpoint(tiny_checkpoint, tmp_path, capsys):
         data["settings"]["widths"]
     )
     agreement = list(csv.DictReader(open(out / "agreement.csv")))
-    assert agreement[-1]["layer"] == "pooled" and 0 < float(agreement[-1]["ari_p"]) <= 1
+    assert agreement[-1]["layer"] == "mean over layers" and 0 < float(agreement[-1]["ari_p"]) <= 1
     for name in ("importance_weights.csv", "coherence_activations.csv", "report.html"):
         assert (out / name).is_file(), name
     # bad arguments are named before any work

@@ -115,9 +115,10 @@ def partition_agreement(
     Returns
     -------
     One row per layer with at least 2 neurons labelled in both partitions, then a
-    ``"pooled"`` row over all of them (permutations still within each layer): ``layer``,
-    ``n`` (neurons compared), ``clusters_a``, ``clusters_b``, ``ari``, ``ari_null_mean``,
-    ``ari_p``, ``nmi``, ``nmi_null_mean``, ``nmi_p``.
+    ``"mean over layers"`` row (the layers' ARI and NMI averaged, tested against the
+    average of the layers' permutations; its counts are sums): ``layer``, ``n`` (neurons
+    compared), ``clusters_a``, ``clusters_b``, ``ari``, ``ari_null_mean``, ``ari_p``,
+    ``nmi``, ``nmi_null_mean``, ``nmi_p``.
     """
     check("n_permutations", n_permutations)
     seed = (
@@ -137,7 +138,8 @@ def partition_agreement(
         raise ValueError(f"got {len(names)} names for {len(widths)} layers")
     off = np.concatenate([[0], np.cumsum([int(w) for w in widths])])
     rows: list[dict[str, Any]] = []
-    pooled_x, pooled_y, pooled_perm = [], [], []
+    nulls: list[tuple[float, float, np.ndarray, np.ndarray]] = []
+    counts = [0, 0, 0]
     for layer in range(len(widths)):
         xs, ys = x[off[layer] : off[layer + 1]], y[off[layer] : off[layer + 1]]
         keep = (xs >= 0) & (ys >= 0)
@@ -145,37 +147,52 @@ def partition_agreement(
         if xs.size < 2:
             continue
         rng = np.random.default_rng([seed, layer])
-        perms = np.stack([rng.permutation(ys) for _ in range(int(n_permutations))])
-        rows.append(_row(names[layer], xs, ys, perms))
-        pooled_x.append(xs + 10_000_000 * layer)  # clusters are per layer
-        pooled_y.append(ys + 10_000_000 * layer)
-        pooled_perm.append(perms + 10_000_000 * layer)
-    if rows:
+        perms = [rng.permutation(ys) for _ in range(int(n_permutations))]
+        ari, nmi = adjusted_rand_index(xs, ys), normalized_mutual_info(xs, ys)
+        null_ari = np.array([adjusted_rand_index(xs, p) for p in perms])
+        null_nmi = np.array([normalized_mutual_info(xs, p) for p in perms])
+        nulls.append((ari, nmi, null_ari, null_nmi))
+        counts = [
+            counts[0] + int(xs.size),
+            counts[1] + len(np.unique(xs)),
+            counts[2] + len(np.unique(ys)),
+        ]
+        rows.append(_row(names[layer], int(xs.size), np.unique(xs).size, np.unique(ys).size,
+                         ari, nmi, null_ari, null_nmi))  # fmt: skip
+    if rows:  # the mean over layers, against the mean of the layers' permutations
         rows.append(
             _row(
-                "pooled",
-                np.concatenate(pooled_x),
-                np.concatenate(pooled_y),
-                np.concatenate(pooled_perm, axis=1),
+                "mean over layers",
+                *counts,
+                float(np.mean([n[0] for n in nulls])),
+                float(np.mean([n[1] for n in nulls])),
+                np.mean([n[2] for n in nulls], axis=0),
+                np.mean([n[3] for n in nulls], axis=0),
             )
         )
     return rows
 
 
-def _row(name: str, xs: np.ndarray, ys: np.ndarray, perms: np.ndarray) -> dict[str, Any]:
-    ari, nmi = adjusted_rand_index(xs, ys), normalized_mutual_info(xs, ys)
-    null_ari = np.array([adjusted_rand_index(xs, p) for p in perms])
-    null_nmi = np.array([normalized_mutual_info(xs, p) for p in perms])
-    n = perms.shape[0]
+def _row(
+    name: str,
+    n: int,
+    clusters_a: int,
+    clusters_b: int,
+    ari: float,
+    nmi: float,
+    null_ari: np.ndarray,
+    null_nmi: np.ndarray,
+) -> dict[str, Any]:
+    m = null_ari.shape[0]
     return {
         "layer": name,
-        "n": int(xs.size),
-        "clusters_a": int(np.unique(xs).size),
-        "clusters_b": int(np.unique(ys).size),
-        "ari": ari,
+        "n": int(n),
+        "clusters_a": int(clusters_a),
+        "clusters_b": int(clusters_b),
+        "ari": float(ari),
         "ari_null_mean": float(null_ari.mean()),
-        "ari_p": float((np.sum(null_ari >= ari) + 1) / (n + 1)),
-        "nmi": nmi,
+        "ari_p": float((np.sum(null_ari >= ari) + 1) / (m + 1)),
+        "nmi": float(nmi),
         "nmi_null_mean": float(null_nmi.mean()),
-        "nmi_p": float((np.sum(null_nmi >= nmi) + 1) / (n + 1)),
+        "nmi_p": float((np.sum(null_nmi >= nmi) + 1) / (m + 1)),
     }

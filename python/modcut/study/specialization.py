@@ -213,7 +213,7 @@ def specialization(
                     "submodules": cagg["n_submodules"],
                     "chi2_p": cagg["chi2_p"],
                     "fisher_p": cagg["fisher_p"],
-                    "effect": cagg["mean_effect_size"],
+                    "effect": cagg["median_effect_size"],
                 },
             ]
     finally:
@@ -234,7 +234,7 @@ def specialization(
     to_csv(summary_rows, paths["csv"])
     paths["json"] = out / "specialization.json"
     write_json(results, paths["json"])
-    pooled = agreement[-1] if agreement else {}
+    pooled = agreement[-1] if agreement else {}  # the mean over layers
     summary = "\n".join(
         f"{r['partition']:<12} {r['measure']:<34} fisher p = {r['fisher_p']:.3g}  "
         f"chi2 p = {r['chi2_p']:.3g}  effect = {r['effect']:.3f}  ({r['submodules']} sub-modules)"
@@ -242,7 +242,7 @@ def specialization(
     )
     if pooled:
         summary += (
-            f"\nagreement (pooled over hidden layers): ARI {pooled['ari']:.3f} (p = "
+            f"\nagreement (mean over hidden layers): ARI {pooled['ari']:.3f} (p = "
             f"{pooled['ari_p']:.3g}), NMI {pooled['nmi']:.3f} (p = {pooled['nmi_p']:.3g})"
         )
     summary += f"\n[{time.perf_counter() - t0:.0f} s]"
