@@ -255,6 +255,8 @@ RULES: dict[str, Rule] = {
     ),
     # the authors' weight normalisation (modcut.normalize) on or off
     "normalize": Rule((_InstanceOf((bool, np.bool_), "True or False"),)),
+    # layer-local clustering (modcut.cluster.local_partition) on or off
+    "local": Rule((_InstanceOf((bool, np.bool_), "True or False"),)),
 }
 
 

@@ -163,7 +163,9 @@ def partition_agreement(
         rows.append(
             _row(
                 "mean over layers",
-                *counts,
+                counts[0],
+                counts[1],
+                counts[2],
                 float(np.mean([n[0] for n in nulls])),
                 float(np.mean([n[1] for n in nulls])),
                 np.mean([n[2] for n in nulls], axis=0),

@@ -26,23 +26,27 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse.linalg import eigsh, svds
 
 from modcut import _core
+from modcut._layers import split_by_layer
 from modcut._params import EIGEN_SOLVERS as EIGEN_SOLVERS  # re-export
 from modcut._params import check
 from modcut._params import check_k as _check_k
 from modcut._validate import check_random_state
 from modcut.graph import build_graph
-from modcut.network import Network, as_graph
+from modcut.network import Network, as_graph, network_from_matrices
 from modcut.normalize import normalized
 
 __all__ = [
     "AutoRestarts",
     "Embedding",
+    "align_labels",
     "check_k",
     "cluster",
     "default_n_init",
+    "local_partition",
     "resolve_n_init",
     "spectral_embedding",
 ]
@@ -234,6 +238,7 @@ def cluster(
     random_state: Any = 0,
     eigen_solver: str = "lanczos",
     normalize: bool = False,
+    local: bool = False,
 ) -> np.ndarray:
     """Partition a network's neurons by normalized spectral clustering.
 
@@ -258,6 +263,10 @@ def cluster(
     normalize:
         Cluster the network after the authors' weight normalisation
         (:mod:`modcut.normalize`; default ``False``, the 2021 paper's).
+    local:
+        Layer-local clustering (:func:`local_partition`: every 3-layer slice of a layered
+        network clustered on its own with as many clusters as its middle layer has in the
+        global partition, labels aligned across slices by the Hungarian method).
 
     Returns
     -------
@@ -271,4 +280,126 @@ def cluster(
     n_active = _n_active(net)
     k = check_k(k, n_active)
     n_init = resolve_n_init(n_init, n_active)
+    check("local", local)
+    if local:
+        return local_partition(net, k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     return spectral_partition(net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
+
+
+# --------------------------------------------------------------------------- local clustering
+# Layer-local clustering (issue 20, item 5; Hod et al. 2021,
+# ``local_specialization/src/local_clustering.py``).
+#
+# Instead of one partition of the whole network, every 3-layer slice ``(l-1, l, l+1)`` of a
+# layered network (the two weight matrices around neuron layer ``l``) is clustered on its
+# own, and layer ``l`` takes its labels from its slice (the first slice also labels the input
+# layer, the last one the output layer). With ``layerwise=True`` (the reference's
+# ``local_layerwise`` default) a slice gets as many clusters as its middle layer has in the
+# network's global partition; otherwise ``k``. Labels of different slices are independent,
+# so they are aligned by the Hungarian method (``scipy.optimize.linear_sum_assignment``):
+# slice ``l + 1``'s clusters are matched to slice ``l``'s by the neurons both label (layers
+# ``l`` and ``l + 1``), most shared neurons first; unmatched clusters get fresh ids. The
+# result is one partition of the network, which :func:`modcut.ncut` scores like any other.
+#
+# ``modcut.cluster(w, k, local=True)`` and ``modcut.clusterability(w, k, local=True)`` use it;
+# in the null every shuffle is clustered locally in the same way (its slices with the null
+# sample's random stream), so observed and null n-cuts are comparable.
+
+
+def align_labels(reference: np.ndarray, labels: np.ndarray, start: int) -> np.ndarray:
+    """``labels`` renamed to agree with ``reference`` on their common prefix.
+
+    ``reference`` labels the first ``len(reference)`` items of ``labels``; the clusters of
+    ``labels`` are matched to ``reference``'s by the Hungarian method on the items both
+    label (≥ 0), most shared items first, and every item of ``labels`` is renamed by that
+    matching; a cluster without a match gets a fresh id from ``start`` on. ``-1`` stays."""
+    n = reference.shape[0]
+    head = labels[:n]
+    both = (reference >= 0) & (head >= 0)
+    ref_ids, lab_ids = np.unique(reference[both]), np.unique(labels[labels >= 0])
+    mapping: dict[int, int] = {}
+    if ref_ids.size and lab_ids.size:
+        table = np.zeros((lab_ids.size, ref_ids.size))
+        np.add.at(
+            table,
+            (np.searchsorted(lab_ids, head[both]), np.searchsorted(ref_ids, reference[both])),
+            1.0,
+        )
+        rows, cols = linear_sum_assignment(-table)
+        mapping = {int(lab_ids[r]): int(ref_ids[c]) for r, c in zip(rows, cols, strict=True)
+                   if table[r, c] > 0}  # fmt: skip
+    out = np.full_like(labels, -1)
+    fresh = start
+    for lab in lab_ids:
+        if int(lab) not in mapping:
+            mapping[int(lab)] = fresh
+            fresh += 1
+        out[labels == lab] = mapping[int(lab)]
+    return out
+
+
+def local_partition(
+    net: Network,
+    k: int,
+    *,
+    n_init: Any,
+    seed: int,
+    eigen_solver: str = "lanczos",
+    stream: int = 0,
+    null: bool = False,
+    layerwise: bool = True,
+) -> np.ndarray:
+    """Layer-local labels of every neuron of a layered network (``-1``: isolated in its
+    slice), see the module docstring. ``stream``/``null`` name the random streams as
+    :func:`~modcut.cluster.spectral_partition` does (every slice draws from them)."""
+    if not net.is_chain() or len(net.layers) < 2:
+        raise ValueError(
+            "local clustering takes a layered network with at least two weight matrices "
+            "(each 3-layer slice is clustered on its own)"
+        )
+    layers = net.layers
+    widths = net.widths
+    if layerwise:
+        whole = spectral_partition(
+            net, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver, stream=stream, null=null
+        )
+        per_layer = split_by_layer(whole, widths)
+        ks = [
+            int(np.unique(per_layer[m][per_layer[m] >= 0]).size) for m in range(1, len(widths) - 1)
+        ]
+    else:
+        ks = [k] * (len(widths) - 2)
+    parts: list[np.ndarray] = []  # the slices' labels of layers (l-1, l, l+1)
+    for m in range(1, len(widths) - 1):
+        sub = network_from_matrices([layers[m - 1], layers[m]])
+        n_active = int(np.count_nonzero(sub.degree()))
+        k_m = min(max(ks[m - 1], 2), n_active)
+        if n_active < 2:
+            lab = np.where(sub.degree() > 0, 0, -1).astype(np.int64)
+        else:
+            lab = spectral_partition(
+                sub,
+                k=check_k(k_m, n_active),
+                n_init=n_init
+                if isinstance(n_init, AutoRestarts)
+                else resolve_n_init(n_init, n_active),
+                seed=seed,
+                eigen_solver=eigen_solver,
+                stream=stream,
+                null=null,
+            )
+        parts.append(lab)
+    # align slice m to slice m-1 on the two layers they share (m and m+1 in layer numbers)
+    aligned = [parts[0]]
+    next_id = int(parts[0].max(initial=-1)) + 1
+    for m in range(1, len(parts)):
+        shared_prev = aligned[-1][widths[m - 1] :]  # the previous slice's layers m, m+1
+        full = align_labels(shared_prev, parts[m], next_id)
+        next_id = max(next_id, int(full.max(initial=-1)) + 1)
+        aligned.append(full)
+    # layer l from its slice; the input layer from the first, the output from the last
+    labels = [split_by_layer(aligned[0], widths[0:3])[0]]
+    for m in range(1, len(widths) - 1):
+        labels.append(split_by_layer(aligned[m - 1], widths[m - 1 : m + 2])[1])
+    labels.append(split_by_layer(aligned[-1], widths[-3:])[2])
+    return np.concatenate(labels).astype(np.int64)

@@ -23,7 +23,14 @@ from modcut._io import float_or_nan, read_json, write_json
 from modcut._params import check
 from modcut._stats import empirical_test
 from modcut._validate import check_count, check_n_jobs, check_random_state
-from modcut.cluster import AutoRestarts, check_k, n_init_setting, resolve_n_init, spectral_partition
+from modcut.cluster import (
+    AutoRestarts,
+    check_k,
+    local_partition,
+    n_init_setting,
+    resolve_n_init,
+    spectral_partition,
+)
 from modcut.cut import ncut as _ncut
 from modcut.distributed import run_null_chunks
 from modcut.network import Network, as_graph
@@ -205,6 +212,7 @@ def clusterability(
     scheduler: Any = None,
     store: str | os.PathLike[str] | None = None,
     normalize: bool = False,
+    local: bool = False,
 ) -> ClusterabilityResult:
     """Is ``network`` more clusterable than its shuffles?
 
@@ -260,6 +268,10 @@ def clusterability(
         inverse) to the network and, in the null, to every shuffle before it is
         clustered, as nn-clustering-pytorch does. Default ``False`` (the 2021 paper's).
         Recorded as ``settings["normalize"]``.
+    local:
+        Layer-local clustering (:func:`modcut.cluster.local_partition`) of the network and
+        of every shuffle (a layered network; the null runs in Python, slice by slice).
+        Recorded as ``settings["local"]``.
 
     Returns
     -------
@@ -270,6 +282,7 @@ def clusterability(
         shuffle, random_state, n_jobs, n_shuffles, eigen_solver, chunk_size
     )
     check("normalize", normalize)
+    check("local", local)
     norm_eps = NORMALIZE_EPS if normalize else None
 
     # The null is a shuffle of the network with isolated neurons removed (method.md §1).
@@ -280,7 +293,10 @@ def clusterability(
 
     t0 = time.perf_counter()
     seen = normalize_network(net) if normalize else net  # the null normalises each shuffle
-    labels = spectral_partition(seen, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
+    if local:
+        labels = local_partition(seen, k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
+    else:
+        labels = spectral_partition(seen, k=k, n_init=n_init, seed=seed, eigen_solver=eigen_solver)
     observed = _ncut(seen, labels)
     t_obs = time.perf_counter() - t0
 
@@ -293,10 +309,11 @@ def clusterability(
         seed,
         eigen_solver,
         normalize=normalize,
+        local=local,
     )
     t1 = time.perf_counter()
     null = run_null_chunks(
-        null_chunk,
+        local_null_chunk if local else null_chunk,
         reduced_core,
         (method, k, n_init, seed, eigen_solver, norm_eps),
         n_shuffles,
@@ -312,6 +329,8 @@ def clusterability(
         k, n_init, method, n_shuffles, seed, eigen_solver, n_jobs, net.n_nodes - n_active
     )
     settings["normalize"] = bool(normalize)
+    if local:
+        settings["local"] = True
     if not net.is_chain():  # the structure of a network with skips or concatenations
         settings.update(
             graph="groups",
@@ -387,10 +406,11 @@ def chunk_store(
     eigen_solver: str,
     *,
     normalize: bool = False,
+    local: bool = False,
 ) -> Any:
     """The :class:`~modcut.store.ChunkStore` of a null test's settings (``None`` without
-    ``store``); ``normalize`` is part of the settings only when on, so stores written
-    before the option existed keep their hash."""
+    ``store``); ``normalize`` and ``local`` are part of the settings only when on, so
+    stores written before the options existed keep their hash."""
     if store is None:
         return None
     settings = {
@@ -404,6 +424,8 @@ def chunk_store(
     }
     if normalize:
         settings["normalize"] = True
+    if local:
+        settings["local"] = True
     return ChunkStore(store, settings)
 
 
@@ -476,6 +498,39 @@ def null_chunk(
     return _arpack_null_chunk(
         reduced_core, method, k, n_init, seed, start, count, threads, normalize
     )
+
+
+def local_null_chunk(
+    reduced_core: Any,
+    method: str,
+    k: int,
+    n_init: int,
+    seed: int,
+    eigen_solver: str,
+    normalize: float | None,
+    start: int,
+    count: int,
+    threads: int,
+) -> np.ndarray:
+    """As :func:`null_chunk`, each shuffle clustered layer-locally
+    (:func:`modcut.cluster.local_partition`, with null sample ``i``'s random streams)."""
+    out = np.empty(count, dtype=np.float64)
+    samples = _core.shuffle(reduced_core, method, seed, start, count, threads)
+    for i, core in enumerate(samples):
+        if normalize is not None:
+            core = _core.normalize(core, normalize)
+        shuffled = Network.from_core(core)
+        lab = local_partition(
+            shuffled,
+            k,
+            n_init=n_init,
+            seed=seed,
+            eigen_solver=eigen_solver,
+            stream=start + i,
+            null=True,
+        )
+        out[i] = _ncut(shuffled, lab)
+    return out
 
 
 def _arpack_null_chunk(

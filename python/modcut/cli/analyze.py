@@ -69,6 +69,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "inverse), in the network and in every shuffle (default: off, the 2021 paper's)",
     )
     p.add_argument(
+        "--local",
+        action="store_true",
+        help="layer-local clustering (Hod et al. 2021): every 3-layer slice clustered on its "
+        "own, labels aligned across slices; the same for every shuffle (layered networks)",
+    )
+    p.add_argument(
         "--graph",
         choices=["all", "conv"],
         default="all",
@@ -177,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         blocks=args.blocks,
         experts=args.experts,
         normalize=args.normalize,
+        local=args.local,
         **_model_file_args(args),
     )
     if lesion_input is not None:

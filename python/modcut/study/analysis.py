@@ -68,6 +68,7 @@ def analyze(
     blocks: str | None = None,
     experts: str | None = None,
     normalize: bool = False,
+    local: bool = False,
 ) -> dict[str, Path]:
     """Clusterability of a network against its shuffles, with figures and a report.
 
@@ -137,6 +138,9 @@ def analyze(
     normalize:
         The authors' weight normalisation (:mod:`modcut.normalize`) of the network and
         of every shuffle (:func:`modcut.clusterability`'s ``normalize``).
+    local:
+        Layer-local clustering of the network and of every shuffle
+        (:func:`modcut.clusterability`'s ``local``; layered networks).
 
     Every result's ``settings`` holds, besides :func:`modcut.clusterability`'s
     (``k``, ``n_init`` incl. ``"auto"`` and ``n_init_max``, ``shuffle``,
@@ -169,6 +173,7 @@ def analyze(
         n_jobs=n_jobs,
         n_init=n_init,
         normalize=normalize,
+        local=local,
     )
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else default_out(network)
@@ -191,6 +196,7 @@ def analyze(
             n_jobs=n_jobs,
             n_init=n_init,
             normalize=normalize,
+            local=local,
             progress=progress,
             client=client,
             store=STORE if resume else None,
@@ -234,6 +240,7 @@ class _Run:
     n_jobs: int | None
     n_init: int | str | None
     normalize: bool
+    local: bool
     progress: bool | None
     client: Any
     store: str | None
@@ -389,6 +396,7 @@ def _analyze_one(
             scheduler=run.client,
             store=out / run.store if run.store is not None else None,
             normalize=run.normalize,
+            local=run.local,
         )
         result = replace(result, settings={**result.settings, **run.options}, provenance=dict(prov))
     say(f"  {result.summary().splitlines()[0]}  [{time.perf_counter() - t0:.1f} s]")
@@ -528,6 +536,7 @@ def _analyze_blocks(
         "seed": run.seed,
         "n_init": run.n_init,
         "normalize": run.normalize,
+        "local": run.local,
         "n_jobs": run.n_jobs if run.n_jobs is not None else -1,
         **run.options,
         "modcut_version": modcut.__version__,
@@ -583,7 +592,14 @@ def _finished_block(folder: Path, item: _Input, run: _Run) -> Any:
         raw = read_json(path, what="a clusterability result")
         if not (
             settings_match(
-                raw, run.k, run.n_shuffles, run.shuffle, run.seed, run.n_init, run.normalize
+                raw,
+                run.k,
+                run.n_shuffles,
+                run.shuffle,
+                run.seed,
+                run.n_init,
+                run.normalize,
+                run.local,
             )
             and raw.get("provenance", {}).get("source") == item.provenance.get("source")
             and raw.get("provenance", {}).get("block") == item.name
@@ -614,7 +630,14 @@ def _shared_null(net: Any, prov: dict[str, Any], path: Path, run: _Run) -> Any:
         other in SAME_NULL_WHEN_DENSE
         and other != run.shuffle
         and settings_match(
-            raw, run.k, run.n_shuffles, str(other), run.seed, run.n_init, run.normalize
+            raw,
+            run.k,
+            run.n_shuffles,
+            str(other),
+            run.seed,
+            run.n_init,
+            run.normalize,
+            run.local,
         )
         and tuple(raw.get("widths", ())) == tuple(net.widths)
         and raw.get("provenance", {}).get("source") == prov.get("source")
@@ -655,10 +678,11 @@ def settings_match(
     seed: int,
     n_init: int | str | None,
     normalize: bool = False,
+    local: bool = False,
 ) -> bool:
     """Whether a saved clusterability result (its JSON dict) has these settings
     (``n_init=None``: the reference's default for its non-isolated neurons; a result
-    from before ``normalize`` existed was not normalised)."""
+    from before ``normalize``/``local`` existed used neither)."""
     s = saved.get("settings", {})
     if n_init is None:
         n_active = int(sum(saved.get("widths", []))) - int(s.get("n_isolated", 0))
@@ -670,4 +694,5 @@ def settings_match(
         and s.get("random_state") == seed
         and s.get("n_init") == n_init
         and bool(s.get("normalize", False)) == bool(normalize)
+        and bool(s.get("local", False)) == bool(local)
     )
