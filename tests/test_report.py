@@ -229,6 +229,11 @@ def _write_full_page(out: Path) -> Path:
     ]  # fmt: skip
     report.plot_depth_profile(blocks, out / "depth.png")
     report.plot_expert_heatmap(blocks, out / "experts.png")
+    rng = np.random.default_rng(0)
+    report.plot_submodule_inputs(
+        ["L1:C0", "L2:C3"], [rng.random((5, 784)), rng.random((5, 784))], rng.random((2, 784)),
+        [3, 7], out / "submodule_inputs.png",
+    )  # fmt: skip
     res.to_json(out / "clusterability.json")
     single.to_csv(out / "lesion_single.csv")
     return report.write_html(

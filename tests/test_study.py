@@ -591,6 +591,8 @@ def test_specialization_of_a_checkpoint(tiny_checkpoint, tmp_path, capsys):
             "importance (accuracy)",
             "importance (class specificity)",
             "coherence (top examples' labels)",
+            "coherence (optimised input: prediction entropy)",
+            "coherence (optimised input: activation dispersion)",
         )
     ]
     data = json.loads((out / "specialization.json").read_text())
@@ -599,7 +601,8 @@ def test_specialization_of_a_checkpoint(tiny_checkpoint, tmp_path, capsys):
     )
     agreement = list(csv.DictReader(open(out / "agreement.csv")))
     assert agreement[-1]["layer"] == "mean over layers" and 0 < float(agreement[-1]["ari_p"]) <= 1
-    for name in ("importance_weights.csv", "coherence_activations.csv", "report.html"):
+    for name in ("importance_weights.csv", "coherence_activations.csv", "features_weights.csv",
+                 "report.html"):  # fmt: skip
         assert (out / name).is_file(), name
     # bad arguments are named before any work
     with pytest.raises(ValueError, match="n_permutations must be"):

@@ -55,6 +55,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="null permutations of the agreement (default 1000)",
     )
     p.add_argument(
+        "--feature-steps",
+        type=int,
+        default=128,
+        help="Adam steps of the feature visualisation (default 128; 0: skip it)",
+    )
+    p.add_argument(
         "--normalize",
         action="store_true",
         help="the authors' weight normalisation before the weight partition",
@@ -82,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         n_random_coherence=args.coherence_random,
         n_permutations=args.permutations,
         normalize=args.normalize,
+        feature_steps=args.feature_steps,
         data_root=args.data_dir,
         progress=options.progress_of(args),
         log=options.log_of(args),

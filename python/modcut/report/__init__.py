@@ -48,6 +48,7 @@ __all__ = [
     "plot_lesion_importance",
     "plot_network",
     "plot_null_histogram",
+    "plot_submodule_inputs",
     "plot_training_curves",
     "plot_weight_blocks",
     "png_ok",
@@ -78,6 +79,12 @@ def _mpl() -> Any:
 
 #: Figure file names in an output folder → caption, in page order.
 FIGURES: dict[str, str] = {
+    "submodule_inputs.png": (
+        "What excites each sub-module (rows: layer L, cluster C). Left: the test examples with "
+        "the largest summed |activation| over its units; right: the input optimised to "
+        "maximise its units' mean activation (feature visualisation), with the network's "
+        "predicted class."
+    ),
     "depth.png": (
         "Transformer MLP blocks by depth. Top: the observed n-cut of each block (solid) and its "
         "null's mean ± 2 standard deviations (dashed line and band) against the layer index. "
@@ -1135,3 +1142,56 @@ def plot_expert_heatmap(rows: Sequence[Mapping[str, Any]], path: str | os.PathLi
 
 def _num(e: str) -> int:
     return int(e) if e.isdigit() else 0
+
+
+def _as_image(v: np.ndarray) -> np.ndarray | None:
+    """One input as a 2-D image: (H, W), (C, H, W) averaged over channels, or a flat
+    vector of a square size; ``None`` otherwise."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim == 2:
+        return v
+    if v.ndim == 3:
+        return v.mean(axis=0)
+    side = math.isqrt(v.size)
+    return v.reshape(side, side) if side * side == v.size else None
+
+
+def plot_submodule_inputs(
+    names: Sequence[str],
+    examples: Sequence[np.ndarray],
+    optimised: np.ndarray | None,
+    predictions: Sequence[int] | None,
+    path: str | os.PathLike[str],
+    *,
+    max_rows: int = 16,
+) -> Path:
+    """Image grid: per sub-module (``names``), its top examples (``examples[i]``: shape
+    ``(n_top, *input_shape)``) and its optimised input (``optimised[i]``) with the
+    predicted class; inputs that are not images get a note instead."""
+    plt = _mpl().pyplot
+    rows = min(len(names), max_rows)
+    n_top = max((len(e) for e in examples[:rows]), default=0)
+    cols = n_top + (1 if optimised is not None else 0)
+    if rows == 0 or cols == 0 or _as_image(np.asarray(examples[0][0])) is None:
+        return _empty_figure("no sub-module, or inputs that are not images", path)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols + 1, 1.1 * rows + 0.6), squeeze=False)
+    for i in range(rows):
+        for j in range(cols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(examples[i]):
+                img = _as_image(np.asarray(examples[i][j]))
+            elif optimised is not None and j == cols - 1:
+                img = _as_image(optimised[i])
+                if predictions is not None:
+                    ax.set_title(f"→ {predictions[i]}", fontsize=7)
+            else:
+                img = None
+            if img is not None:
+                ax.imshow(img, cmap="gray")
+        axes[i, 0].set_ylabel(names[i], fontsize=7)
+    if optimised is not None:
+        axes[0, cols - 1].set_xlabel("optimised", fontsize=7)
+    fig.suptitle("Top examples and optimised inputs of each sub-module", fontsize=9)
+    return _save(fig, path)

@@ -69,6 +69,7 @@ def specialization(
     n_random_coherence: int = 19,
     n_permutations: int = 1000,
     normalize: bool = False,
+    feature_steps: int = 128,
     data_root: str | None = None,
     progress: bool | None = None,
     log: Log | None = None,
@@ -96,6 +97,8 @@ def specialization(
         10 and 19).
     n_permutations:
         Null permutations of the agreement.
+    feature_steps:
+        Adam steps of the feature visualisation (0: skip it).
     """
     check_each(k=k, seed=seed, n_random=n_random, n_permutations=n_permutations)
     say = log or (lambda _m: None)
@@ -103,6 +106,7 @@ def specialization(
     from modcut.readers.activations import activation_graph, activation_layers
     from modcut.study import lesion as les
     from modcut.study.coherence import dataset_coherence
+    from modcut.study.featurevis import feature_visualization
 
     ckpt = read_checkpoint(checkpoint)
     net = modcut.as_network(ckpt)
@@ -150,6 +154,7 @@ def specialization(
             "n_random_coherence": n_random_coherence,
             "n_permutations": n_permutations,
             "normalize": normalize,
+            "feature_steps": feature_steps,
             "widths": list(widths),
             "modcut_version": modcut.__version__,
         },
@@ -182,6 +187,32 @@ def specialization(
             paths[f"coherence_{name}"] = out / f"coherence_{name}.csv"
             to_csv(coh.table(), paths[f"coherence_{name}"])
             cagg = coh.aggregate()
+            fv = None
+            if feature_steps:
+                say(f"feature visualisation of the {name} partition's sub-modules")
+                xs_all = np.asarray(test.x)
+                fv = feature_visualization(
+                    model,
+                    labels,
+                    widths,
+                    input_shape=xs_all.shape[1:],
+                    value_range=(float(xs_all.min()), float(xs_all.max())),
+                    n_random=n_random_coherence,
+                    steps=feature_steps,
+                    seed=seed,
+                )
+                paths[f"features_{name}"] = out / f"features_{name}.csv"
+                to_csv(fv.table(), paths[f"features_{name}"])
+                if name == "weights":  # one figure: the weight partition's sub-modules
+                    import torch
+
+                    with torch.no_grad():
+                        pred = model(torch.as_tensor(fv.inputs)).argmax(1).tolist()
+                    tops = [np.asarray(test.x)[r["top_examples"][:5]] for r in coh.rows]
+                    names_ = [f"L{r['layer']}:C{r['cluster']}" for r in coh.rows]
+                    paths["submodule_inputs"] = report.plot_submodule_inputs(
+                        names_, tops, fv.inputs, pred, out / "submodule_inputs.png"
+                    )
             results[name] = {
                 "importance": {"lesions": single.to_dict(), "aggregate": agg},
                 "coherence": {
@@ -189,6 +220,9 @@ def specialization(
                     "settings": coh.settings,
                     "aggregate": cagg,
                 },
+                "features": None
+                if fv is None
+                else {"rows": fv.rows, "settings": fv.settings, "aggregate": fv.aggregate()},
             }
             summary_rows += [
                 {
@@ -216,6 +250,21 @@ def specialization(
                     "effect": cagg["median_effect_size"],
                 },
             ]
+            if fv is not None:
+                fagg = fv.aggregate()
+                summary_rows += [
+                    {
+                        "partition": name,
+                        "measure": f"coherence (optimised input: prediction {m})"
+                        if m == "entropy"
+                        else f"coherence (optimised input: activation {m})",
+                        "submodules": fagg["n_submodules"],
+                        "chi2_p": fagg[f"chi2_p_{m}"],
+                        "fisher_p": fagg[f"fisher_p_{m}"],
+                        "effect": fagg[f"mean_effect_{m}"],
+                    }
+                    for m in ("entropy", "dispersion")
+                ]
     finally:
         ev.close()
     say("agreement between the partitions")
