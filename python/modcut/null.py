@@ -514,22 +514,35 @@ def local_null_chunk(
 ) -> np.ndarray:
     """As :func:`null_chunk`, each shuffle clustered layer-locally
     (:func:`modcut.cluster.local_partition`, with null sample ``i``'s random streams)."""
+
+    def partition(net: Network, stream: int) -> np.ndarray:
+        return local_partition(
+            net, k, n_init=n_init, seed=seed, eigen_solver=eigen_solver, stream=stream, null=True
+        )
+
+    return _null_in_python(reduced_core, method, seed, start, count, threads, normalize, partition)
+
+
+def _null_in_python(
+    reduced_core: Any,
+    method: str,
+    seed: int,
+    start: int,
+    count: int,
+    threads: int,
+    normalize: float | None,
+    partition: Any,
+) -> np.ndarray:
+    """The null samples' n-cuts with the clustering in Python: the Rust shuffles of samples
+    ``start …``, each normalised when asked, clustered by ``partition(network, stream)``
+    and scored. The one loop of the ARPACK and the layer-local nulls."""
     out = np.empty(count, dtype=np.float64)
     samples = _core.shuffle(reduced_core, method, seed, start, count, threads)
     for i, core in enumerate(samples):
         if normalize is not None:
             core = _core.normalize(core, normalize)
         shuffled = Network.from_core(core)
-        lab = local_partition(
-            shuffled,
-            k,
-            n_init=n_init,
-            seed=seed,
-            eigen_solver=eigen_solver,
-            stream=start + i,
-            null=True,
-        )
-        out[i] = _ncut(shuffled, lab)
+        out[i] = _ncut(shuffled, partition(shuffled, start + i))
     return out
 
 
@@ -545,20 +558,10 @@ def _arpack_null_chunk(
     normalize: float | None = None,
 ) -> np.ndarray:
     """Null samples with SciPy's ARPACK embedding (same shuffles as the Rust path)."""
-    out = np.empty(count, dtype=np.float64)
-    samples = _core.shuffle(reduced_core, method, seed, start, count, threads)
-    for i, core in enumerate(samples):
-        if normalize is not None:
-            core = _core.normalize(core, normalize)
-        shuffled = Network.from_core(core)
-        lab = spectral_partition(
-            shuffled,
-            k=k,
-            n_init=n_init,
-            seed=seed,
-            eigen_solver="arpack",
-            stream=start + i,
-            null=True,
+
+    def partition(net: Network, stream: int) -> np.ndarray:
+        return spectral_partition(
+            net, k=k, n_init=n_init, seed=seed, eigen_solver="arpack", stream=stream, null=True
         )
-        out[i] = _ncut(shuffled, lab)
-    return out
+
+    return _null_in_python(reduced_core, method, seed, start, count, threads, normalize, partition)
