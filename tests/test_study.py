@@ -607,3 +607,35 @@ def test_specialization_of_a_checkpoint(tiny_checkpoint, tmp_path, capsys):
     # bad arguments are named before any work
     with pytest.raises(ValueError, match="n_permutations must be"):
         study.specialization(tiny_checkpoint, out, k=3, n_permutations=0)
+
+
+def test_reproduce_with_specialization_writes_its_table_and_reuses_it(tmp_path):
+    kw = dict(
+        dataset="line",
+        seeds=1,
+        variants=["control"],
+        out_dir=tmp_path,
+        epochs=1,
+        prune_epochs=1,
+        k=3,
+        n_shuffles=3,
+        shuffle="layer_nonzero",
+        n_jobs=1,
+        train_overrides=TINY,
+        progress=False,
+        specialization=True,
+    )
+    lines: list[str] = []
+    paths = study.reproduce(**kw, log=lines.append)
+    rows = _read_csv(paths["specialization_csv"])
+    assert {r["partition"] for r in rows} == {"weights", "activations"}
+    assert all(r["variant"] == "control" and r["seeds"] == "1" for r in rows)
+    assert "Importance and coherence" in paths["specialization_md"].read_text()
+    agreement = _read_csv(paths["specialization_agreement_csv"])
+    assert agreement[0]["variant"] == "control"
+    lines.clear()
+    again = study.reproduce(**kw, log=lines.append)
+    assert any("reusing" in m and "specialization.json" in m for m in lines)
+    assert _read_csv(again["specialization_csv"]) == rows
+    tables = study.reproduce(**kw, log=None, tables_only=True)
+    assert _read_csv(tables["specialization_csv"]) == rows

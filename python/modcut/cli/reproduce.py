@@ -152,6 +152,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="train and analyze nothing: write the tables from the runs already finished",
     )
+    p.add_argument(
+        "--specialization",
+        action="store_true",
+        help="also run modcut specialization on every network (weight and activation "
+        "partitions: importance, coherence, agreement) and write specialization_table.md/.csv",
+    )
     options.add_distributed(p)
     options.add_output_options(p)
     p.set_defaults(func=run)
@@ -205,5 +211,6 @@ def run(args: argparse.Namespace) -> int:
             log=options.log_of(args),
             command=command,
             scheduler=client,
+            specialization=args.specialization,
         )
     return 0

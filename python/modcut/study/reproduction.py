@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 
 from modcut import distributed, report
-from modcut._io import jsonable, read_json, write_json
+from modcut._io import jsonable, read_json, to_csv, write_json
 from modcut._params import check, check_each
 from modcut.readers.load import config_dict
 from modcut.report.table import NULL_FIELDS, markdown_rows, null_column
 from modcut.report.table import aggregate_runs as aggregate
 from modcut.study.analysis import SAME_NULL_WHEN_DENSE, Log, analyze, print_step, settings_match
+from modcut.study.specialization import specialization as study_specialization
+from modcut.study.specialization import specialization_done, specialization_tables
 
 #: Training variants of method.md §5, as overrides of ``harness.train.TrainConfig``.
 #: ``control`` is the pruned baseline; every variant except ``unpruned`` and
@@ -320,6 +322,7 @@ def reproduce(
     log: Log | None = print_step,
     command: str | None = None,
     scheduler: Any = None,
+    specialization: bool = False,
 ) -> dict[str, Path]:
     """Train every variant × seed, analyze each against every null, and write the table.
 
@@ -380,10 +383,15 @@ def reproduce(
     than the checkpoint and has the same settings is not redone. The tables are
     rewritten after every run.
 
+    With ``specialization`` every network also gets :func:`modcut.study.specialization`
+    (in ``<variant>/seed<seed>/specialization/``, reused when done) and the study a table
+    over seeds of its importance, coherence and agreement results.
+
     Returns
     -------
     dict with ``runs_csv``, ``table_csv``, ``table_md`` and ``report`` (an HTML
-    page with the tables and links to every run's report).
+    page with the tables and links to every run's report); with ``specialization``
+    also ``specialization_csv``, ``specialization_md`` and ``specialization_agreement_csv``.
     """
     say = log or (lambda _m: None)
     seed_list = (
@@ -451,6 +459,7 @@ def reproduce(
         ]
         _train_on_dask(scheduler, jobs, say)
     rows: list[dict[str, Any]] = []
+    spec_runs: dict[str, list[Path]] = {}
     total = len(variants) * len(seed_list)
     i = 0
     paths: dict[str, Path] = {}
@@ -469,6 +478,9 @@ def reproduce(
                     for sh in shuffles
                 ):
                     rows.append(_run_row(v, s, adirs, shuffles))
+                    sdir = run_dir / "specialization"
+                    if specialization and specialization_done(sdir, ckpt, k, s):
+                        spec_runs.setdefault(v, []).append(sdir)
                 else:
                     say("  not finished: left out")
                 continue
@@ -508,12 +520,46 @@ def reproduce(
                 )
             rows.append(_run_row(v, s, adirs, shuffles))
             paths = _write_tables(out, rows, variants, header, shuffles)
+            if specialization:
+                sdir = run_dir / "specialization"
+                if specialization_done(sdir, ckpt, k, s):
+                    say(f"  reusing {sdir / 'specialization.json'}")
+                else:
+                    study_specialization(
+                        ckpt, sdir, k=k, seed=s, data_root=data_root, progress=progress,
+                        log=lambda m: say("  " + m),
+                    )  # fmt: skip
+                spec_runs.setdefault(v, []).append(sdir)
+                paths.update(_write_specialization_tables(out, spec_runs, header))
     if tables_only:
         if not rows:
             raise ValueError(f"no finished runs in {out} for these settings")
         paths = _write_tables(out, rows, variants, header, shuffles)
+        if spec_runs:
+            paths.update(_write_specialization_tables(out, spec_runs, header))
     say(f"table: {paths['table_md']}")
     say(paths["table_md"].read_text())
+    return paths
+
+
+def _write_specialization_tables(
+    out: Path, runs: dict[str, list[Path]], header: str
+) -> dict[str, Path]:
+    """``specialization_table.csv``/``.md`` and ``specialization_agreement.csv`` from the
+    runs' ``specialization/`` folders (:func:`modcut.study.specialization.specialization_tables`)."""
+    rows, agreement = specialization_tables(runs)
+    paths = {
+        "specialization_csv": out / "specialization_table.csv",
+        "specialization_md": out / "specialization_table.md",
+        "specialization_agreement_csv": out / "specialization_agreement.csv",
+    }
+    to_csv(rows, paths["specialization_csv"])
+    to_csv(agreement, paths["specialization_agreement_csv"])
+    paths["specialization_md"].write_text(
+        "Importance and coherence of the weight and activation partitions' sub-modules "
+        "(modcut specialization), over seeds.\n" + header + "\n"
+        + report.markdown_table(rows) + "\n\n" + report.markdown_table(agreement) + "\n"
+    )  # fmt: skip
     return paths
 
 

@@ -35,7 +35,7 @@ from modcut.agreement import partition_agreement
 from modcut.readers.load import read_checkpoint
 from modcut.study.analysis import Log
 
-__all__ = ["specialization"]
+__all__ = ["specialization", "specialization_done", "specialization_tables"]
 
 
 def _data(prov: dict[str, Any], data_root: str | None, train: bool, n: int | None) -> Any:
@@ -318,3 +318,80 @@ def _unit_widths(model: Any, layers: list[str], prov: dict[str, Any], data_root:
     for _names, widths, _acts in unit_activations(model, test.x[:2], layers=layers):
         return list(widths)
     return []
+
+
+def specialization_done(spec_dir: Path, checkpoint: Path, k: int, seed: int) -> bool:
+    """Whether ``spec_dir`` holds a specialization of ``checkpoint`` with these ``k`` and
+    ``seed``, written after the checkpoint (a rerun of ``reproduce`` reuses it)."""
+    from modcut._io import read_json
+
+    path = spec_dir / "specialization.json"
+    if not path.is_file() or path.stat().st_mtime < checkpoint.stat().st_mtime:
+        return False
+    try:
+        s = read_json(path, what="a specialization").get("settings", {})
+    except ValueError:
+        return False
+    return bool(s.get("k") == k and s.get("seed") == seed)
+
+
+def _sd(v: np.ndarray) -> float:
+    return float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def specialization_tables(
+    runs: dict[str, list[Path]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Summary tables over the seeds of each variant from ``specialization`` folders
+    (``runs``: variant → folders): one row per variant, partition and measure (seeds,
+    median and range of Fisher's combined p, median χ² p, seeds with Fisher p < 0.05, the
+    effect's mean and standard deviation over seeds), and one row per variant of the
+    agreement between the partitions (mean over hidden layers)."""
+    import csv
+
+    by: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    agree: dict[str, list[dict[str, str]]] = {}
+    for variant, dirs in runs.items():
+        for d in dirs:
+            for r in csv.DictReader(open(d / "specialization.csv", encoding="utf-8")):
+                by.setdefault((variant, r["partition"], r["measure"]), []).append(r)
+            agree.setdefault(variant, []).append(
+                list(csv.DictReader(open(d / "agreement.csv", encoding="utf-8")))[-1]
+            )
+    rows = []
+    for (variant, part, measure), rs in by.items():
+        f = np.array([float(r["fisher_p"]) for r in rs])
+        c = np.array([float(r["chi2_p"]) for r in rs])
+        e = np.array([float(r["effect"]) for r in rs])
+        rows.append(
+            {
+                "variant": variant,
+                "partition": part,
+                "measure": measure,
+                "seeds": len(rs),
+                "fisher_p_median": float(np.median(f)),
+                "fisher_p_min": float(f.min()),
+                "fisher_p_max": float(f.max()),
+                "chi2_p_median": float(np.median(c)),
+                "seeds_fisher_p_below_0.05": int((f < 0.05).sum()),
+                "effect_mean": float(e.mean()),
+                "effect_sd": _sd(e),
+            }
+        )
+    agreement = []
+    for variant, rs in agree.items():
+        ari = np.array([float(r["ari"]) for r in rs])
+        nmi = np.array([float(r["nmi"]) for r in rs])
+        agreement.append(
+            {
+                "variant": variant,
+                "seeds": len(rs),
+                "ari_mean": float(ari.mean()),
+                "ari_sd": _sd(ari),
+                "seeds_ari_p_at_most_0.05": int(sum(float(r["ari_p"]) <= 0.05 for r in rs)),
+                "nmi_mean": float(nmi.mean()),
+                "nmi_sd": _sd(nmi),
+                "seeds_nmi_p_at_most_0.05": int(sum(float(r["nmi_p"]) <= 0.05 for r in rs)),
+            }
+        )
+    return rows, agreement
