@@ -53,6 +53,7 @@ __all__ = [
     "CorrelationAccumulator",
     "activation_graph",
     "activation_layers",
+    "check_layers",
     "unit_activations",
 ]
 
@@ -78,6 +79,19 @@ def activation_layers(model: nn.Module) -> list[str]:
     registration order; a module used twice (``self.relu`` applied after every layer) is
     refused by :func:`unit_activations`, which sees it called more than once."""
     return [name for name, m in model.named_modules() if isinstance(m, ACTIVATIONS)]
+
+
+def check_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
+    """The modules of ``model`` named ``names``; a name it does not have is a ``ValueError``
+    listing the names it has."""
+    modules = dict(model.named_modules())
+    missing = [n for n in names if n not in modules]
+    if missing:
+        raise ValueError(
+            f"no layer named {missing[0]!r} in {type(model).__name__}; its modules are: "
+            + ", ".join(repr(n) for n in modules if n)
+        )
+    return {n: modules[n] for n in names}
 
 
 def _batches(data: Any, batch_size: int) -> Iterator[torch.Tensor]:
@@ -151,12 +165,7 @@ def unit_activations(
             "…) to take hidden units from; pass layers=[module names] (e.g. "
             f"{[n for n in modules if n][:5]})"
         )
-    missing = [n for n in names if n not in modules]
-    if missing:
-        raise ValueError(
-            f"no layer named {missing[0]!r} in {type(model).__name__}; its modules are: "
-            + ", ".join(repr(n) for n in modules if n)
-        )
+    check_layers(model, names)
     captured: dict[str, list[torch.Tensor]] = {n: [] for n in names}
     hooks = []
     for n in names:

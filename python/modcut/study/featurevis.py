@@ -37,6 +37,7 @@ from scipy.stats import entropy
 from modcut._layers import split_by_layer
 from modcut._params import check, check_each
 from modcut.lesion_results import percentile_tests, rank_p
+from modcut.readers.activations import check_layers
 from modcut.study.coherence import hidden_layer_names
 
 __all__ = ["FeatureVisResult", "feature_visualization"]
@@ -117,13 +118,7 @@ def feature_visualization(
     if not shape or any(d < 1 for d in shape):
         raise ValueError(f"input_shape must give sizes of at least 1, got {input_shape!r}")
     names = list(layers) if layers is not None else hidden_layer_names(model)
-    modules = dict(model.named_modules())
-    missing = [n for n in names if n not in modules]
-    if missing:
-        raise ValueError(
-            f"no layer named {missing[0]!r} in {type(model).__name__}; its modules are: "
-            + ", ".join(repr(n) for n in modules if n)
-        )
+    modules = check_layers(model, names)
     per_layer = split_by_layer(np.asarray(labels), widths)
     sets: list[
         tuple[int, int, np.ndarray]

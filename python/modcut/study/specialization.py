@@ -113,14 +113,15 @@ def specialization(
     model = ckpt.model
     prov = net.provenance
     widths = net.widths
-    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / "specialization"
-    if Path(checkpoint).is_dir():
-        out = Path(out_dir) if out_dir is not None else Path(checkpoint) / "specialization"
+    if out_dir is not None:
+        out = Path(out_dir)
+    else:  # next to the checkpoint, or inside its run folder
+        ck = Path(checkpoint)
+        out = (ck if ck.is_dir() else ck.parent) / "specialization"
     out.mkdir(parents=True, exist_ok=True)
     act_layers = activation_layers(model)
-    if [int(w) for w in widths[1:-1]] != [
-        int(w) for w in _unit_widths(model, act_layers, prov, data_root)
-    ]:
+    test = _data(prov, data_root, False, None)
+    if [int(w) for w in widths[1:-1]] != _unit_widths(model, act_layers, test.x[:2]):
         raise ValueError(
             f"the activation modules {act_layers} of {type(model).__name__} do not match its "
             f"hidden layers {tuple(widths[1:-1])}: specialization compares partitions of the "
@@ -140,7 +141,6 @@ def specialization(
         [np.full(widths[0], -1), act_hidden, np.full(widths[-1], -1)]
     ).astype(np.int64)
     partitions = {"weights": weight_labels, "activations": act_labels}
-    test = _data(prov, data_root, False, None)
     ev = les.LesionEvaluator(model, test.x, test.y, n_classes=test.n_classes)
     results: dict[str, Any] = {
         "settings": {
@@ -310,13 +310,12 @@ def specialization(
     return paths
 
 
-def _unit_widths(model: Any, layers: list[str], prov: dict[str, Any], data_root: Any) -> list[int]:
-    """Units of each activation module, from one forward pass of two test examples."""
+def _unit_widths(model: Any, layers: list[str], x: Any) -> list[int]:
+    """Units of each activation module, from one forward pass of the examples ``x``."""
     from modcut.readers.activations import unit_activations
 
-    test = _data(prov, data_root, False, 2)
-    for _names, widths, _acts in unit_activations(model, test.x[:2], layers=layers):
-        return list(widths)
+    for _names, widths, _acts in unit_activations(model, x, layers=layers):
+        return [int(w) for w in widths]
     return []
 
 
