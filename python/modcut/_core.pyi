@@ -22,6 +22,14 @@ import numpy.typing as npt
 from numpy.typing import NDArray
 
 __version__: str
+# the method's constants (rust/src/null.rs, shuffle.rs, kmeans.rs)
+KMEANS_MAX_ITER: int
+KMEANS_TOL: float
+NCUT_EPS: float
+KDE_BANDWIDTH: float
+AUTO_ROUND: int
+AUTO_PATIENCE: int
+AUTO_TOL: float
 
 Layer: TypeAlias = tuple[int, int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]
 """One weight matrix: ``(rows, cols, indptr, indices, data)`` in CSR form."""

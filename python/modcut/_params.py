@@ -257,6 +257,8 @@ RULES: dict[str, Rule] = {
     "normalize": Rule((_InstanceOf((bool, np.bool_), "True or False"),)),
     # layer-local clustering (modcut.cluster.local_partition) on or off
     "local": Rule((_InstanceOf((bool, np.bool_), "True or False"),)),
+    # the torch device of the null (modcut.batched); the device itself is checked there
+    "device": Rule((NONE, _InstanceOf(str, "a torch device name ('cuda', 'cuda:1', 'cpu')"))),
 }
 
 

@@ -23,6 +23,7 @@ from modcut._io import float_or_nan, read_json, write_json
 from modcut._params import check
 from modcut._stats import empirical_test
 from modcut._validate import check_count, check_n_jobs, check_random_state
+from modcut.batched import check_device, default_batch, device_name, device_null_chunk
 from modcut.cluster import (
     AutoRestarts,
     check_k,
@@ -213,6 +214,7 @@ def clusterability(
     store: str | os.PathLike[str] | None = None,
     normalize: bool = False,
     local: bool = False,
+    device: str | None = None,
 ) -> ClusterabilityResult:
     """Is ``network`` more clusterable than its shuffles?
 
@@ -273,6 +275,15 @@ def clusterability(
         of every shuffle (a layered network; the null runs in Python, slice by slice).
         Recorded as ``settings["local"]``.
 
+    device:
+        ``None`` (default): the null in Rust on the CPU. A torch device (``"cuda"``,
+        ``"cuda:1"``, ``"cpu"``): the null in batches of ``chunk_size`` samples as dense
+        tensors on that device (:mod:`modcut.batched`, extra ``modcut[torch]``): the same
+        procedure and null distribution with torch's random numbers, so other samples;
+        deterministic for a seed on a given device, whatever the chunking. The observed
+        network is clustered in Rust either way. Recorded as ``settings["device"]``;
+        ``normalize``, ``local`` and ``eigen_solver="arpack"`` run on the CPU only.
+
     Returns
     -------
     ClusterabilityResult
@@ -284,6 +295,8 @@ def clusterability(
     check("normalize", normalize)
     check("local", local)
     norm_eps = NORMALIZE_EPS if normalize else None
+    if check("device", device) is not None:
+        device = check_device_null(device, normalize=normalize, local=local, eigen_solver=eigen_solver)
 
     # The null is a shuffle of the network with isolated neurons removed (method.md §1).
     reduced_core, kept = _core.reduce_isolated(net.core)
@@ -310,12 +323,20 @@ def clusterability(
         eigen_solver,
         normalize=normalize,
         local=local,
+        device=device,
     )
     t1 = time.perf_counter()
+    if device is not None:
+        compute: Any = device_null_chunk
+        args: tuple[Any, ...] = (method, k, n_init, seed, device, isinstance(n_init, AutoRestarts))
+        chunk_size = chunk_size or default_batch(n_active)
+    else:
+        compute = local_null_chunk if local else null_chunk
+        args = (method, k, n_init, seed, eigen_solver, norm_eps)
     null = run_null_chunks(
-        local_null_chunk if local else null_chunk,
+        compute,
         reduced_core,
-        (method, k, n_init, seed, eigen_solver, norm_eps),
+        args,
         n_shuffles,
         chunk_size,
         threads=threads,
@@ -331,6 +352,8 @@ def clusterability(
     settings["normalize"] = bool(normalize)
     if local:
         settings["local"] = True
+    if device is not None:
+        settings.update(device=device, device_name=device_name(device), chunk_size=chunk_size)
     if not net.is_chain():  # the structure of a network with skips or concatenations
         settings.update(
             graph="groups",
@@ -407,10 +430,11 @@ def chunk_store(
     *,
     normalize: bool = False,
     local: bool = False,
+    device: str | None = None,
 ) -> Any:
     """The :class:`~modcut.store.ChunkStore` of a null test's settings (``None`` without
-    ``store``); ``normalize`` and ``local`` are part of the settings only when on, so
-    stores written before the options existed keep their hash."""
+    ``store``); ``normalize``, ``local`` and ``device`` are part of the settings only when
+    set, so stores written before the options existed keep their hash."""
     if store is None:
         return None
     settings = {
@@ -426,7 +450,31 @@ def chunk_store(
         settings["normalize"] = True
     if local:
         settings["local"] = True
+    if device is not None:  # other random numbers: never mixed with the Rust null's chunks
+        settings["device"] = device
     return ChunkStore(store, settings)
+
+
+def check_device_null(device: Any, *, normalize: bool, local: bool, eigen_solver: str) -> str:
+    """The canonical name of the torch device of a null (:func:`modcut.batched.check_device`),
+    refusing the options the device path does not run."""
+    dev = check_device(device)
+    other = [
+        name
+        for name, on in (
+            ("normalize=True", normalize),
+            ("local=True", local),
+            ("eigen_solver='arpack'", eigen_solver == "arpack"),
+        )
+        if on
+    ]
+    if other:
+        raise ValueError(
+            f"device={device!r} runs the null of the plain method (whole-network spectral "
+            f"clustering, no normalisation); {' and '.join(other)} run(s) on the CPU only: "
+            "leave device out"
+        )
+    return dev
 
 
 def make_result(

@@ -136,6 +136,15 @@ fn normalize(py: Python<'_>, net: &Bound<'_, CoreNetwork>, eps: f64) -> PyResult
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // the method's constants, for the batched null on a torch device (modcut.batched),
+    // which must run the same procedure
+    m.add("KMEANS_MAX_ITER", crate::null::KMEANS_MAX_ITER)?;
+    m.add("KMEANS_TOL", crate::null::KMEANS_TOL)?;
+    m.add("NCUT_EPS", crate::null::NCUT_EPS)?;
+    m.add("KDE_BANDWIDTH", crate::shuffle::KDE_BANDWIDTH)?;
+    m.add("AUTO_ROUND", crate::kmeans::AUTO_ROUND)?;
+    m.add("AUTO_PATIENCE", crate::kmeans::AUTO_PATIENCE)?;
+    m.add("AUTO_TOL", crate::kmeans::AUTO_TOL)?;
     m.add_function(wrap_pyfunction!(observed_labels, m)?)?;
     m.add_function(wrap_pyfunction!(null_labels, m)?)?;
     m.add_function(wrap_pyfunction!(observed_embedding, m)?)?;
