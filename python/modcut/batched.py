@@ -94,7 +94,9 @@ def check_device(device: Any) -> str:
     :class:`~modcut.errors.MissingExtraError` without torch.
     """
     if not isinstance(device, str):
-        raise TypeError(f"device must be a torch device name such as 'cuda' or 'cpu', got {device!r}")
+        raise TypeError(
+            f"device must be a torch device name such as 'cuda' or 'cpu', got {device!r}"
+        )
     torch = _torch()
     try:
         dev = torch.device(device)
@@ -221,9 +223,7 @@ def _shuffle_group(g: _Group, method: str, gen: Any, torch: Any) -> tuple[Any, A
     return pos, g.nz_val[pick] + _core.KDE_BANDWIDTH * noise
 
 
-def shuffled_adjacency(
-    network: Network, method: str, seeds: list[int], device: str = "cpu"
-) -> Any:
+def shuffled_adjacency(network: Network, method: str, seeds: list[int], device: str = "cpu") -> Any:
     """The ``|w|`` adjacency of one shuffle of ``network`` per seed, a ``(B, n, n)``
     float64 tensor on ``device`` (symmetric, zero diagonal); sample ``b`` is drawn from
     a generator seeded with ``seeds[b]`` (:func:`device_null_chunk` uses
@@ -384,7 +384,9 @@ def _sqdist(x: Any, c: Any, xx: Any) -> Any:
     """Squared distances ``(…, n, m)`` of points ``x`` (B, n, d) to centers
     ``c`` (B, R, m, d), broadcast over restarts: ``‖x‖² − 2 x·c + ‖c‖²``."""
     cc = (c * c).sum(-1)
-    return (xx[:, None, :, None] - 2.0 * (x[:, None] @ c.transpose(-1, -2)) + cc[..., None, :]).clamp_min(0)
+    return (
+        xx[:, None, :, None] - 2.0 * (x[:, None] @ c.transpose(-1, -2)) + cc[..., None, :]
+    ).clamp_min(0)
 
 
 def _kmeans_pp(x: Any, xx: Any, w: Any, k: int, first: Any, trials: Any, torch: Any) -> Any:
@@ -522,7 +524,9 @@ def batch_kmeans(
         if auto:
             seen = torch.isfinite(prev)
             flat = seen & (prev - best_in[todo] <= _core.AUTO_TOL * prev.abs())
-            stalled[todo] = torch.where(flat, stalled[todo] + 1, torch.where(seen, 0, stalled[todo]))
+            stalled[todo] = torch.where(
+                flat, stalled[todo] + 1, torch.where(seen, 0, stalled[todo])
+            )
             todo = todo[stalled[todo] < _core.AUTO_PATIENCE]
             if todo.numel() == 0:
                 break
@@ -573,11 +577,12 @@ def device_null_chunk(
     dev = torch.device(device)
     net = Network.from_core(reduced_core)
     n = net.n_nodes
-    trials_per = 2 + int(math.floor(math.log(k)))
+    trials_per = 2 + math.floor(math.log(k))
     with _threads(torch, threads), torch.no_grad():
         groups = _groups(net, torch, dev)
         seeds = [_sample_seed(seed, start + i) for i in range(count)]
         a, gens = _shuffled(groups, n, method, seeds, dev, torch)
+
         # each sample's remaining draws, from its own generator: Krylov start block,
         # then the k-means++ draws of every restart
         def draw(shape: tuple[int, ...], normal: bool = False) -> Any:

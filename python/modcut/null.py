@@ -296,7 +296,9 @@ def clusterability(
     check("local", local)
     norm_eps = NORMALIZE_EPS if normalize else None
     if check("device", device) is not None:
-        device = check_device_null(device, normalize=normalize, local=local, eigen_solver=eigen_solver)
+        device = check_device_null(
+            device, normalize=normalize, local=local, eigen_solver=eigen_solver
+        )
 
     # The null is a shuffle of the network with isolated neurons removed (method.md §1).
     reduced_core, kept = _core.reduce_isolated(net.core)
@@ -471,8 +473,8 @@ def check_device_null(device: Any, *, normalize: bool, local: bool, eigen_solver
     if other:
         raise ValueError(
             f"device={device!r} runs the null of the plain method (whole-network spectral "
-            f"clustering, no normalisation); {' and '.join(other)} run(s) on the CPU only: "
-            "leave device out"
+            f"clustering, no normalisation); {' and '.join(other)} "
+            f"{'is' if len(other) == 1 else 'are'} run by the Rust null only: leave device out"
         )
     return dev
 

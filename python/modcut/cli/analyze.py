@@ -75,6 +75,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "own, labels aligned across slices; the same for every shuffle (layered networks)",
     )
     p.add_argument(
+        "--device",
+        metavar="DEVICE",
+        help="compute the null in batches on this torch device, e.g. cuda or cuda:1 (cpu runs "
+        "the same torch code on the CPU), in batches of about 8 GiB. The same null "
+        "distribution as the default Rust null, with torch's random numbers (default: Rust)",
+    )
+    p.add_argument(
         "--graph",
         choices=["all", "conv"],
         default="all",
@@ -184,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         experts=args.experts,
         normalize=args.normalize,
         local=args.local,
+        device=args.device,
         **_model_file_args(args),
     )
     if lesion_input is not None:

@@ -17,7 +17,7 @@ from modcut import distributed, report
 from modcut._io import jsonable, read_json, write_json
 from modcut._params import check_each
 from modcut.cluster import default_n_init
-from modcut.null import ClusterabilityResult
+from modcut.null import ClusterabilityResult, check_device_null
 from modcut.planted import planted_agreement
 from modcut.readers.blocks import find_blocks
 from modcut.readers.load import as_graph, model_file_graph, read_checkpoint
@@ -69,6 +69,7 @@ def analyze(
     experts: str | None = None,
     normalize: bool = False,
     local: bool = False,
+    device: str | None = None,
 ) -> dict[str, Path]:
     """Clusterability of a network against its shuffles, with figures and a report.
 
@@ -141,6 +142,10 @@ def analyze(
     local:
         Layer-local clustering of the network and of every shuffle
         (:func:`modcut.clusterability`'s ``local``; layered networks).
+    device:
+        Compute the null in batches on this torch device (``"cuda"``; ``"cpu"`` runs the
+        same torch code on the CPU): :func:`modcut.clusterability`'s ``device``. Recorded
+        as ``settings["device"]``; a finished result is taken over only from the same device.
 
     Every result's ``settings`` holds, besides :func:`modcut.clusterability`'s
     (``k``, ``n_init`` incl. ``"auto"`` and ``n_init_max``, ``shuffle``,
@@ -174,7 +179,10 @@ def analyze(
         n_init=n_init,
         normalize=normalize,
         local=local,
+        device=device,
     )
+    if device is not None:
+        device = check_device_null(device, normalize=normalize, local=local, eigen_solver="lanczos")
     say = log or (lambda _m: None)
     out = Path(out_dir) if out_dir is not None else default_out(network)
     inputs, is_blocks = _read_input(
@@ -197,6 +205,7 @@ def analyze(
             n_init=n_init,
             normalize=normalize,
             local=local,
+            device=device,
             progress=progress,
             client=client,
             store=STORE if resume else None,
@@ -241,6 +250,7 @@ class _Run:
     n_init: int | str | None
     normalize: bool
     local: bool
+    device: str | None  # canonical torch device name of the null, or None (Rust)
     progress: bool | None
     client: Any
     store: str | None
@@ -397,6 +407,7 @@ def _analyze_one(
             store=out / run.store if run.store is not None else None,
             normalize=run.normalize,
             local=run.local,
+            device=run.device,
         )
         result = replace(result, settings={**result.settings, **run.options}, provenance=dict(prov))
     say(f"  {result.summary().splitlines()[0]}  [{time.perf_counter() - t0:.1f} s]")
@@ -537,6 +548,7 @@ def _analyze_blocks(
         "n_init": run.n_init,
         "normalize": run.normalize,
         "local": run.local,
+        "device": run.device,
         "n_jobs": run.n_jobs if run.n_jobs is not None else -1,
         **run.options,
         "modcut_version": modcut.__version__,
@@ -600,6 +612,7 @@ def _finished_block(folder: Path, item: _Input, run: _Run) -> Any:
                 run.n_init,
                 run.normalize,
                 run.local,
+                run.device,
             )
             and raw.get("provenance", {}).get("source") == item.provenance.get("source")
             and raw.get("provenance", {}).get("block") == item.name
@@ -638,6 +651,7 @@ def _shared_null(net: Any, prov: dict[str, Any], path: Path, run: _Run) -> Any:
             run.n_init,
             run.normalize,
             run.local,
+            run.device,
         )
         and tuple(raw.get("widths", ())) == tuple(net.widths)
         and raw.get("provenance", {}).get("source") == prov.get("source")
@@ -679,10 +693,11 @@ def settings_match(
     n_init: int | str | None,
     normalize: bool = False,
     local: bool = False,
+    device: str | None = None,
 ) -> bool:
     """Whether a saved clusterability result (its JSON dict) has these settings
     (``n_init=None``: the reference's default for its non-isolated neurons; a result
-    from before ``normalize``/``local`` existed used neither)."""
+    from before ``normalize``/``local``/``device`` existed used neither)."""
     s = saved.get("settings", {})
     if n_init is None:
         n_active = int(sum(saved.get("widths", []))) - int(s.get("n_isolated", 0))
@@ -695,4 +710,5 @@ def settings_match(
         and s.get("n_init") == n_init
         and bool(s.get("normalize", False)) == bool(normalize)
         and bool(s.get("local", False)) == bool(local)
+        and s.get("device") == device
     )
