@@ -578,7 +578,14 @@ unsafe fn gram_apply_n<const B: usize, const U: usize, const FMA: bool>(
     out.fill(0.0);
     let x: &[[f64; B]] = as_chunks(x);
     let out: &mut [[f64; B]] = as_chunks_mut(out);
-    for r in 0..m.nrows {
+    // long rows (at least 16 entries on average): one chain per row would be latency-bound
+    let start = if U == 1 && m.indices.len() >= 16 * m.nrows {
+        // SAFETY: the caller's contract.
+        unsafe { gram_rows_interleaved::<B, FMA>(m, x, out) }
+    } else {
+        0
+    };
+    for r in start..m.nrows {
         let (lo, hi) = (m.indptr[r], m.indptr[r + 1]);
         let idx = &m.indices[lo..hi];
         let val = &m.data[lo..hi];
@@ -614,6 +621,179 @@ unsafe fn gram_apply_n<const B: usize, const U: usize, const FMA: bool>(
                 oj[c] = fma64::<FMA>(a, t[c], oj[c]);
             }
         }
+    }
+}
+
+/// Rows whose row products [`gram_rows_interleaved`] computes together.
+const ROWS: usize = 4;
+
+/// [`gram_apply_n`] with one accumulator (`U = 1`) on the rows `0 … ROWS·⌊nrows/ROWS⌋`,
+/// [`ROWS`] at a time: the row products `t = b_r · x` of the group are computed
+/// side by side (independent dependency chains, each in its row's order), then each
+/// row's update of the output in row order, as one row at a time does (rows with the
+/// same columns update each output row together, still in row order): the same
+/// operations in the same order for every value (bit-identical). Returns the rows done.
+///
+/// # Safety
+/// As [`gram_apply_dispatch`].
+#[inline(always)]
+unsafe fn gram_rows_interleaved<const B: usize, const FMA: bool>(
+    m: &SparseBlock,
+    x: &[[f64; B]],
+    out: &mut [[f64; B]],
+) -> usize {
+    let (idx, val) = (&m.indices, &m.data);
+    let mut r = 0;
+    while r + ROWS <= m.nrows {
+        let lo: [usize; ROWS] = std::array::from_fn(|i| m.indptr[r + i]);
+        let len: [usize; ROWS] = std::array::from_fn(|i| m.indptr[r + i + 1] - lo[i]);
+        let common = len.iter().copied().min().unwrap_or(0);
+        let mut acc = [[0.0f64; B]; ROWS];
+        for e in 0..common {
+            for i in 0..ROWS {
+                // SAFETY: p < nnz; column indices are below x.len() (caller's contract).
+                unsafe {
+                    let p = lo[i] + e;
+                    let xj = x.get_unchecked(*idx.get_unchecked(p) as usize);
+                    let a = *val.get_unchecked(p);
+                    for c in 0..B {
+                        acc[i][c] = fma64::<FMA>(a, xj[c], acc[i][c]);
+                    }
+                }
+            }
+        }
+        for i in 0..ROWS {
+            for p in lo[i] + common..lo[i] + len[i] {
+                // SAFETY: as above.
+                unsafe {
+                    let xj = x.get_unchecked(*idx.get_unchecked(p) as usize);
+                    let a = *val.get_unchecked(p);
+                    for c in 0..B {
+                        acc[i][c] = fma64::<FMA>(a, xj[c], acc[i][c]);
+                    }
+                }
+            }
+        }
+        let first = &idx[lo[0]..lo[0] + len[0]];
+        if (1..ROWS).all(|i| &idx[lo[i]..lo[i] + len[i]] == first) {
+            // the same columns in every row (dense blocks): each output row updated by
+            // the group's rows in row order, loaded and stored once
+            for (e, &j) in first.iter().enumerate() {
+                // SAFETY: as above.
+                unsafe {
+                    let oj = out.get_unchecked_mut(j as usize);
+                    let mut o = *oj;
+                    for i in 0..ROWS {
+                        let a = *val.get_unchecked(lo[i] + e);
+                        for c in 0..B {
+                            o[c] = fma64::<FMA>(a, acc[i][c], o[c]);
+                        }
+                    }
+                    *oj = o;
+                }
+            }
+            r += ROWS;
+            continue;
+        }
+        for i in 0..ROWS {
+            let t = acc[i];
+            for p in lo[i]..lo[i] + len[i] {
+                // SAFETY: as above.
+                unsafe {
+                    let oj = out.get_unchecked_mut(*idx.get_unchecked(p) as usize);
+                    let a = *val.get_unchecked(p);
+                    for c in 0..B {
+                        oj[c] = fma64::<FMA>(a, t[c], oj[c]);
+                    }
+                }
+            }
+        }
+        r += ROWS;
+    }
+    r
+}
+
+/// [`gram_apply_dispatch`] for a matrix whose every row has exactly two entries, the
+/// first below the second, rows sorted by the first (the normalized incidence matrix of
+/// [`crate::embed`]): the same operations in the same order as [`gram_apply_n`] with the
+/// same `U`, without the row loop's overhead and the row pointers, and each run of rows
+/// sharing a first node keeps that node's output in registers (bit-identical results).
+///
+/// # Safety
+/// As [`gram_apply_dispatch`], and the row structure above.
+#[inline(always)]
+unsafe fn gram_apply_pairs_dispatch<const FMA: bool>(
+    m: &SparseBlock,
+    x: &[f64],
+    out: &mut [f64],
+    bs: usize,
+) {
+    match bs {
+        1 => gram_apply_pairs::<1, 4, FMA>(m, x, out),
+        2 => gram_apply_pairs::<2, 2, FMA>(m, x, out),
+        3 => gram_apply_pairs::<3, 1, FMA>(m, x, out),
+        4 => gram_apply_pairs::<4, 1, FMA>(m, x, out),
+        6 => gram_apply_pairs::<6, 1, FMA>(m, x, out),
+        8 => gram_apply_pairs::<8, 1, FMA>(m, x, out),
+        _ => gram_apply_dyn(m, x, out, bs),
+    }
+}
+
+/// The two-entry-row kernel (see [`gram_apply_pairs_dispatch`]). [`gram_apply_n`] on a
+/// row `(j0, a0), (j1, a1)`: with `U = 1` both products go to one accumulator; with
+/// `U = 2` each to its own, then added; with `U = 4` to the first, then the three empty
+/// accumulators are added (`+ 0.0`, which can change the sign of a zero, so it is kept).
+#[inline(always)]
+unsafe fn gram_apply_pairs<const B: usize, const U: usize, const FMA: bool>(
+    m: &SparseBlock,
+    x: &[f64],
+    out: &mut [f64],
+) {
+    out.fill(0.0);
+    let x: &[[f64; B]] = as_chunks(x);
+    let out: &mut [[f64; B]] = as_chunks_mut(out);
+    let (idx, val) = (&m.indices, &m.data);
+    let rows = m.nrows;
+    let mut r = 0;
+    while r < rows {
+        // a run of rows with the same first node j0 (rows come sorted by it): its
+        // output stays in registers for the run (no row of the run writes it through
+        // its second node, which is larger), the same updates in the same order
+        let j0 = idx[2 * r] as usize;
+        // SAFETY: column indices are below x.len() / B (caller's contract).
+        let x0 = unsafe { *x.get_unchecked(j0) };
+        let mut o0 = unsafe { *out.get_unchecked(j0) };
+        while r < rows && idx[2 * r] as usize == j0 {
+            let j1 = idx[2 * r + 1] as usize;
+            let (a0, a1) = (val[2 * r], val[2 * r + 1]);
+            // SAFETY: as above.
+            let x1 = unsafe { x.get_unchecked(j1) };
+            let mut t = [0.0f64; B];
+            for c in 0..B {
+                t[c] = match U {
+                    1 => fma64::<FMA>(a1, x1[c], fma64::<FMA>(a0, x0[c], 0.0)),
+                    2 => fma64::<FMA>(a0, x0[c], 0.0) + fma64::<FMA>(a1, x1[c], 0.0),
+                    _ => {
+                        let mut s = fma64::<FMA>(a1, x1[c], fma64::<FMA>(a0, x0[c], 0.0));
+                        for _ in 1..U {
+                            s += 0.0;
+                        }
+                        s
+                    }
+                };
+            }
+            for c in 0..B {
+                o0[c] = fma64::<FMA>(a0, t[c], o0[c]);
+            }
+            // SAFETY: as above.
+            let o1 = unsafe { out.get_unchecked_mut(j1) };
+            for c in 0..B {
+                o1[c] = fma64::<FMA>(a1, t[c], o1[c]);
+            }
+            r += 1;
+        }
+        // SAFETY: as above.
+        unsafe { *out.get_unchecked_mut(j0) = o0 };
     }
 }
 
@@ -756,8 +936,8 @@ pub fn lanczos_gram<R: Rng + ?Sized>(
 ) -> Result<(Vec<f64>, Mat<f64>, LanczosStats)> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") {
             // SAFETY: the CPU has the features.
             return unsafe { lanczos_avx2(m, nev, opts, rng) };
         }
@@ -796,6 +976,14 @@ fn lanczos_impl<const FMA: bool, R: Rng + ?Sized>(
     if m.indptr.len() != m.nrows + 1 || m.indices.iter().any(|&j| j as usize >= n) {
         return Err(Error::Shape("Lanczos: malformed block".into()));
     }
+    // every row with exactly two entries, ascending, rows sorted by the first (the
+    // normalized incidence matrix of a graph): the specialised kernel, same arithmetic
+    let pairs = m.indptr.iter().enumerate().all(|(r, &p)| p == 2 * r)
+        && m.indices.chunks_exact(2).all(|p| p[0] < p[1])
+        && m.indices
+            .chunks_exact(2)
+            .zip(m.indices.chunks_exact(2).skip(1))
+            .all(|(p, q)| p[0] <= q[0]);
     let mut v = vec![0.0; n * cap];
     let mut t = vec![0.0; cap * cap]; // column-major; upper triangle used
     let mut z = vec![0.0; n * bs];
@@ -824,7 +1012,13 @@ fn lanczos_impl<const FMA: bool, R: Rng + ?Sized>(
                 }
             }
             // SAFETY: the column indices were checked against n above.
-            unsafe { gram_apply_dispatch::<FMA>(m, &xb, &mut yb, bs) };
+            unsafe {
+                if pairs {
+                    gram_apply_pairs_dispatch::<FMA>(m, &xb, &mut yb, bs)
+                } else {
+                    gram_apply_dispatch::<FMA>(m, &xb, &mut yb, bs)
+                }
+            };
             stats.applies += bs;
             for c in 0..bs {
                 let zc = &mut z[c * n..(c + 1) * n];
@@ -1055,6 +1249,116 @@ pub(crate) mod tests {
     };
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    /// The Gram kernel as it was first written (one row at a time, `u` accumulators):
+    /// the specification the faster kernels must reproduce bit for bit.
+    fn gram_reference(m: &SparseBlock, x: &[f64], bs: usize, u: usize, fma: bool) -> Vec<f64> {
+        let f = |a: f64, b: f64, c: f64| if fma { a.mul_add(b, c) } else { a * b + c };
+        let mut out = vec![0.0; x.len()];
+        for r in 0..m.nrows {
+            let (lo, hi) = (m.indptr[r], m.indptr[r + 1]);
+            let mut acc = vec![vec![0.0f64; bs]; u];
+            let full = (hi - lo) / u * u;
+            for e in (lo..lo + full).step_by(u) {
+                for q in 0..u {
+                    let (j, a) = (m.indices[e + q] as usize, m.data[e + q]);
+                    for c in 0..bs {
+                        acc[q][c] = f(a, x[j * bs + c], acc[q][c]);
+                    }
+                }
+            }
+            for e in lo + full..hi {
+                let (j, a) = (m.indices[e] as usize, m.data[e]);
+                for c in 0..bs {
+                    acc[0][c] = f(a, x[j * bs + c], acc[0][c]);
+                }
+            }
+            let mut t = acc[0].clone();
+            for q in 1..u {
+                for c in 0..bs {
+                    t[c] += acc[q][c];
+                }
+            }
+            for e in lo..hi {
+                let (j, a) = (m.indices[e] as usize, m.data[e]);
+                for c in 0..bs {
+                    out[j * bs + c] = f(a, t[c], out[j * bs + c]);
+                }
+            }
+        }
+        out
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn gram_kernels_are_bit_identical_to_the_row_by_row_kernel() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        // (block size, accumulators) of gram_apply_dispatch
+        let tiers = [(1, 4), (2, 2), (3, 1), (4, 1), (6, 1), (8, 1), (5, 0)];
+        // dense rows (the interleaved kernel, same columns), long rows of mixed
+        // lengths (interleaved, row by row updates), short rows, with signed zeros
+        let dense = random_block(37, 41, 1.0, 1);
+        let long = random_block(53, 90, 0.5, 2);
+        let short = random_block(60, 30, 0.1, 3);
+        // an incidence matrix (rows (u, v), u < v, sorted by u): the pair kernel
+        let mut inc = SparseBlock {
+            nrows: 0,
+            ncols: 40,
+            indptr: vec![0],
+            indices: vec![],
+            data: vec![],
+        };
+        for uu in 0..40u32 {
+            for vv in uu + 1..40 {
+                if rng.random::<f64>() < 0.3 {
+                    inc.indices.extend([uu, vv]);
+                    let z = if rng.random::<f64>() < 0.05 {
+                        -0.0
+                    } else {
+                        rng.random::<f64>()
+                    };
+                    inc.data.extend([z, rng.random::<f64>()]);
+                    inc.nrows += 1;
+                    inc.indptr.push(inc.indices.len());
+                }
+            }
+        }
+        for m in [&dense, &long, &short, &inc] {
+            for &(bs, u) in &tiers {
+                let mut x: Vec<f64> = (0..m.ncols * bs)
+                    .map(|_| rng.random::<f64>() - 0.5)
+                    .collect();
+                x[0] = -0.0;
+                for fma in [false, true] {
+                    // the fallback for other block sizes never fuses
+                    let want = gram_reference(m, &x, bs, u.max(1), fma && u > 0);
+                    let mut got = vec![f64::NAN; x.len()];
+                    // SAFETY: the blocks are valid and x has ncols × bs values.
+                    unsafe {
+                        match fma {
+                            true => gram_apply_dispatch::<true>(m, &x, &mut got, bs),
+                            false => gram_apply_dispatch::<false>(m, &x, &mut got, bs),
+                        }
+                    }
+                    assert_eq!(bits(&got), bits(&want), "generic bs {bs} fma {fma}");
+                    if std::ptr::eq(m, &inc) {
+                        let mut got = vec![f64::NAN; x.len()];
+                        // SAFETY: as above, and inc has the pair structure.
+                        unsafe {
+                            match fma {
+                                true => gram_apply_pairs_dispatch::<true>(m, &x, &mut got, bs),
+                                false => gram_apply_pairs_dispatch::<false>(m, &x, &mut got, bs),
+                            }
+                        }
+                        assert_eq!(bits(&got), bits(&want), "pairs bs {bs} fma {fma}");
+                    }
+                }
+            }
+        }
+    }
 
     /// Embedding then k-means with the pipeline's settings (as `null::spectral_labels`).
     fn spectral_labels<R: Rng + ?Sized>(
