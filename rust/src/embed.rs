@@ -20,9 +20,9 @@
 use rand::Rng;
 
 use crate::error::{Error, Result};
-use crate::graph::{adjacency, bipartite_with, colouring, Bipartite, Graph, SparseBlock};
+use crate::graph::{adjacency, bipartite_with, colouring, Bipartite, Graph};
 use crate::net::Network;
-use crate::spectral::{self, lanczos_gram, LanczosOpts, DENSE_MAX};
+use crate::spectral::{self, lanczos_incidence, Incidence, LanczosOpts, DENSE_MAX};
 
 /// Spectral embedding of the non-isolated nodes of a network.
 pub struct Embedding {
@@ -145,38 +145,30 @@ fn component_eigen<R: Rng + ?Sized>(
         let vecs = faer::Mat::from_fn(nc, k, |r, j| u[(r, cols[j])]);
         return Ok((vals, vecs));
     }
-    // normalized incidence M (one row per edge u < v): MᵀM = (I + N)/2
-    let mut indptr = vec![0usize];
-    let mut indices = Vec::with_capacity(nnz);
-    let mut data = Vec::with_capacity(nnz);
+    // normalized incidence M (one row per edge u < v): MᵀM = (I + N)/2, stored by the
+    // upper adjacency (local ids follow global ids, so u < v locally too)
+    let mut indptr = Vec::with_capacity(nc + 1);
+    indptr.push(0);
+    let mut cols = Vec::with_capacity(nnz / 2);
+    let mut h = Vec::with_capacity(nnz / 2);
     for &u in nodes {
         for p in adj.indptr[u]..adj.indptr[u + 1] {
             let v = adj.indices[p] as usize;
-            if v <= u {
-                continue;
+            if v > u {
+                cols.push(local[v]);
+                h.push((0.5 * adj.data[p]).sqrt());
             }
-            let h = (0.5 * adj.data[p]).sqrt();
-            let (lu, lv) = (local[u], local[v]);
-            let (a, b) = if lu < lv {
-                ((lu, h * inv[u]), (lv, h * inv[v]))
-            } else {
-                ((lv, h * inv[v]), (lu, h * inv[u]))
-            };
-            indices.push(a.0);
-            data.push(a.1);
-            indices.push(b.0);
-            data.push(b.1);
-            indptr.push(indices.len());
         }
+        indptr.push(cols.len());
     }
-    let m = SparseBlock {
-        nrows: indptr.len() - 1,
-        ncols: nc,
+    let m = Incidence {
+        n: nc,
         indptr,
-        indices,
-        data,
+        cols,
+        h,
+        inv: nodes.iter().map(|&u| inv[u]).collect(),
     };
-    let (theta, x, _) = lanczos_gram(&m, k, &opts, rng)?;
+    let (theta, x, _) = lanczos_incidence(&m, k, &opts, rng)?;
     Ok((theta.iter().map(|&t| 2.0 * t - 1.0).collect(), x))
 }
 
