@@ -894,10 +894,10 @@ mod tests {
                 .widths()
                 .iter()
                 .enumerate()
-                .flat_map(|(l, &w)| std::iter::repeat(l).take(w))
+                .flat_map(|(l, &w)| std::iter::repeat_n(l, w))
                 .collect();
             let even: Vec<usize> =
-                (0..n).filter(|&u| layer_of[u] % 2 == 0 && deg[u] > 0.0).collect();
+                (0..n).filter(|&u| layer_of[u].is_multiple_of(2) && deg[u] > 0.0).collect();
             let odd: Vec<usize> =
                 (0..n).filter(|&u| layer_of[u] % 2 == 1 && deg[u] > 0.0).collect();
             match normalized_bipartite(&net) {
