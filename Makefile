@@ -7,7 +7,7 @@ export PYO3_PYTHON := $(shell command -v $(PYTHON))
 export LD_LIBRARY_PATH := $(PY_LIBDIR):$(LD_LIBRARY_PATH)
 DEMO_DIR ?= demo
 
-.PHONY: all setup data develop wheel wheelhouse test test-rust test-python lint bench bench-blocks demo clean
+.PHONY: all setup data develop wheel wheelhouse test test-rust test-python lint bench bench-speedup bench-blocks demo clean
 
 all: test
 
@@ -74,6 +74,12 @@ bench: setup
 
 # transformer MLP blocks at real shapes (GPT-2 small, Pythia-1B, LLaMA-7B): cost per null sample,
 # peak memory, Dask workers per hour (a few minutes; about 9 GiB for the LLaMA block)
+# issue 22's side-by-side (both pipelines in one session, on the four graphs of the profile)
+bench-speedup: setup
+	mkdir -p .benchmarks
+	$(PYTHON) -m pytest benches/test_bench_speedup.py --benchmark-only --benchmark-json=.benchmarks/speedup.json --benchmark-columns=min,median,rounds
+	$(PYTHON) benches/summarize.py .benchmarks/speedup.json
+
 bench-blocks: setup
 	$(PYTHON) benches/blocks_scale.py --json .benchmarks/blocks_scale.json
 

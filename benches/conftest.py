@@ -47,3 +47,29 @@ def network(request):
 @pytest.fixture(scope="session")
 def pruned_network():
     return make_network(hidden=256, sparsity=0.9)
+
+
+def speed_graphs() -> dict[str, object]:
+    """The graphs of issue 22's speed work, as :class:`modcut.Network`: the ResNet-18
+    channel graph (random weights, 64×64 inputs; not bipartite), the dense 384-1536-384
+    and 768-3072-768 MLP blocks (standard normal / √fan-in) and the pruned
+    784-256×4-10 MLP. Shared by ``profile_sample.py`` and ``test_bench_speedup.py``."""
+    import torch
+    import torchvision
+
+    import modcut
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+
+    def block(d: int, f: int) -> list[np.ndarray]:
+        return [rng.normal(size=(d, f)) / np.sqrt(d), rng.normal(size=(f, d)) / np.sqrt(f)]
+
+    return {
+        "ResNet-18 channel graph": modcut.network_graph(
+            torchvision.models.resnet18(weights=None), input_shape=(3, 64, 64)
+        ),
+        "MLP block 384-1536-384": modcut.as_network(block(384, 1536)),
+        "MLP block 768-3072-768": modcut.as_network(block(768, 3072)),
+        "pruned MLP 784-256×4-10": modcut.as_network(make_network(hidden=256, sparsity=0.9)),
+    }

@@ -31,7 +31,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
-import modcut
 from modcut import _core
 from modcut.cluster import default_n_init
 
@@ -40,31 +39,9 @@ METHOD = "layer"
 
 
 def _graphs() -> dict[str, Any]:
-    import torch
-    import torchvision
+    from conftest import speed_graphs
 
-    from conftest import make_network
-
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    return {
-        "ResNet-18 channel graph": modcut.network_graph(
-            torchvision.models.resnet18(weights=None), input_shape=(3, 64, 64)
-        ),
-        "MLP block 384-1536-384": modcut.as_network(
-            [
-                rng.normal(size=(384, 1536)) / np.sqrt(384),
-                rng.normal(size=(1536, 384)) / np.sqrt(1536),
-            ]
-        ),
-        "MLP block 768-3072-768": modcut.as_network(
-            [
-                rng.normal(size=(768, 3072)) / np.sqrt(768),
-                rng.normal(size=(3072, 768)) / np.sqrt(3072),
-            ]
-        ),
-        "pruned MLP 784-256×4-10": modcut.as_network(make_network(hidden=256, sparsity=0.9)),
-    }
+    return speed_graphs()
 
 
 def _median(f: Callable[[], Any], repeats: int) -> tuple[float, Any]:

@@ -10,6 +10,14 @@ import sys
 from collections import defaultdict
 
 
+def _cell(v: float | None) -> str:
+    return f"{v:.4g}" if v else "-"
+
+
+def _ratio(ref: float | None, v: float | None) -> str:
+    return f"{ref / v:.0f}×" if ref and v else "-"
+
+
 def main(path: str) -> None:
     data = json.loads(open(path).read())
     per_sample: dict[str, dict[str, float]] = defaultdict(dict)
@@ -29,6 +37,23 @@ def main(path: str) -> None:
             r, m = d.get("reference"), d.get("modcut")
             ratio = f"{r / m:.0f}x" if r and m else "-"
             print(f"| {net} | {r or float('nan'):.4f} | {m or float('nan'):.4f} | {ratio} |")
+        print()
+    speed: dict[str, dict[str, float]] = defaultdict(dict)
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        if b["name"].startswith(("test_reference[", "test_modcut[")):
+            speed[info["graph"]][info["pipeline"]] = b["stats"]["median"] / info["samples_per_call"]
+    if speed:
+        print(
+            "| graph | reference s/sample | modcut s/sample | speed-up "
+            "| modcut n_init=auto s/sample | speed-up |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
+        for g, d in speed.items():
+            r, m, a = d.get("reference"), d.get("modcut"), d.get("modcut auto")
+            print(
+                f"| {g} | {_cell(r)} | {_cell(m)} | {_ratio(r, m)} | {_cell(a)} | {_ratio(r, a)} |"
+            )
         print()
     rows = [b for b in data["benchmarks"] if b["name"].startswith("test_scaling_with_size")]
     if rows:

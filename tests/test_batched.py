@@ -41,6 +41,11 @@ def residual(n: int = 60, seed: int = 1) -> Network:
     return Network.from_edges([n, n, n, n], edges)
 
 
+def node_colouring(net: Network) -> np.ndarray | None:
+    colour = net.colouring()
+    return None if colour is None else colour[net.node_group()]
+
+
 def dense_adjacency(net: Network) -> np.ndarray:
     return np.abs(net.adjacency().toarray())
 
@@ -108,7 +113,7 @@ def test_embedding_of_a_network_with_skips(n: int) -> None:
     k = 6
     a = torch.as_tensor(adj)[None]
     x, vals, active = batched.batch_embedding(
-        a, k, net.colouring(), torch.randn(1, adj.shape[0], k + 8, dtype=torch.float64)
+        a, k, node_colouring(net), torch.randn(1, adj.shape[0], k + 8, dtype=torch.float64)
     )
     assert bool(active.all())
     np.testing.assert_allclose(vals[0].numpy(), _numpy_top(adj, k), atol=1e-8)
@@ -122,17 +127,23 @@ def test_embedding_of_a_network_with_skips(n: int) -> None:
     assert np.linalg.norm(top - q @ (q.T @ top)) < 1e-6
 
 
-def test_embedding_of_a_chain_takes_the_svd_shortcut_and_matches_eigh() -> None:
+def test_embedding_of_a_chain_takes_the_svd_shortcut_and_matches_eigh(monkeypatch) -> None:
     net = modcut.as_network(chain())
     adj = dense_adjacency(net)
-    assert net.colouring() is not None
     a = torch.as_tensor(adj)[None]
     k = 5
-    x, vals, active = batched.batch_embedding(a, k, net.colouring())
+
+    def no_krylov(*args):
+        raise AssertionError("a 2-colourable network takes the SVD shortcut")
+
+    monkeypatch.setattr(batched, "_top_eigh", no_krylov)
+    x, vals, active = batched.batch_embedding(a, k, node_colouring(net))
     keep = adj.sum(1) > 0
     np.testing.assert_allclose(vals[0].numpy(), _numpy_top(adj[keep][:, keep], k), atol=1e-10)
     assert not x[0][~torch.as_tensor(keep)].any()  # isolated rows: zero
     assert torch.equal(active[0], torch.as_tensor(keep))
+    with pytest.raises(ValueError, match="colour to each of the 170 nodes"):
+        batched.batch_embedding(a, k, net.colouring())  # per group, not per node
 
 
 def test_kmeans_finds_planted_blobs_and_skips_inactive_points() -> None:

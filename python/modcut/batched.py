@@ -323,8 +323,8 @@ def batch_embedding(
     k:
         Eigenvectors.
     colouring:
-        A 2-colouring of the nodes (``Network.colouring()``), or ``None`` when the
-        network is not 2-colourable.
+        A 2-colouring of the nodes, shape ``(n,)`` (``Network.colouring()`` of each
+        node's group), or ``None`` when the network is not 2-colourable.
     start:
         ``(B, n, k + 8)`` start block of the Krylov method (random; standard normal
         when ``None``, from torch's global generator).
@@ -341,6 +341,11 @@ def batch_embedding(
     active = deg > 0
     inv = torch.where(active, deg.clamp_min(torch.finfo(a.dtype).tiny).rsqrt(), 0.0)
     if colouring is not None:
+        colouring = np.asarray(colouring)
+        if colouring.shape != (n,):
+            raise ValueError(
+                f"colouring must give a colour to each of the {n} nodes, got shape {colouring.shape}"
+            )
         even = torch.as_tensor(np.flatnonzero(colouring == 0), device=a.device)
         odd = torch.as_tensor(np.flatnonzero(colouring != 0), device=a.device)
         if k < min(len(even), len(odd)):
@@ -594,8 +599,9 @@ def device_null_chunk(
         start_block = draw((n, k + 8), normal=True)
         first = draw((n_init,))
         trials = draw((n_init, k - 1, trials_per))
-        colour = net.colouring()
-        x, _, active = batch_embedding(a, k, colour, start_block)
+        colour = net.colouring()  # per group: each node takes its group's colour
+        node_colour = None if colour is None else colour[net.node_group()]
+        x, _, active = batch_embedding(a, k, node_colour, start_block)
         n_active = active.sum(-1)
         if bool((n_active < k).any()):
             low = int(n_active.min())
