@@ -154,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shapes", default=",".join(SHAPES), help="gpt2,pythia,llama")
     ap.add_argument("--json", default=None, help="also write the rows here")
     ap.add_argument("--one", nargs=2, metavar=("SHAPE", "FOLDER"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="write each shape's one-block model folder to DIR/SHAPE and keep it (e.g. to run "
+        "`modcut analyze DIR/llama` on it), instead of a temporary folder",
+    )
     args = ap.parse_args(argv)
     if args.one:  # the child: measure one shape, print its row as JSON
         print(json.dumps(measure(args.one[0], Path(args.one[1]))))
@@ -162,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="modcut-scale-") as tmp:
         for name in args.shapes.split(","):
             label, d, h, gated, _ = SHAPES[name]
-            folder = Path(tmp) / name
+            folder = Path(args.keep or tmp) / name
             _write_block(folder, d, h, gated)
             env = {**os.environ, "RAYON_NUM_THREADS": "1"}
             proc = subprocess.run(
@@ -176,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"{label}: {row['sample_s']:.2f} s per sample, peak "
                   f"{float(row['peak_rss_mib']) / 1024:.2f} GiB", file=sys.stderr)  # fmt: skip
-            shutil_rm(folder)
+            if not args.keep:
+                shutil_rm(folder)
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

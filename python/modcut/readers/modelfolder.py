@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from modcut.errors import NetworkFileError
-from modcut.readers.safetensorfile import SafetensorsFile
+from modcut.readers.safetensorfile import SafetensorsFile, not_weights
 
 __all__ = ["TensorSource", "is_hub_id", "is_model_folder", "open_model", "resolve_hub_id"]
 
@@ -84,11 +84,8 @@ class TensorSource(Mapping[str, tuple[int, ...]]):
         if self._memory is not None:
             a = _as_numpy(self._memory[name])
             if not np.issubdtype(a.dtype, np.floating):
-                raise NetworkFileError(
-                    f"{self.label}: tensor {name!r} has dtype {a.dtype}; transformer blocks are "
-                    "read from floating-point weights (integer tensors are quantized or "
-                    "packed, boolean ones masks, complex ones would lose their imaginary part)"
-                )
+                kind = {"b": "bool", "c": "complex"}.get(a.dtype.kind, "int")
+                raise not_weights(self.label, name, str(a.dtype), kind)
             return np.asarray(a, dtype=dtype)
         return self._where[name].weights(name, dtype)
 

@@ -245,18 +245,27 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
         t = self.info(name)
         kind = DTYPES[t.dtype][2]
         if kind != "float":
-            why = {
-                "int": "integer weights are quantized or packed (GPTQ, AWQ, bitsandbytes) and "
-                "are not the network's weights; dequantize to a floating type first",
-                "bool": "a boolean tensor is a mask, not weights",
-                "complex": "complex weights have no |w| modcut could use without dropping "
-                "their imaginary part",
-            }[kind]
-            raise NetworkFileError(
-                f"{self.path}: tensor {name!r} has dtype {t.dtype}; modcut reads floating-point "
-                f"weights (F64, F32, F16, BF16, F8_E4M3, F8_E5M2): {why}"
-            )
+            raise not_weights(str(self.path), name, t.dtype, kind)
         return np.asarray(self.array(name), dtype=dtype)
+
+
+#: Why a tensor of each non-floating kind is not a network's weights.
+NOT_WEIGHTS = {
+    "int": "integer weights are quantized or packed (GPTQ, AWQ, bitsandbytes) and "
+    "are not the network's weights; dequantize to a floating type first",
+    "bool": "a boolean tensor is a mask, not weights",
+    "complex": "complex weights have no |w| modcut could use without dropping their imaginary part",
+}
+
+
+def not_weights(where: str, name: str, dtype: str, kind: str) -> NetworkFileError:
+    """The error for tensor ``name`` of ``where`` (a file, or a state dict's label) whose
+    ``dtype`` is of ``kind`` ``"int"``, ``"bool"`` or ``"complex"``: the one wording for
+    files and state dicts in memory."""
+    return NetworkFileError(
+        f"{where}: tensor {name!r} has dtype {dtype}; modcut reads floating-point "
+        f"weights (F64, F32, F16, BF16, F8_E4M3, F8_E5M2): {NOT_WEIGHTS[kind]}"
+    )
 
 
 def _numpy_dtype(name: str) -> np.dtype:
