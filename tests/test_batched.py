@@ -127,6 +127,27 @@ def test_embedding_of_a_network_with_skips(n: int) -> None:
     assert np.linalg.norm(top - q @ (q.T @ top)) < 1e-6
 
 
+def test_krylov_finds_repeated_eigenvalues_of_disconnected_parts() -> None:
+    # three disjoint copies of a network with skips (720 nodes: the block Krylov path):
+    # λ = 1 three times, then each part's own spectrum, as NumPy finds them
+    parts = [dense_adjacency(residual(60, seed)) for seed in (1, 2, 3)]
+    n = sum(len(p) for p in parts)
+    adj = np.zeros((n, n))
+    o = 0
+    for p in parts:
+        adj[o : o + len(p), o : o + len(p)] = p
+        o += len(p)
+    k = 7
+    a = torch.as_tensor(adj)[None]
+    start = torch.randn(
+        1, n, k + 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    _, vals, _ = batched.batch_embedding(a, k, None, start)
+    want = _numpy_top(adj, k)
+    np.testing.assert_allclose(want[:3], 1.0, atol=1e-10)
+    np.testing.assert_allclose(vals[0].numpy(), want, atol=1e-8)
+
+
 def test_embedding_of_a_chain_takes_the_svd_shortcut_and_matches_eigh(monkeypatch) -> None:
     net = modcut.as_network(chain())
     adj = dense_adjacency(net)

@@ -147,9 +147,11 @@ def _sample_seed(seed: int, index: int) -> int:
 
 @contextmanager
 def _threads(torch: Any, threads: int) -> Any:
-    """torch's intra-op threads set to ``threads`` inside the block (CPU devices)."""
+    """torch's intra-op threads set to ``threads`` inside the block (CPU work); ``0``
+    (``n_jobs=-1``): torch's own setting, all cores."""
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(threads)))
+    if threads > 0:
+        torch.set_num_threads(int(threads))
     try:
         yield
     finally:
@@ -275,7 +277,9 @@ def _top_eigh(s: Any, k: int, start: Any, torch: Any) -> tuple[Any, Any]:
     """Top ``k`` eigenpairs of the symmetric PSD ``s`` (B, n, n), spectrum in [0, 1]:
     eigenvalues (B, k) descending, eigenvectors (B, n, k). ``start`` (B, n, p) is the
     start block (p ≥ k). Thick-restart block Krylov with Rayleigh–Ritz; every sample
-    stops on its own residuals, and a converged sample is left out of the rest."""
+    stops on its own residuals, and a converged sample is left out of the rest. A block
+    of p vectors finds up to p copies of a repeated eigenvalue (λ = 1 of N once per
+    connected component), so the top k < p are found whatever the multiplicities."""
     n_b, n, p = start.shape
     if n <= EIG_DENSE_MAX or n < 8 * p:
         return _top_eigh_dense(s, k, torch)
