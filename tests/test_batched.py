@@ -214,16 +214,17 @@ def _compare(a: np.ndarray, b: np.ndarray) -> float:
         (lambda: residual(40), "layer_all_distribution", 5),
     ],
 )
-def test_the_device_null_has_the_rust_null_distribution(make, method, n_init) -> None:
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_device_null_has_the_rust_null_distribution(make, method, n_init, device) -> None:
     net = make()
     kw = dict(k=5, n_shuffles=120, shuffle=method, n_init=n_init, random_state=4)
     rust = modcut.clusterability(net, **kw)
-    dev = modcut.clusterability(net, device="cpu", **kw)
+    dev = modcut.clusterability(net, device=device, **kw)
     assert dev.ncut == rust.ncut  # the observed network is clustered in Rust either way
     assert not np.array_equal(dev.null_ncuts, rust.null_ncuts)  # torch's random numbers
     assert _compare(dev.null_ncuts, rust.null_ncuts) < 4.0
     assert 0.67 < dev.null_std / rust.null_std < 1.5
-    assert dev.settings["device"] == "cpu" and rust.settings.get("device") is None
+    assert dev.settings["device"].startswith(device) and rust.settings.get("device") is None
 
 
 @pytest.mark.parametrize("device", DEVICES)
