@@ -165,35 +165,42 @@ def _threads(torch: Any, threads: int) -> Any:
 class _Group:
     """One edge group on the device: its positions in the flat ``n × n`` adjacency and
     its values (``full``: every position the ``layer`` shuffle permutes over, zeros
-    included; ``nz``: the stored non-zero entries)."""
+    included, built only for the methods that permute them; ``nz``: the stored non-zero
+    entries)."""
 
-    full_pos: Any  # (P,) int64, positions of all (or all upper-triangular) entries
-    full_val: Any  # (P,) float64, signed values there (zeros included)
+    full_pos: Any  # (P,) int64, positions of all (or all upper-triangular) entries, or None
+    full_val: Any  # (P,) float64, signed values there (zeros included), or None
     nz_pos: Any  # (Q,) int64, positions of the non-zero entries
     nz_val: Any  # (Q,) float64, their signed values
 
 
-def _groups(net: Network, torch: Any, dev: Any) -> list[_Group]:
+#: The shuffle methods that permute every entry, zeros included (the others keep the
+#: positions of the non-zero weights).
+_FULL = ("layer", "layer_all_distribution")
+
+
+def _groups(net: Network, method: str, torch: Any, dev: Any) -> list[_Group]:
     n = net.n_nodes
     off = net.offsets
     out = []
     for e in net.edges:
         w = e.weights.tocsr()
-        rows, cols = w.shape
-        dense = w.toarray()
-        if e.src == e.dst:  # within one node group: the strictly upper triangle
-            r, c = np.triu_indices(rows, k=1)
-        else:
-            r, c = np.divmod(np.arange(rows * cols, dtype=np.int64), cols)
-        full_pos = (off[e.src] + r) * n + off[e.dst] + c
-        full_val = dense[r, c]
         coo = w.tocoo()
         keep = coo.data != 0
         nz_pos = (off[e.src] + coo.row[keep].astype(np.int64)) * n + off[e.dst] + coo.col[keep]
+        full_pos = full_val = None
+        if method in _FULL:  # dense positions only where the method permutes them
+            rows, cols = w.shape
+            if e.src == e.dst:  # within one node group: the strictly upper triangle
+                r, c = np.triu_indices(rows, k=1)
+            else:
+                r, c = np.divmod(np.arange(rows * cols, dtype=np.int64), cols)
+            full_pos = torch.as_tensor((off[e.src] + r) * n + off[e.dst] + c, device=dev)
+            full_val = torch.as_tensor(w.toarray()[r, c], dtype=torch.float64, device=dev)
         out.append(
             _Group(
-                torch.as_tensor(full_pos, dtype=torch.int64, device=dev),
-                torch.as_tensor(full_val, dtype=torch.float64, device=dev),
+                full_pos,
+                full_val,
                 torch.as_tensor(nz_pos, dtype=torch.int64, device=dev),
                 torch.as_tensor(coo.data[keep], dtype=torch.float64, device=dev),
             )
@@ -203,8 +210,8 @@ def _groups(net: Network, torch: Any, dev: Any) -> list[_Group]:
 
 def _shuffle_group(g: _Group, method: str, gen: Any, torch: Any) -> tuple[Any, Any]:
     """``(positions, signed values)`` of one shuffled edge group."""
-    dev = g.full_val.device
-    if method in ("layer", "layer_all_distribution"):
+    dev = g.nz_val.device
+    if method in _FULL:
         perm = torch.randperm(g.full_val.shape[0], generator=gen, device=dev)
         pos, val = g.full_pos, g.full_val[perm]
         if method == "layer":
@@ -232,7 +239,7 @@ def shuffled_adjacency(network: Network, method: str, seeds: list[int], device: 
     ``_sample_seed(random_state, i)``)."""
     torch = _torch()
     dev = torch.device(device)
-    groups = _groups(network, torch, dev)
+    groups = _groups(network, method, torch, dev)
     a, _ = _shuffled(groups, network.n_nodes, method, seeds, dev, torch)
     return a
 
@@ -588,7 +595,7 @@ def device_null_chunk(
     n = net.n_nodes
     trials_per = 2 + math.floor(math.log(k))
     with _threads(torch, threads), torch.no_grad():
-        groups = _groups(net, torch, dev)
+        groups = _groups(net, method, torch, dev)
         seeds = [_sample_seed(seed, start + i) for i in range(count)]
         a, gens = _shuffled(groups, n, method, seeds, dev, torch)
 
