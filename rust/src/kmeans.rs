@@ -258,7 +258,11 @@ fn kmeans_impl<R: Rng + ?Sized>(
         max_iter,
         tol,
     };
-    let pr = prepare(&p);
+    let mut pr = prepare(&p);
+    #[cfg(target_arch = "x86_64")]
+    {
+        pr.avx512 = matches!(tier, Tier::Avx512);
+    }
     let trials = 2 + (k as f64).ln().floor() as usize;
     // a fixed run is one round of all its restarts
     let round = match n_init {
@@ -515,6 +519,8 @@ struct Prepared {
     mean: Vec<f64>,
     /// Absolute center-shift tolerance.
     tol_abs: f64,
+    /// Whether the assignment step uses [`assign_f32_avx512`] (the AVX-512 tier).
+    avx512: bool,
 }
 
 fn prepare(p: &Problem<'_>) -> Prepared {
@@ -559,6 +565,7 @@ fn prepare(p: &Problem<'_>) -> Prepared {
         scale,
         mean,
         tol_abs,
+        avx512: false,
     }
 }
 
@@ -781,6 +788,15 @@ fn lloyd<Dm: Dim, const FMA: bool>(
             }
             w.cn[c] = [nrm as f32; LANES];
         }
+        #[cfg(target_arch = "x86_64")]
+        let changed = if pr.avx512 {
+            // SAFETY: set only on the AVX-512 tier, which `detect_tier` checked;
+            // the buffers have the sizes `Work::new` and `prepare` give them.
+            unsafe { assign_f32_avx512(dm, n, &pr.x32, k, &w.cw, &w.cn, &mut w.labels) }
+        } else {
+            assign_f32::<Dm, FMA>(dm, n, &pr.x32, k, &w.cw, &w.cn, &mut w.labels)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
         let changed = assign_f32::<Dm, FMA>(dm, n, &pr.x32, k, &w.cw, &w.cn, &mut w.labels);
         accumulate::<Dm, FMA>(
             dm,
@@ -869,6 +885,95 @@ fn assign_f32<Dm: Dim, const FMA: bool>(
             changed |= (out[i] != bl[i]) as u32;
         }
         out.copy_from_slice(&bl);
+    }
+    changed != 0
+}
+
+/// Centers whose values [`assign_f32_avx512`] computes side by side.
+#[cfg(target_arch = "x86_64")]
+const CBLOCK: usize = 4;
+
+/// [`assign_f32`] with AVX-512 registers, [`CBLOCK`] centers at a time: each
+/// point's value for center `c` is the same chain of fused multiply-adds
+/// (`‖c‖²`, then `x_f·(−2c_f)` in feature order), and the values are compared
+/// in center order afterwards, so the labels are those of [`assign_f32`] bit
+/// for bit (tested); the blocks give the CPU [`CBLOCK`] independent dependency
+/// chains instead of one.
+///
+/// # Safety
+/// The CPU has AVX-512F; `x32.len() ≥ (labels.len() / LANES) · d`,
+/// `cw.len() ≥ k · d`, `cn.len() ≥ k`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn assign_f32_avx512<Dm: Dim>(
+    dm: Dm,
+    n: usize,
+    x32: &[Lane32],
+    k: usize,
+    cw: &[Lane32],
+    cn: &[Lane32],
+    labels: &mut [u32],
+) -> bool {
+    use std::arch::x86_64::*;
+    const MAXD: usize = 16;
+    let d = dm.get();
+    let mut changed = 0u32;
+    // SAFETY (all loads): the caller's sizes; every Lane32 is 16 f32.
+    let w =
+        |c: usize, f: usize| unsafe { _mm512_loadu_ps(cw.as_ptr().add(c * d + f) as *const f32) };
+    let nrm = |c: usize| unsafe { _mm512_loadu_ps(cn.as_ptr().add(c) as *const f32) };
+    for (ch, out) in labels.chunks_exact_mut(LANES).enumerate() {
+        let xs = unsafe { x32.as_ptr().add(ch * d) } as *const f32;
+        let xload = |f: usize| unsafe { _mm512_loadu_ps(xs.add(f * LANES)) };
+        // the chunk in registers when d is small
+        let mut xl = [_mm512_setzero_ps(); MAXD];
+        if d <= MAXD {
+            for f in 0..d {
+                xl[f] = xload(f);
+            }
+        }
+        let xf = |f: usize| if d <= MAXD { xl[f] } else { xload(f) };
+        let mut best = _mm512_set1_ps(f32::INFINITY);
+        let mut bl = _mm512_setzero_si512();
+        let mut pick = |acc: __m512, c: usize| {
+            let lt = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(acc, best);
+            best = _mm512_mask_blend_ps(lt, best, acc);
+            bl = _mm512_mask_blend_epi32(lt, bl, _mm512_set1_epi32(c as i32));
+        };
+        let mut c = 0;
+        while c + CBLOCK <= k {
+            let (mut a0, mut a1, mut a2, mut a3) = (nrm(c), nrm(c + 1), nrm(c + 2), nrm(c + 3));
+            for f in 0..d {
+                let x = xf(f);
+                a0 = _mm512_fmadd_ps(x, w(c, f), a0);
+                a1 = _mm512_fmadd_ps(x, w(c + 1, f), a1);
+                a2 = _mm512_fmadd_ps(x, w(c + 2, f), a2);
+                a3 = _mm512_fmadd_ps(x, w(c + 3, f), a3);
+            }
+            pick(a0, c);
+            pick(a1, c + 1);
+            pick(a2, c + 2);
+            pick(a3, c + 3);
+            c += CBLOCK;
+        }
+        while c < k {
+            let mut a = nrm(c);
+            for f in 0..d {
+                a = _mm512_fmadd_ps(xf(f), w(c, f), a);
+            }
+            pick(a, c);
+            c += 1;
+        }
+        let mut bv = [0u32; LANES];
+        unsafe { _mm512_storeu_si512(bv.as_mut_ptr() as *mut __m512i, bl) };
+        // padding lanes (points ≥ n) do not count as changes
+        let valid = n.saturating_sub(ch * LANES).min(LANES);
+        for i in 0..valid {
+            changed |= (out[i] != bv[i]) as u32;
+        }
+        out.copy_from_slice(&bv);
     }
     changed != 0
 }
@@ -1474,5 +1579,71 @@ mod tests {
             assert_eq!(sample_point(&w, &prefix, r, n), expect, "r = {r}");
         }
         assert_eq!(sample_point(&w, &prefix, total * 2.0, n), n - 1);
+    }
+
+    /// The AVX-512 assignment kernel (blocks of centers) gives the labels of the
+    /// portable one-center-at-a-time kernel with fused multiply-adds, bit for
+    /// bit: random points and centers, a repeated center (ties go to the
+    /// first), `k` below, at and above multiples of the block, `d` above the
+    /// register limit. (On a CPU without AVX-512 only the tie rule is checked.)
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_assignment_equals_the_portable_kernel() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for &(k, d) in &[
+            (1, 3),
+            (3, 12),
+            (4, 12),
+            (5, 1),
+            (12, 12),
+            (13, 7),
+            (9, 17),
+            (20, 16),
+        ] {
+            let n = 3 * LANES + 5;
+            let nchunks = n.div_ceil(LANES);
+            let x32: Vec<Lane32> = (0..nchunks * d)
+                .map(|_| std::array::from_fn(|_| rng.sample::<f64, _>(StandardNormal) as f32))
+                .collect();
+            let mut cw: Vec<Lane32> = (0..k * d)
+                .map(|_| [rng.sample::<f64, _>(StandardNormal) as f32; LANES])
+                .collect();
+            // a repeated center: equal values, the first one wins
+            if k > 2 {
+                for f in 0..d {
+                    cw[(k - 1) * d + f] = cw[f];
+                }
+            }
+            let cn: Vec<Lane32> = (0..k)
+                .map(|c| {
+                    let s: f64 = (0..d)
+                        .map(|f| (cw[c * d + f][0] as f64 / 2.0).powi(2))
+                        .sum();
+                    [s as f32; LANES]
+                })
+                .collect();
+            let run = |blocked: bool| {
+                let mut labels = vec![u32::MAX; nchunks * LANES];
+                let ch = if blocked {
+                    // SAFETY: only called where the CPU has AVX-512F; sizes as required.
+                    unsafe { assign_f32_avx512(Dynamic(d), n, &x32, k, &cw, &cn, &mut labels) }
+                } else {
+                    assign_f32::<Dynamic, true>(Dynamic(d), n, &x32, k, &cw, &cn, &mut labels)
+                };
+                (ch, labels)
+            };
+            let (b, lb) = run(false);
+            if k > 2 {
+                assert!(
+                    !lb[..n].contains(&((k - 1) as u32)),
+                    "ties go to the first center"
+                );
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let (a, la) = run(true);
+                assert_eq!(a, b);
+                assert_eq!(la, lb, "k = {k}, d = {d}");
+            }
+        }
     }
 }
