@@ -110,9 +110,78 @@ pub fn validate_block(b: &SparseBlock) -> Result<()> {
     Ok(())
 }
 
+/// Columns per tile of [`transpose`]: the tile's output runs (one per column,
+/// indices and values) stay in cache while all rows are read.
+const TRANSPOSE_TILE: usize = 32;
+
 /// The transpose of a CSR block (i.e. its CSC form), in CSR.
+///
+/// Each output row (a column of `b`) lists its entries in the order of `b`'s
+/// rows, and within a row in stored order. When every row of `b` has sorted
+/// column indices and rows are long, the scatter runs over tiles of
+/// [`TRANSPOSE_TILE`] columns (every row's entries of the tile, row after row,
+/// through per-row cursors), which writes the same values to the same places
+/// as the plain row-by-row scatter but keeps the written lines in cache (tested
+/// against [`transpose_plain`]).
 #[doc(hidden)]
 pub fn transpose(b: &SparseBlock) -> SparseBlock {
+    let nnz = b.indices.len();
+    let mut indptr = vec![0usize; b.ncols + 1];
+    let mut sorted = true;
+    for r in 0..b.nrows {
+        let row = &b.indices[b.indptr[r]..b.indptr[r + 1]];
+        for &c in row {
+            indptr[c as usize + 1] += 1;
+        }
+        sorted &= row.windows(2).all(|w| w[0] <= w[1]);
+    }
+    for j in 0..b.ncols {
+        indptr[j + 1] += indptr[j];
+    }
+    let mut next = indptr.clone();
+    let mut indices = vec![0u32; nnz];
+    let mut data = vec![0.0; nnz];
+    let ntiles = b.ncols.div_ceil(TRANSPOSE_TILE);
+    // tiles pay when the per-row cursor checks (nrows per tile) are few next to the entries
+    if sorted && ntiles > 1 && b.nrows * ntiles * 4 <= nnz {
+        let mut cur: Vec<usize> = b.indptr[..b.nrows].to_vec();
+        for t in 0..ntiles {
+            let c1 = ((t + 1) * TRANSPOSE_TILE).min(b.ncols) as u32;
+            for r in 0..b.nrows {
+                let end = b.indptr[r + 1];
+                let mut e = cur[r];
+                while e < end && b.indices[e] < c1 {
+                    let c = b.indices[e] as usize;
+                    indices[next[c]] = r as u32;
+                    data[next[c]] = b.data[e];
+                    next[c] += 1;
+                    e += 1;
+                }
+                cur[r] = e;
+            }
+        }
+    } else {
+        for r in 0..b.nrows {
+            for e in b.indptr[r]..b.indptr[r + 1] {
+                let c = b.indices[e] as usize;
+                indices[next[c]] = r as u32;
+                data[next[c]] = b.data[e];
+                next[c] += 1;
+            }
+        }
+    }
+    SparseBlock {
+        nrows: b.ncols,
+        ncols: b.nrows,
+        indptr,
+        indices,
+        data,
+    }
+}
+
+/// The plain row-by-row transpose (the reference of [`transpose`] in the tests).
+#[cfg(test)]
+fn transpose_plain(b: &SparseBlock) -> SparseBlock {
     let nnz = b.indices.len();
     let mut indptr = vec![0usize; b.ncols + 1];
     for &c in &b.indices {
@@ -1941,5 +2010,66 @@ pub(crate) mod tests {
             }
         }
         println!("{count} problems: worst |σ − σ_dense| {worst_s:.1e}, worst relative residual {worst_res:.1e}");
+    }
+
+    /// The tiled transpose equals the plain one exactly: dense and sparse
+    /// blocks, empty rows and columns, widths around the tile, and unsorted
+    /// rows with repeated columns (which take the plain path).
+    #[test]
+    fn tiled_transpose_equals_the_plain_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let same = |a: &SparseBlock, b: &SparseBlock| {
+            a.nrows == b.nrows
+                && a.ncols == b.ncols
+                && a.indptr == b.indptr
+                && a.indices == b.indices
+                && a.data
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .eq(b.data.iter().map(|v| v.to_bits()))
+        };
+        for &(nrows, ncols, density, shuffle) in &[
+            (40, 2 * TRANSPOSE_TILE + 7, 1.0, false),
+            (300, 3 * TRANSPOSE_TILE, 0.9, false),
+            (64, TRANSPOSE_TILE + 1, 0.5, false),
+            (10, 5, 1.0, false),
+            (50, 4 * TRANSPOSE_TILE, 0.02, false),
+            (40, 2 * TRANSPOSE_TILE + 7, 1.0, true),
+        ] {
+            let mut indptr = vec![0usize];
+            let mut indices = Vec::new();
+            for r in 0..nrows {
+                let mut row: Vec<u32> = (0..ncols as u32)
+                    .filter(|_| r % 7 != 3 && rng.random::<f64>() < density)
+                    .collect();
+                if shuffle && row.len() > 2 {
+                    let last = row.len() - 1;
+                    row.swap(0, last);
+                    let c = row[1];
+                    row.insert(2, c);
+                }
+                indices.extend_from_slice(&row);
+                indptr.push(indices.len());
+            }
+            let data: Vec<f64> = (0..indices.len())
+                .map(|_| rng.random::<f64>() - 0.5)
+                .collect();
+            let b = SparseBlock {
+                nrows,
+                ncols,
+                indptr,
+                indices,
+                data,
+            };
+            assert!(
+                same(&transpose(&b), &transpose_plain(&b)),
+                "{nrows} x {ncols}, {density}"
+            );
+            let back = transpose(&transpose(&b));
+            if !shuffle {
+                assert!(same(&back, &b));
+            }
+        }
     }
 }
