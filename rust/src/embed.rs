@@ -188,6 +188,11 @@ fn general_embedding<R: Rng + ?Sized>(net: &Network, k: usize, rng: &mut R) -> R
     for &u in &active {
         for p in adj.indptr[u]..adj.indptr[u + 1] {
             let v = adj.indices[p] as usize;
+            // every edge is stored at both ends; one is enough (the components,
+            // hence their order and contents below, do not depend on it)
+            if v < u {
+                continue;
+            }
             let (a, b) = (find(&mut parent, u), find(&mut parent, v));
             if a != b {
                 parent[a.max(b)] = a.min(b);
