@@ -879,14 +879,22 @@ fn assign_f32<Dm: Dim, const FMA: bool>(
                 bl[i] = if lt { c as u32 } else { bl[i] };
             }
         }
-        // padding lanes (points ≥ n) do not count as changes
-        let valid = n.saturating_sub(ch * LANES).min(LANES);
-        for i in 0..valid {
-            changed |= (out[i] != bl[i]) as u32;
-        }
-        out.copy_from_slice(&bl);
+        changed |= store_labels(out, &bl, n, ch);
     }
     changed != 0
+}
+
+/// Write chunk `ch`'s labels `bl` to `out`; returns 1 if the label of a real point
+/// (below `n`; padding lanes do not count) changed, else 0.
+#[inline(always)]
+fn store_labels(out: &mut [u32], bl: &[u32; LANES], n: usize, ch: usize) -> u32 {
+    let valid = n.saturating_sub(ch * LANES).min(LANES);
+    let mut changed = 0u32;
+    for i in 0..valid {
+        changed |= (out[i] != bl[i]) as u32;
+    }
+    out.copy_from_slice(bl);
+    changed
 }
 
 /// Centers whose values [`assign_f32_avx512`] computes side by side.
@@ -968,12 +976,7 @@ unsafe fn assign_f32_avx512<Dm: Dim>(
         }
         let mut bv = [0u32; LANES];
         unsafe { _mm512_storeu_si512(bv.as_mut_ptr() as *mut __m512i, bl) };
-        // padding lanes (points ≥ n) do not count as changes
-        let valid = n.saturating_sub(ch * LANES).min(LANES);
-        for i in 0..valid {
-            changed |= (out[i] != bv[i]) as u32;
-        }
-        out.copy_from_slice(&bv);
+        changed |= store_labels(out, &bv, n, ch);
     }
     changed != 0
 }

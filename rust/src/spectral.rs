@@ -161,14 +161,7 @@ pub fn transpose(b: &SparseBlock) -> SparseBlock {
             }
         }
     } else {
-        for r in 0..b.nrows {
-            for e in b.indptr[r]..b.indptr[r + 1] {
-                let c = b.indices[e] as usize;
-                indices[next[c]] = r as u32;
-                data[next[c]] = b.data[e];
-                next[c] += 1;
-            }
-        }
+        scatter_rows(b, &mut next, &mut indices, &mut data);
     }
     SparseBlock {
         nrows: b.ncols,
@@ -179,20 +172,9 @@ pub fn transpose(b: &SparseBlock) -> SparseBlock {
     }
 }
 
-/// The plain row-by-row transpose (the reference of [`transpose`] in the tests).
-#[cfg(test)]
-fn transpose_plain(b: &SparseBlock) -> SparseBlock {
-    let nnz = b.indices.len();
-    let mut indptr = vec![0usize; b.ncols + 1];
-    for &c in &b.indices {
-        indptr[c as usize + 1] += 1;
-    }
-    for j in 0..b.ncols {
-        indptr[j + 1] += indptr[j];
-    }
-    let mut next = indptr.clone();
-    let mut indices = vec![0u32; nnz];
-    let mut data = vec![0.0; nnz];
+/// The plain scatter of [`transpose`]: `b`'s entries row by row to the output
+/// positions `next[column]` (advanced as they are filled).
+fn scatter_rows(b: &SparseBlock, next: &mut [usize], indices: &mut [u32], data: &mut [f64]) {
     for r in 0..b.nrows {
         for e in b.indptr[r]..b.indptr[r + 1] {
             let c = b.indices[e] as usize;
@@ -201,6 +183,21 @@ fn transpose_plain(b: &SparseBlock) -> SparseBlock {
             next[c] += 1;
         }
     }
+}
+
+/// The plain row-by-row transpose (the reference of [`transpose`] in the tests).
+#[cfg(test)]
+fn transpose_plain(b: &SparseBlock) -> SparseBlock {
+    let mut indptr = vec![0usize; b.ncols + 1];
+    for &c in &b.indices {
+        indptr[c as usize + 1] += 1;
+    }
+    for j in 0..b.ncols {
+        indptr[j + 1] += indptr[j];
+    }
+    let mut next = indptr.clone();
+    let (mut indices, mut data) = (vec![0u32; b.indices.len()], vec![0.0; b.indices.len()]);
+    scatter_rows(b, &mut next, &mut indices, &mut data);
     SparseBlock {
         nrows: b.ncols,
         ncols: b.nrows,
@@ -1161,7 +1158,6 @@ fn cgs_pass<const FMA: bool>(
     let mut i0 = 0;
     while i0 < n {
         let i1 = (i0 + CGS_TILE).min(n);
-        let len = i1 - i0;
         let mut j = 0;
         while j + 4 <= dim {
             let v0 = &v[j * n + i0..j * n + i1];
@@ -1172,11 +1168,7 @@ fn cgs_pass<const FMA: bool>(
                 let hc = &h[c * dim..(c + 1) * dim];
                 let (a0, a1, a2, a3) = (-hc[j], -hc[j + 1], -hc[j + 2], -hc[j + 3]);
                 let zc = &mut z[c * n + i0..c * n + i1];
-                for i in 0..len {
-                    let t = fma64::<FMA>(a1, v1[i], a0 * v0[i]);
-                    let t = fma64::<FMA>(a2, v2[i], t);
-                    zc[i] += fma64::<FMA>(a3, v3[i], t);
-                }
+                sub4::<FMA>(zc, [a0, a1, a2, a3], [v0, v1, v2, v3]);
             }
             j += 4;
         }
@@ -1188,6 +1180,20 @@ fn cgs_pass<const FMA: bool>(
             j += 1;
         }
         i0 = i1;
+    }
+}
+
+/// `z += a0 v0 + a1 v1 + a2 v2 + a3 v3` entry by entry (`a` are the negated
+/// coefficients), in one fixed order of operations.
+#[inline(always)]
+fn sub4<const FMA: bool>(zc: &mut [f64], a: [f64; 4], v: [&[f64]; 4]) {
+    let [a0, a1, a2, a3] = a;
+    let n = zc.len();
+    let (v0, v1, v2, v3) = (&v[0][..n], &v[1][..n], &v[2][..n], &v[3][..n]);
+    for i in 0..n {
+        let t = fma64::<FMA>(a1, v1[i], a0 * v0[i]);
+        let t = fma64::<FMA>(a2, v2[i], t);
+        zc[i] += fma64::<FMA>(a3, v3[i], t);
     }
 }
 
@@ -1249,11 +1255,7 @@ fn cgs_pass_by_column<const FMA: bool>(
             let v1 = &v[(j + 1) * n..(j + 2) * n];
             let v2 = &v[(j + 2) * n..(j + 3) * n];
             let v3 = &v[(j + 3) * n..(j + 4) * n];
-            for i in 0..n {
-                let t = fma64::<FMA>(a1, v1[i], a0 * v0[i]);
-                let t = fma64::<FMA>(a2, v2[i], t);
-                zc[i] += fma64::<FMA>(a3, v3[i], t);
-            }
+            sub4::<FMA>(zc, [a0, a1, a2, a3], [v0, v1, v2, v3]);
             j += 4;
         }
         while j < dim {
