@@ -122,9 +122,15 @@ const TRANSPOSE_TILE: usize = 32;
 /// [`TRANSPOSE_TILE`] columns (every row's entries of the tile, row after row,
 /// through per-row cursors), which writes the same values to the same places
 /// as the plain row-by-row scatter but keeps the written lines in cache (tested
-/// against [`transpose_plain`]).
+/// against the row-by-row scatter).
 #[doc(hidden)]
 pub fn transpose(b: &SparseBlock) -> SparseBlock {
+    transpose_with(b, true)
+}
+
+/// [`transpose`], through column tiles where they pay if `tiles`, else row by row
+/// (the tests' reference).
+fn transpose_with(b: &SparseBlock, tiles: bool) -> SparseBlock {
     let nnz = b.indices.len();
     let mut indptr = vec![0usize; b.ncols + 1];
     let mut sorted = true;
@@ -143,7 +149,7 @@ pub fn transpose(b: &SparseBlock) -> SparseBlock {
     let mut data = vec![0.0; nnz];
     let ntiles = b.ncols.div_ceil(TRANSPOSE_TILE);
     // tiles pay when the per-row cursor checks (nrows per tile) are few next to the entries
-    if sorted && ntiles > 1 && b.nrows * ntiles * 4 <= nnz {
+    if tiles && sorted && ntiles > 1 && b.nrows * ntiles * 4 <= nnz {
         let mut cur: Vec<usize> = b.indptr[..b.nrows].to_vec();
         for t in 0..ntiles {
             let c1 = ((t + 1) * TRANSPOSE_TILE).min(b.ncols) as u32;
@@ -161,43 +167,15 @@ pub fn transpose(b: &SparseBlock) -> SparseBlock {
             }
         }
     } else {
-        scatter_rows(b, &mut next, &mut indices, &mut data);
-    }
-    SparseBlock {
-        nrows: b.ncols,
-        ncols: b.nrows,
-        indptr,
-        indices,
-        data,
-    }
-}
-
-/// The plain scatter of [`transpose`]: `b`'s entries row by row to the output
-/// positions `next[column]` (advanced as they are filled).
-fn scatter_rows(b: &SparseBlock, next: &mut [usize], indices: &mut [u32], data: &mut [f64]) {
-    for r in 0..b.nrows {
-        for e in b.indptr[r]..b.indptr[r + 1] {
-            let c = b.indices[e] as usize;
-            indices[next[c]] = r as u32;
-            data[next[c]] = b.data[e];
-            next[c] += 1;
+        for r in 0..b.nrows {
+            for e in b.indptr[r]..b.indptr[r + 1] {
+                let c = b.indices[e] as usize;
+                indices[next[c]] = r as u32;
+                data[next[c]] = b.data[e];
+                next[c] += 1;
+            }
         }
     }
-}
-
-/// The plain row-by-row transpose (the reference of [`transpose`] in the tests).
-#[cfg(test)]
-fn transpose_plain(b: &SparseBlock) -> SparseBlock {
-    let mut indptr = vec![0usize; b.ncols + 1];
-    for &c in &b.indices {
-        indptr[c as usize + 1] += 1;
-    }
-    for j in 0..b.ncols {
-        indptr[j + 1] += indptr[j];
-    }
-    let mut next = indptr.clone();
-    let (mut indices, mut data) = (vec![0u32; b.indices.len()], vec![0.0; b.indices.len()]);
-    scatter_rows(b, &mut next, &mut indices, &mut data);
     SparseBlock {
         nrows: b.ncols,
         ncols: b.nrows,
@@ -2268,7 +2246,7 @@ pub(crate) mod tests {
                 data,
             };
             assert!(
-                same(&transpose(&b), &transpose_plain(&b)),
+                same(&transpose(&b), &transpose_with(&b, false)),
                 "{nrows} x {ncols}, {density}"
             );
             let back = transpose(&transpose(&b));
