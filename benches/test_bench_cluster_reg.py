@@ -1,6 +1,6 @@
 """Cost of the clusterability regulariser on the pruned 784-256x4-10 MLP (one CPU thread).
 
-``.venv/bin/python -m pytest benches/test_bench_cluster_reg.py --benchmark-only``
+``python -m pytest benches/test_bench_cluster_reg.py --benchmark-only``
 
 * a training step (batch 128, synthetic data, Adam, masks applied) without and with
   the regulariser (``λ = 0.1``, ``k = 3``: neuron normalisation + penalty forward and
