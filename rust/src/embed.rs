@@ -161,13 +161,7 @@ fn component_eigen<R: Rng + ?Sized>(
         }
         indptr.push(cols.len());
     }
-    let m = Incidence {
-        n: nc,
-        indptr,
-        cols,
-        h,
-        inv: nodes.iter().map(|&u| inv[u]).collect(),
-    };
+    let m = Incidence::new(nc, indptr, cols, h, nodes.iter().map(|&u| inv[u]).collect());
     let (theta, x, _) = lanczos_incidence(&m, k, &opts, rng)?;
     Ok((theta.iter().map(|&t| 2.0 * t - 1.0).collect(), x))
 }

@@ -763,21 +763,54 @@ unsafe fn gram_rows_interleaved<const B: usize, const FMA: bool>(
 /// upper adjacency: the edges of node `u` to larger nodes are `cols[indptr[u]..indptr[u+1]]`
 /// with their `h`; the entries of `M` are formed when it is applied (the same products,
 /// half the memory traffic of a [`SparseBlock`] of `M`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Incidence {
     /// Nodes (columns of `M`).
-    pub n: usize,
+    n: usize,
     /// Length `n + 1`.
-    pub indptr: Vec<usize>,
+    indptr: Vec<usize>,
     /// The larger end of every edge, ascending within a node's range.
-    pub cols: Vec<u32>,
+    cols: Vec<u32>,
     /// `sqrt(w/2)` of every edge.
-    pub h: Vec<f64>,
+    h: Vec<f64>,
     /// `1/sqrt(degree)` of every node.
-    pub inv: Vec<f64>,
+    inv: Vec<f64>,
+    /// [`Incidence::runs`], found on first use.
+    runs: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl Incidence {
+    /// The incidence matrix of `n` nodes whose edges to larger nodes are
+    /// `cols[indptr[u]..indptr[u+1]]`, with `h = sqrt(w/2)` and `inv = 1/sqrt(degree)`
+    /// (checked by [`Incidence::well_formed`] before it is applied).
+    pub fn new(n: usize, indptr: Vec<usize>, cols: Vec<u32>, h: Vec<f64>, inv: Vec<f64>) -> Self {
+        Incidence {
+            n,
+            indptr,
+            cols,
+            h,
+            inv,
+            runs: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// For every node `u`, how many consecutive nodes from `u` on (`u` included, at
+    /// most 255) have the same larger neighbours as `u` (the channels of one layer).
+    /// Found once per matrix, so that the kernels need not compare neighbour lists
+    /// at every product.
+    fn runs(&self) -> &[u8] {
+        self.runs.get_or_init(|| {
+            let mut runs = vec![1u8; self.n];
+            for u in (0..self.n.saturating_sub(1)).rev() {
+                let (a, b) = (self.indptr[u], self.indptr[u + 1]);
+                if self.cols[a..b] == self.cols[b..self.indptr[u + 2]] {
+                    runs[u] = runs[u + 1].saturating_add(1);
+                }
+            }
+            runs
+        })
+    }
+
     /// `M` as a [`SparseBlock`] (one row per edge, entries `h·inv[u]`, `h·inv[v]`).
     pub fn to_block(&self) -> SparseBlock {
         let (mut indptr, mut indices, mut data) = (vec![0], vec![], vec![]);
@@ -949,83 +982,124 @@ unsafe fn incidence_apply<const B: usize, const U: usize, const FMA: bool>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn incidence8_avx512(g: &Incidence, x: &[f64], out: &mut [f64]) {
-    use std::arch::x86_64::*;
     out.fill(0.0);
     let (xp, op) = (x.as_ptr(), out.as_mut_ptr());
-    let zero = _mm512_setzero_pd();
-    let range = |u: usize| (g.indptr[u], g.indptr[u + 1]);
+    let runs = g.runs();
     let mut u = 0;
-    // SAFETY: well-formed (every cols[p] < n), x and out hold n · 8 values.
+    // SAFETY: well-formed (every cols[p] < n), x and out hold n · 8 values, and
+    // `runs[u]` consecutive nodes from u have u's larger neighbours.
     unsafe {
         while u < g.n {
-            let (lo, hi) = range(u);
-            if lo == hi {
+            if g.indptr[u] == g.indptr[u + 1] {
                 u += 1;
                 continue;
             }
-            // NODES consecutive nodes with the same larger neighbours (the channels of
-            // one layer): no edge joins them, so their outputs start from their values
-            // now, their chains run side by side, and each neighbour's output takes
-            // their updates in node order, loaded and stored once
-            let cols = &g.cols[lo..hi];
-            if u + NODES <= g.n
-                && (1..NODES).all(|j| {
-                    let (l, h) = range(u + j);
-                    &g.cols[l..h] == cols
-                })
-            {
-                let lo_j: [usize; NODES] = std::array::from_fn(|j| g.indptr[u + j]);
-                let iu: [f64; NODES] = std::array::from_fn(|j| *g.inv.get_unchecked(u + j));
-                let x0: [__m512d; NODES] =
-                    std::array::from_fn(|j| _mm512_loadu_pd(xp.add(8 * (u + j))));
-                let mut o0: [__m512d; NODES] =
-                    std::array::from_fn(|j| _mm512_loadu_pd(op.add(8 * (u + j))));
-                for (e, &v) in cols.iter().enumerate() {
-                    let v = v as usize;
-                    let iv = *g.inv.get_unchecked(v);
-                    let x1 = _mm512_loadu_pd(xp.add(8 * v));
-                    let o1 = op.add(8 * v);
-                    let mut ov = _mm512_loadu_pd(o1);
-                    for j in 0..NODES {
-                        let hh = *g.h.get_unchecked(lo_j[j] + e);
-                        let a0 = _mm512_set1_pd(hh * iu[j]);
-                        let a1 = _mm512_set1_pd(hh * iv);
-                        let t = _mm512_fmadd_pd(a1, x1, _mm512_fmadd_pd(a0, x0[j], zero));
-                        o0[j] = _mm512_fmadd_pd(a0, t, o0[j]);
-                        ov = _mm512_fmadd_pd(a1, t, ov);
-                    }
-                    _mm512_storeu_pd(o1, ov);
-                }
-                for j in 0..NODES {
-                    _mm512_storeu_pd(op.add(8 * (u + j)), o0[j]);
-                }
-                u += NODES;
-                continue;
-            }
-            let iu = *g.inv.get_unchecked(u);
-            let x0 = _mm512_loadu_pd(xp.add(8 * u));
-            let mut o0 = _mm512_loadu_pd(op.add(8 * u));
-            for p in lo..hi {
-                let v = *g.cols.get_unchecked(p) as usize;
-                let hh = *g.h.get_unchecked(p);
-                let a0 = _mm512_set1_pd(hh * iu);
-                let a1 = _mm512_set1_pd(hh * *g.inv.get_unchecked(v));
-                let x1 = _mm512_loadu_pd(xp.add(8 * v));
-                let t = _mm512_fmadd_pd(a1, x1, _mm512_fmadd_pd(a0, x0, zero));
-                o0 = _mm512_fmadd_pd(a0, t, o0);
-                let o1 = op.add(8 * v);
-                _mm512_storeu_pd(o1, _mm512_fmadd_pd(a1, t, _mm512_loadu_pd(o1)));
-            }
-            _mm512_storeu_pd(op.add(8 * u), o0);
-            u += 1;
+            u += match runs[u] {
+                r if r as usize >= NODES => incidence8_nodes::<NODES>(g, u, xp, op),
+                r if r >= 4 => incidence8_nodes::<4>(g, u, xp, op),
+                _ => incidence8_nodes::<1>(g, u, xp, op),
+            };
         }
     }
+}
+
+/// [`incidence8_avx512`] for the `N` nodes `u..u + N`, which have the same larger
+/// neighbours (the channels of one layer): no edge joins them, so their outputs start
+/// from their values now, their chains run side by side, and each neighbour's output
+/// takes their updates in node order, loaded and stored once. The products
+/// `h·inv[u]` and `h·inv[v]` are formed [`EDGES`] edges at a time in vectors (the same
+/// IEEE products). Returns `N`.
+///
+/// # Safety
+/// As [`incidence8_avx512`]; nodes `u..u + N` exist, have edges and share `u`'s.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn incidence8_nodes<const N: usize>(
+    g: &Incidence,
+    u: usize,
+    xp: *const f64,
+    op: *mut f64,
+) -> usize {
+    use std::arch::x86_64::*;
+    let zero = _mm512_setzero_pd();
+    let cols = &g.cols[g.indptr[u]..g.indptr[u + 1]];
+    // SAFETY: the caller's contract.
+    unsafe {
+        let lo: [usize; N] = std::array::from_fn(|j| *g.indptr.get_unchecked(u + j));
+        let iu: [__m512d; N] = std::array::from_fn(|j| _mm512_set1_pd(*g.inv.get_unchecked(u + j)));
+        let x0: [__m512d; N] = std::array::from_fn(|j| _mm512_loadu_pd(xp.add(8 * (u + j))));
+        let mut o0: [__m512d; N] = std::array::from_fn(|j| _mm512_loadu_pd(op.add(8 * (u + j))));
+        let mut a0 = [[0.0f64; EDGES]; N];
+        let mut a1 = [[0.0f64; EDGES]; N];
+        for (ce, chunk) in cols.chunks(EDGES).enumerate() {
+            let e0 = ce * EDGES;
+            let mask = edge_mask(chunk.len());
+            let iv = inv_of(g, chunk);
+            for j in 0..N {
+                let hv = _mm512_maskz_loadu_pd(mask, g.h.as_ptr().add(lo[j] + e0));
+                _mm512_storeu_pd(a0[j].as_mut_ptr(), _mm512_mul_pd(hv, iu[j]));
+                _mm512_storeu_pd(a1[j].as_mut_ptr(), _mm512_mul_pd(hv, iv));
+            }
+            for (i, &v) in chunk.iter().enumerate() {
+                let v = v as usize;
+                let x1 = _mm512_loadu_pd(xp.add(8 * v));
+                let o1 = op.add(8 * v);
+                let mut ov = _mm512_loadu_pd(o1);
+                for j in 0..N {
+                    let a0v = _mm512_set1_pd(a0[j][i]);
+                    let a1v = _mm512_set1_pd(a1[j][i]);
+                    let t = _mm512_fmadd_pd(a1v, x1, _mm512_fmadd_pd(a0v, x0[j], zero));
+                    o0[j] = _mm512_fmadd_pd(a0v, t, o0[j]);
+                    ov = _mm512_fmadd_pd(a1v, t, ov);
+                }
+                _mm512_storeu_pd(o1, ov);
+            }
+        }
+        for j in 0..N {
+            _mm512_storeu_pd(op.add(8 * (u + j)), o0[j]);
+        }
+    }
+    N
 }
 
 /// Nodes whose edges [`incidence8_avx512`] runs side by side when they have the
 /// same larger neighbours.
 #[cfg(target_arch = "x86_64")]
-const NODES: usize = 4;
+const NODES: usize = 8;
+
+/// Edges whose products `h·inv[u]`, `h·inv[v]` [`incidence8_avx512`] forms in one
+/// vector (the same IEEE products as one at a time).
+#[cfg(target_arch = "x86_64")]
+const EDGES: usize = 8;
+
+/// The first `len` (1 ..= [`EDGES`]) lanes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn edge_mask(len: usize) -> u8 {
+    (((1u16) << len) - 1) as u8
+}
+
+/// `inv[v]` of every `v` in `cols` (1 ..= [`EDGES`] indices), in lanes `0..cols.len()`
+/// (0 in the others).
+///
+/// # Safety
+/// The CPU has AVX-512F; every index in `cols` is below `g.inv.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn inv_of(g: &Incidence, cols: &[u32]) -> std::arch::x86_64::__m512d {
+    use std::arch::x86_64::*;
+    let mut ix = [0u32; EDGES];
+    ix[..cols.len()].copy_from_slice(cols);
+    // SAFETY: `ix` holds EDGES indices; the gathered lanes are in range (the caller's
+    // contract), the others are masked off.
+    unsafe {
+        let idx = _mm512_cvtepu32_epi64(_mm256_loadu_si256(ix.as_ptr() as *const __m256i));
+        let mask = edge_mask(cols.len());
+        _mm512_mask_i64gather_pd::<8>(_mm512_setzero_pd(), mask, idx, g.inv.as_ptr())
+    }
+}
 
 fn as_chunks<const B: usize>(x: &[f64]) -> &[[f64; B]] {
     assert_eq!(x.len() % B, 0);
@@ -1651,13 +1725,7 @@ pub(crate) mod tests {
         // an incidence matrix (edges u < v): its kernel against the row-by-row kernel on
         // the same matrix as a block (with a signed zero among the weights)
         let n_inc = 40;
-        let mut g = Incidence {
-            n: n_inc,
-            indptr: vec![0],
-            cols: vec![],
-            h: vec![],
-            inv: vec![],
-        };
+        let mut g = Incidence::new(n_inc, vec![0], vec![], vec![], vec![]);
         g.inv = (0..n_inc).map(|_| rng.random::<f64>() + 0.1).collect();
         for uu in 0..n_inc as u32 {
             for vv in uu + 1..n_inc as u32 {
@@ -1676,7 +1744,7 @@ pub(crate) mod tests {
         // a layered incidence (runs of nodes with the same larger neighbours, of
         // lengths that are and are not multiples of the kernel's group, a skip, an
         // empty node, a node with one neighbour less)
-        let widths = [5usize, 8, 3, 6];
+        let widths = [5usize, 8, 3, 6, 10, 19];
         let starts: Vec<usize> = widths
             .iter()
             .scan(0, |a, &w| {
@@ -1685,13 +1753,13 @@ pub(crate) mod tests {
             })
             .collect();
         let n_lay: usize = widths.iter().sum();
-        let mut lay = Incidence {
-            n: n_lay,
-            indptr: vec![0],
-            cols: vec![],
-            h: vec![],
-            inv: (0..n_lay).map(|_| rng.random::<f64>() + 0.1).collect(),
-        };
+        let mut lay = Incidence::new(
+            n_lay,
+            vec![0],
+            vec![],
+            vec![],
+            (0..n_lay).map(|_| rng.random::<f64>() + 0.1).collect(),
+        );
         for (l, &w) in widths.iter().enumerate() {
             for i in 0..w {
                 let mut nb: Vec<u32> = Vec::new();
@@ -1712,6 +1780,8 @@ pub(crate) mod tests {
             }
         }
         assert!(lay.well_formed());
+        // runs of eight (the widest group) and of four to seven nodes occur
+        assert!(lay.runs().contains(&10) && lay.runs().contains(&6));
         let lay_block = lay.to_block();
         for m in [&dense, &long, &short, &inc, &lay_block] {
             for &(bs, u) in &tiers {
