@@ -574,7 +574,7 @@ pub fn gram_apply(b: &SparseBlock, x: &[f64], out: &mut [f64]) -> Result<()> {
         )));
     }
     // SAFETY: validate_block checks every column index is below ncols = x.len().
-    unsafe { gram_apply_dispatch::<true>(b, x, out, 1) };
+    unsafe { gram_apply_dispatch::<true>(b, None, x, out, 1) };
     Ok(())
 }
 
@@ -587,17 +587,18 @@ pub fn gram_apply(b: &SparseBlock, x: &[f64], out: &mut [f64]) -> Result<()> {
 #[inline(always)]
 unsafe fn gram_apply_dispatch<const FMA: bool>(
     m: &SparseBlock,
+    shared: Option<&[bool]>,
     x: &[f64],
     out: &mut [f64],
     bs: usize,
 ) {
     match bs {
-        1 => gram_apply_n::<1, 4, FMA>(m, x, out),
-        2 => gram_apply_n::<2, 2, FMA>(m, x, out),
-        3 => gram_apply_n::<3, 1, FMA>(m, x, out),
-        4 => gram_apply_n::<4, 1, FMA>(m, x, out),
-        6 => gram_apply_n::<6, 1, FMA>(m, x, out),
-        8 => gram_apply_n::<8, 1, FMA>(m, x, out),
+        1 => gram_apply_n::<1, 4, FMA>(m, shared, x, out),
+        2 => gram_apply_n::<2, 2, FMA>(m, shared, x, out),
+        3 => gram_apply_n::<3, 1, FMA>(m, shared, x, out),
+        4 => gram_apply_n::<4, 1, FMA>(m, shared, x, out),
+        6 => gram_apply_n::<6, 1, FMA>(m, shared, x, out),
+        8 => gram_apply_n::<8, 1, FMA>(m, shared, x, out),
         _ => gram_apply_dyn(m, x, out, bs),
     }
 }
@@ -616,6 +617,7 @@ fn fma64<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
 #[inline(always)]
 unsafe fn gram_apply_n<const B: usize, const U: usize, const FMA: bool>(
     m: &SparseBlock,
+    shared: Option<&[bool]>,
     x: &[f64],
     out: &mut [f64],
 ) {
@@ -625,7 +627,7 @@ unsafe fn gram_apply_n<const B: usize, const U: usize, const FMA: bool>(
     // long rows (at least 16 entries on average): one chain per row would be latency-bound
     let start = if U == 1 && m.indices.len() >= 16 * m.nrows {
         // SAFETY: the caller's contract.
-        unsafe { gram_rows_interleaved::<B, FMA>(m, x, out) }
+        unsafe { gram_rows_interleaved::<B, FMA>(m, shared, x, out) }
     } else {
         0
     };
@@ -671,18 +673,63 @@ unsafe fn gram_apply_n<const B: usize, const U: usize, const FMA: bool>(
 /// Rows whose row products [`gram_rows_interleaved`] computes together.
 const ROWS: usize = 4;
 
+/// For each group of [`ROWS`] consecutive rows of `m` (the ⌊nrows / ROWS⌋ groups of
+/// [`gram_rows_interleaved`]), whether its rows have the same columns: found once per
+/// matrix, so that a product reads one row's indices for such a group (a dense block's
+/// every group) and does not compare them again.
+fn shared_columns(m: &SparseBlock) -> Vec<bool> {
+    let cols = |r: usize| &m.indices[m.indptr[r]..m.indptr[r + 1]];
+    (0..m.nrows / ROWS)
+        .map(|g| (1..ROWS).all(|i| cols(g * ROWS + i) == cols(g * ROWS)))
+        .collect()
+}
+
+/// A [`SparseBlock`] with its [`shared_columns`], as the operator `BᵀB` of the Lanczos
+/// method (the same products as the block alone, bit for bit).
+struct SharedColumns<'a> {
+    m: &'a SparseBlock,
+    shared: Vec<bool>,
+}
+
+impl<'a> SharedColumns<'a> {
+    fn new(m: &'a SparseBlock) -> Self {
+        SharedColumns {
+            m,
+            shared: shared_columns(m),
+        }
+    }
+}
+
+impl Gram for SharedColumns<'_> {
+    fn dim(&self) -> usize {
+        self.m.ncols
+    }
+    fn well_formed(&self) -> bool {
+        Gram::well_formed(self.m)
+    }
+    #[inline(always)]
+    unsafe fn apply<const FMA: bool>(&self, x: &[f64], out: &mut [f64], bs: usize) {
+        // SAFETY: the caller's contract; `shared` was found on this block.
+        unsafe { gram_apply_dispatch::<FMA>(self.m, Some(&self.shared), x, out, bs) }
+    }
+}
+
 /// [`gram_apply_n`] with one accumulator (`U = 1`) on the rows `0 … ROWS·⌊nrows/ROWS⌋`,
 /// [`ROWS`] at a time: the row products `t = b_r · x` of the group are computed
 /// side by side (independent dependency chains, each in its row's order), then each
 /// row's update of the output in row order, as one row at a time does (rows with the
 /// same columns update each output row together, still in row order): the same
-/// operations in the same order for every value (bit-identical). Returns the rows done.
+/// operations in the same order for every value (bit-identical). `shared`, when given,
+/// is [`shared_columns`] of `m`: a group known to share its columns reads one row's
+/// indices for all its rows (the same loads) instead of each row's, and is not compared
+/// again. Returns the rows done.
 ///
 /// # Safety
 /// As [`gram_apply_dispatch`].
 #[inline(always)]
 unsafe fn gram_rows_interleaved<const B: usize, const FMA: bool>(
     m: &SparseBlock,
+    shared: Option<&[bool]>,
     x: &[[f64; B]],
     out: &mut [[f64; B]],
 ) -> usize {
@@ -691,17 +738,34 @@ unsafe fn gram_rows_interleaved<const B: usize, const FMA: bool>(
     while r + ROWS <= m.nrows {
         let lo: [usize; ROWS] = std::array::from_fn(|i| m.indptr[r + i]);
         let len: [usize; ROWS] = std::array::from_fn(|i| m.indptr[r + i + 1] - lo[i]);
+        let known = shared.is_some_and(|s| s[r / ROWS]);
         let common = len.iter().copied().min().unwrap_or(0);
         let mut acc = [[0.0f64; B]; ROWS];
-        for e in 0..common {
-            for i in 0..ROWS {
-                // SAFETY: p < nnz; column indices are below x.len() (caller's contract).
-                unsafe {
-                    let p = lo[i] + e;
-                    let xj = x.get_unchecked(*idx.get_unchecked(p) as usize);
-                    let a = *val.get_unchecked(p);
+        if known {
+            // SAFETY: as below; every row of the group has row 0's columns.
+            for (e, &j) in unsafe { idx.get_unchecked(lo[0]..lo[0] + len[0]) }
+                .iter()
+                .enumerate()
+            {
+                let xj = unsafe { x.get_unchecked(j as usize) };
+                for i in 0..ROWS {
+                    let a = unsafe { *val.get_unchecked(lo[i] + e) };
                     for c in 0..B {
                         acc[i][c] = fma64::<FMA>(a, xj[c], acc[i][c]);
+                    }
+                }
+            }
+        } else {
+            for e in 0..common {
+                for i in 0..ROWS {
+                    // SAFETY: p < nnz; column indices are below x.len() (caller's contract).
+                    unsafe {
+                        let p = lo[i] + e;
+                        let xj = x.get_unchecked(*idx.get_unchecked(p) as usize);
+                        let a = *val.get_unchecked(p);
+                        for c in 0..B {
+                            acc[i][c] = fma64::<FMA>(a, xj[c], acc[i][c]);
+                        }
                     }
                 }
             }
@@ -719,7 +783,7 @@ unsafe fn gram_rows_interleaved<const B: usize, const FMA: bool>(
             }
         }
         let first = &idx[lo[0]..lo[0] + len[0]];
-        if (1..ROWS).all(|i| &idx[lo[i]..lo[i] + len[i]] == first) {
+        if known || (1..ROWS).all(|i| &idx[lo[i]..lo[i] + len[i]] == first) {
             // the same columns in every row (dense blocks): each output row updated by
             // the group's rows in row order, loaded and stored once
             for (e, &j) in first.iter().enumerate() {
@@ -870,7 +934,7 @@ impl Gram for SparseBlock {
     #[inline(always)]
     unsafe fn apply<const FMA: bool>(&self, x: &[f64], out: &mut [f64], bs: usize) {
         // SAFETY: the caller's contract.
-        unsafe { gram_apply_dispatch::<FMA>(self, x, out, bs) }
+        unsafe { gram_apply_dispatch::<FMA>(self, None, x, out, bs) }
     }
 }
 
@@ -1347,7 +1411,7 @@ pub fn lanczos_gram<R: Rng + ?Sized>(
     opts: &LanczosOpts,
     rng: &mut R,
 ) -> Result<(Vec<f64>, Mat<f64>, LanczosStats)> {
-    lanczos(m, nev, opts, rng)
+    lanczos(&SharedColumns::new(m), nev, opts, rng)
 }
 
 /// [`lanczos_gram`] of the normalized incidence matrix of a graph ([`Incidence`]).
@@ -1722,6 +1786,9 @@ pub(crate) mod tests {
         let dense = random_block(37, 41, 1.0, 1);
         let long = random_block(53, 90, 0.5, 2);
         let short = random_block(60, 30, 0.1, 3);
+        // the dense block's groups share their columns, the long one's do not
+        assert!(shared_columns(&dense).iter().all(|&s| s));
+        assert!(!shared_columns(&long).contains(&true));
         // an incidence matrix (edges u < v): its kernel against the row-by-row kernel on
         // the same matrix as a block (with a signed zero among the weights)
         let n_inc = 40;
@@ -1796,11 +1863,22 @@ pub(crate) mod tests {
                     // SAFETY: the blocks are valid and x has ncols × bs values.
                     unsafe {
                         match fma {
-                            true => gram_apply_dispatch::<true>(m, &x, &mut got, bs),
-                            false => gram_apply_dispatch::<false>(m, &x, &mut got, bs),
+                            true => gram_apply_dispatch::<true>(m, None, &x, &mut got, bs),
+                            false => gram_apply_dispatch::<false>(m, None, &x, &mut got, bs),
                         }
                     }
                     assert_eq!(bits(&got), bits(&want), "generic bs {bs} fma {fma}");
+                    // with the groups' shared columns found beforehand
+                    let shared = SharedColumns::new(m);
+                    let mut got = vec![f64::NAN; x.len()];
+                    // SAFETY: as above.
+                    unsafe {
+                        match fma {
+                            true => shared.apply::<true>(&x, &mut got, bs),
+                            false => shared.apply::<false>(&x, &mut got, bs),
+                        }
+                    }
+                    assert_eq!(bits(&got), bits(&want), "shared columns bs {bs} fma {fma}");
                     let op = if std::ptr::eq(m, &inc) {
                         Some(&g)
                     } else if std::ptr::eq(m, &lay_block) {
