@@ -1776,6 +1776,20 @@ pub(crate) mod tests {
         v.iter().map(|x| x.to_bits()).collect()
     }
 
+    /// `op` applied to the `bs` interleaved vectors `x`, with or without fused multiply-adds.
+    fn apply_op<G: Gram>(op: &G, x: &[f64], bs: usize, fma: bool) -> Vec<f64> {
+        assert!(op.well_formed() && x.len() == op.dim() * bs);
+        let mut got = vec![f64::NAN; x.len()];
+        // SAFETY: checked just above.
+        unsafe {
+            match fma {
+                true => op.apply::<true>(x, &mut got, bs),
+                false => op.apply::<false>(x, &mut got, bs),
+            }
+        }
+        got
+    }
+
     #[test]
     fn gram_kernels_are_bit_identical_to_the_row_by_row_kernel() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -1859,25 +1873,10 @@ pub(crate) mod tests {
                 for fma in [false, true] {
                     // the fallback for other block sizes never fuses
                     let want = gram_reference(m, &x, bs, u.max(1), fma && u > 0);
-                    let mut got = vec![f64::NAN; x.len()];
-                    // SAFETY: the blocks are valid and x has ncols × bs values.
-                    unsafe {
-                        match fma {
-                            true => gram_apply_dispatch::<true>(m, None, &x, &mut got, bs),
-                            false => gram_apply_dispatch::<false>(m, None, &x, &mut got, bs),
-                        }
-                    }
+                    let got = apply_op(m, &x, bs, fma);
                     assert_eq!(bits(&got), bits(&want), "generic bs {bs} fma {fma}");
                     // with the groups' shared columns found beforehand
-                    let shared = SharedColumns::new(m);
-                    let mut got = vec![f64::NAN; x.len()];
-                    // SAFETY: as above.
-                    unsafe {
-                        match fma {
-                            true => shared.apply::<true>(&x, &mut got, bs),
-                            false => shared.apply::<false>(&x, &mut got, bs),
-                        }
-                    }
+                    let got = apply_op(&SharedColumns::new(m), &x, bs, fma);
                     assert_eq!(bits(&got), bits(&want), "shared columns bs {bs} fma {fma}");
                     let op = if std::ptr::eq(m, &inc) {
                         Some(&g)
@@ -1887,14 +1886,7 @@ pub(crate) mod tests {
                         None
                     };
                     if let (Some(op), true) = (op, u > 0) {
-                        let mut got = vec![f64::NAN; x.len()];
-                        // SAFETY: the incidence is well formed; x has n × bs values.
-                        unsafe {
-                            match fma {
-                                true => op.apply::<true>(&x, &mut got, bs),
-                                false => op.apply::<false>(&x, &mut got, bs),
-                            }
-                        }
+                        let got = apply_op(op, &x, bs, fma);
                         assert_eq!(bits(&got), bits(&want), "incidence bs {bs} fma {fma}");
                     }
                 }
