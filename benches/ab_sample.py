@@ -33,10 +33,11 @@ from modcut import _core
 from modcut.cluster import default_n_init
 from conftest import speed_graphs
 want, repeats = sys.argv[2], int(sys.argv[3])
-names = [name for name in speed_graphs() if want in name]
+graphs = speed_graphs(want)
+names = list(graphs)
 if len(names) != 1:
     sys.exit(f"graph {want!r} matches {names}")
-net = speed_graphs()[names[0]]
+net = graphs[names[0]]
 reduced, kept = _core.reduce_isolated(net.core)
 n_init = default_n_init(int(kept.shape[0]))
 times, ncuts = [], None

@@ -49,11 +49,15 @@ def pruned_network():
     return make_network(hidden=256, sparsity=0.9)
 
 
-def speed_graphs() -> dict[str, object]:
+def speed_graphs(only: str | None = None) -> dict[str, object]:
     """The graphs of issue 22's speed work, as :class:`modcut.Network`: the ResNet-18
     channel graph (random weights, 64×64 inputs; not bipartite), the dense 384-1536-384
     and 768-3072-768 MLP blocks (standard normal / √fan-in) and the pruned
-    784-256×4-10 MLP. Shared by ``profile_sample.py`` and ``test_bench_speedup.py``."""
+    784-256×4-10 MLP. Shared by ``profile_sample.py``, ``test_bench_speedup.py``,
+    ``test_bench_general.py``, ``ab_sample.py`` and ``device_null.py``.
+
+    ``only``: build just the graphs whose name contains it (each graph is the same
+    whichever others are built)."""
     import torch
     import torchvision
 
@@ -65,11 +69,18 @@ def speed_graphs() -> dict[str, object]:
     def block(d: int, f: int) -> list[np.ndarray]:
         return [rng.normal(size=(d, f)) / np.sqrt(d), rng.normal(size=(f, d)) / np.sqrt(f)]
 
-    return {
-        "ResNet-18 channel graph": modcut.network_graph(
+    # the blocks' weights are drawn in this order whichever graphs are built
+    blocks = {
+        "MLP block 384-1536-384": block(384, 1536),
+        "MLP block 768-3072-768": block(768, 3072),
+    }
+    makers = {
+        "ResNet-18 channel graph": lambda: modcut.network_graph(
             torchvision.models.resnet18(weights=None), input_shape=(3, 64, 64)
         ),
-        "MLP block 384-1536-384": modcut.as_network(block(384, 1536)),
-        "MLP block 768-3072-768": modcut.as_network(block(768, 3072)),
-        "pruned MLP 784-256×4-10": modcut.as_network(make_network(hidden=256, sparsity=0.9)),
+        **{name: (lambda w=w: modcut.as_network(w)) for name, w in blocks.items()},
+        "pruned MLP 784-256×4-10": lambda: modcut.as_network(
+            make_network(hidden=256, sparsity=0.9)
+        ),
     }
+    return {name: make() for name, make in makers.items() if only is None or only in name}

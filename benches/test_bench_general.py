@@ -26,7 +26,7 @@ GRAPH = "ResNet-18 channel graph"
 @pytest.fixture(scope="module")
 def resnet18_graph():
     pytest.importorskip("torchvision")
-    return speed_graphs()[GRAPH]
+    return speed_graphs(GRAPH)[GRAPH]
 
 
 @pytest.mark.parametrize("threads", [1, 2])

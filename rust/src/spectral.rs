@@ -839,8 +839,11 @@ pub struct Incidence {
     h: Vec<f64>,
     /// `1/sqrt(degree)` of every node.
     inv: Vec<f64>,
-    /// [`Incidence::runs`], found on first use.
-    runs: std::sync::OnceLock<Vec<u8>>,
+    /// For every node `u`, how many consecutive nodes from `u` on (`u` included, at
+    /// most 255) have the same larger neighbours as `u` (the channels of one layer):
+    /// found once per matrix, so that the kernels need not compare neighbour lists at
+    /// every product. Empty when the rest is not well formed.
+    runs: Vec<u8>,
 }
 
 impl Incidence {
@@ -848,31 +851,25 @@ impl Incidence {
     /// `cols[indptr[u]..indptr[u+1]]`, with `h = sqrt(w/2)` and `inv = 1/sqrt(degree)`
     /// (checked by [`Incidence::well_formed`] before it is applied).
     pub fn new(n: usize, indptr: Vec<usize>, cols: Vec<u32>, h: Vec<f64>, inv: Vec<f64>) -> Self {
-        Incidence {
+        let mut m = Incidence {
             n,
             indptr,
             cols,
             h,
             inv,
-            runs: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// For every node `u`, how many consecutive nodes from `u` on (`u` included, at
-    /// most 255) have the same larger neighbours as `u` (the channels of one layer).
-    /// Found once per matrix, so that the kernels need not compare neighbour lists
-    /// at every product.
-    fn runs(&self) -> &[u8] {
-        self.runs.get_or_init(|| {
-            let mut runs = vec![1u8; self.n];
-            for u in (0..self.n.saturating_sub(1)).rev() {
-                let (a, b) = (self.indptr[u], self.indptr[u + 1]);
-                if self.cols[a..b] == self.cols[b..self.indptr[u + 2]] {
+            runs: Vec::new(),
+        };
+        if m.structure_ok() {
+            let mut runs = vec![1u8; n];
+            for u in (0..n.saturating_sub(1)).rev() {
+                let (a, b) = (m.indptr[u], m.indptr[u + 1]);
+                if m.cols[a..b] == m.cols[b..m.indptr[u + 2]] {
                     runs[u] = runs[u + 1].saturating_add(1);
                 }
             }
-            runs
-        })
+            m.runs = runs;
+        }
+        m
     }
 
     /// `M` as a [`SparseBlock`] (one row per edge, entries `h·inv[u]`, `h·inv[v]`).
@@ -896,6 +893,11 @@ impl Incidence {
     }
 
     fn well_formed(&self) -> bool {
+        self.structure_ok() && self.runs.len() == self.n
+    }
+
+    /// Whether `indptr`, `cols`, `h` and `inv` are consistent (indices in range, …).
+    fn structure_ok(&self) -> bool {
         self.indptr.len() == self.n + 1
             && self.indptr[0] == 0
             && self.indptr.windows(2).all(|w| w[0] <= w[1])
@@ -1048,7 +1050,7 @@ unsafe fn incidence_apply<const B: usize, const U: usize, const FMA: bool>(
 unsafe fn incidence8_avx512(g: &Incidence, x: &[f64], out: &mut [f64]) {
     out.fill(0.0);
     let (xp, op) = (x.as_ptr(), out.as_mut_ptr());
-    let runs = g.runs();
+    let runs = &g.runs;
     let mut u = 0;
     // SAFETY: well-formed (every cols[p] < n), x and out hold n · 8 values, and
     // `runs[u]` consecutive nodes from u have u's larger neighbours.
@@ -1806,21 +1808,22 @@ pub(crate) mod tests {
         // an incidence matrix (edges u < v): its kernel against the row-by-row kernel on
         // the same matrix as a block (with a signed zero among the weights)
         let n_inc = 40;
-        let mut g = Incidence::new(n_inc, vec![0], vec![], vec![], vec![]);
-        g.inv = (0..n_inc).map(|_| rng.random::<f64>() + 0.1).collect();
+        let inv: Vec<f64> = (0..n_inc).map(|_| rng.random::<f64>() + 0.1).collect();
+        let (mut indptr, mut cols, mut h) = (vec![0], vec![], vec![]);
         for uu in 0..n_inc as u32 {
             for vv in uu + 1..n_inc as u32 {
                 if rng.random::<f64>() < 0.3 {
-                    g.cols.push(vv);
-                    g.h.push(if rng.random::<f64>() < 0.05 {
+                    cols.push(vv);
+                    h.push(if rng.random::<f64>() < 0.05 {
                         -0.0
                     } else {
                         rng.random::<f64>()
                     });
                 }
             }
-            g.indptr.push(g.cols.len());
+            indptr.push(cols.len());
         }
+        let g = Incidence::new(n_inc, indptr, cols, h, inv);
         let inc = g.to_block();
         // a layered incidence (runs of nodes with the same larger neighbours, of
         // lengths that are and are not multiples of the kernel's group, a skip, an
@@ -1834,13 +1837,8 @@ pub(crate) mod tests {
             })
             .collect();
         let n_lay: usize = widths.iter().sum();
-        let mut lay = Incidence::new(
-            n_lay,
-            vec![0],
-            vec![],
-            vec![],
-            (0..n_lay).map(|_| rng.random::<f64>() + 0.1).collect(),
-        );
+        let inv: Vec<f64> = (0..n_lay).map(|_| rng.random::<f64>() + 0.1).collect();
+        let (mut indptr, mut cols, mut h) = (vec![0], vec![], vec![]);
         for (l, &w) in widths.iter().enumerate() {
             for i in 0..w {
                 let mut nb: Vec<u32> = Vec::new();
@@ -1854,15 +1852,16 @@ pub(crate) mod tests {
                     nb.pop();
                 }
                 for v in nb {
-                    lay.cols.push(v);
-                    lay.h.push(rng.random::<f64>());
+                    cols.push(v);
+                    h.push(rng.random::<f64>());
                 }
-                lay.indptr.push(lay.cols.len());
+                indptr.push(cols.len());
             }
         }
+        let lay = Incidence::new(n_lay, indptr, cols, h, inv);
         assert!(lay.well_formed());
         // runs of eight (the widest group) and of four to seven nodes occur
-        assert!(lay.runs().contains(&10) && lay.runs().contains(&6));
+        assert!(lay.runs.contains(&10) && lay.runs.contains(&6));
         let lay_block = lay.to_block();
         for m in [&dense, &long, &short, &inc, &lay_block] {
             for &(bs, u) in &tiers {
